@@ -1,0 +1,1 @@
+"""The Order Service, in miniature: an executable CQRS and Event Sourcing design."""

@@ -1,0 +1,50 @@
+-- The write model of the Order Service: an append-only event store.
+-- This file is the single source of the DDL: the code runs it, the site includes it.
+
+-- --8<-- [start:order_events]
+CREATE TABLE IF NOT EXISTS order_events (
+    position       INTEGER PRIMARY KEY AUTOINCREMENT, -- global order, never reused: what subscribers checkpoint
+    event_id       TEXT    NOT NULL UNIQUE,           -- appending the same event id twice stores it once
+    order_id       TEXT    NOT NULL,                  -- the stream
+    version        INTEGER NOT NULL CHECK (version >= 1),
+    event_type     TEXT    NOT NULL,
+    schema_version INTEGER NOT NULL CHECK (schema_version >= 1),
+    data           TEXT    NOT NULL CHECK (json_valid(data)),
+    metadata       TEXT    NOT NULL CHECK (json_valid(metadata)),
+    occurred_at    TEXT    NOT NULL,                  -- when it happened (RFC 3339, UTC)
+    recorded_at    TEXT    NOT NULL,                  -- when the store accepted it
+    UNIQUE (order_id, version)                        -- optimistic concurrency: one writer wins each version
+);
+
+CREATE TRIGGER IF NOT EXISTS order_events_refuse_update
+BEFORE UPDATE ON order_events
+BEGIN
+    SELECT RAISE(ABORT, 'order_events is append-only: UPDATE is refused');
+END;
+
+CREATE TRIGGER IF NOT EXISTS order_events_refuse_delete
+BEFORE DELETE ON order_events
+BEGIN
+    SELECT RAISE(ABORT, 'order_events is append-only: DELETE is refused');
+END;
+-- --8<-- [end:order_events]
+
+-- --8<-- [start:outbox]
+-- Written in the same transaction as the events it announces: no dual write.
+CREATE TABLE IF NOT EXISTS outbox (
+    position INTEGER PRIMARY KEY REFERENCES order_events (position),
+    sent_at  TEXT                                      -- NULL until the relay has published it
+);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (position) WHERE sent_at IS NULL;
+-- --8<-- [end:outbox]
+
+-- --8<-- [start:order_snapshots]
+-- A cache, never needed for correctness: drop it and every order still loads by replay.
+CREATE TABLE IF NOT EXISTS order_snapshots (
+    order_id        TEXT    PRIMARY KEY,
+    version         INTEGER NOT NULL,                 -- the last event folded into state
+    reducer_version INTEGER NOT NULL,                 -- a snapshot from another reducer is not trusted
+    state           TEXT    NOT NULL CHECK (json_valid(state)),
+    taken_at        TEXT    NOT NULL
+);
+-- --8<-- [end:order_snapshots]
