@@ -1,0 +1,141 @@
+"""Fixtures shared across the suite: the site's nav, and the site built once per session.
+
+`built_site` builds with `mkdocs build --strict` into a temporary folder (never `site/`, so runs do
+not collide); tests of pages read the HTML from there. A test that asks for `nav_page` runs once per
+page of the nav in mkdocs.yml.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """Reads mkdocs.yml without importing what its `!!python/name:` tags point to."""
+
+
+_ConfigLoader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
+_ConfigLoader.add_multi_constructor("!", lambda *_: None)
+
+
+def _load_mkdocs_config(path: Path = REPO_ROOT / "mkdocs.yml") -> dict:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_ConfigLoader)
+
+
+def _nav_pages(nav: list) -> list[str]:
+    pages: list[str] = []
+    for entry in nav:
+        for value in entry.values() if isinstance(entry, dict) else [entry]:
+            if isinstance(value, list):
+                pages.extend(_nav_pages(value))
+            elif isinstance(value, str) and value.endswith(".md"):
+                pages.append(value)
+    return pages
+
+
+def _mkdocs_build(config_file: Path, site_dir: Path) -> subprocess.CompletedProcess[str]:
+    # From the repository root: pymdownx.snippets resolves its base_path "." against the cwd.
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config_file)]
+    return subprocess.run(
+        [*command, "--site-dir", str(site_dir)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "nav_page" in metafunc.fixturenames:
+        pages = _nav_pages(_load_mkdocs_config()["nav"])
+        metafunc.parametrize("nav_page", pages, ids=pages)
+
+
+@pytest.fixture(scope="session")
+def mkdocs_config() -> dict:
+    """mkdocs.yml as data (python tags read as None)."""
+    return _load_mkdocs_config()
+
+
+@pytest.fixture(scope="session")
+def nav_pages(mkdocs_config: dict) -> list[str]:
+    """The Markdown files of the nav, in nav order, relative to docs/."""
+    return _nav_pages(mkdocs_config["nav"])
+
+
+@pytest.fixture(scope="session")
+def mkdocs_build():
+    """`mkdocs_build(config_file, site_dir)` runs a strict build; returns the finished process."""
+    return _mkdocs_build
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built once with `mkdocs build --strict`; fails with the build log if it fails."""
+    site_dir = tmp_path_factory.mktemp("site")
+    result = _mkdocs_build(REPO_ROOT / "mkdocs.yml", site_dir)
+    if result.returncode != 0:
+        pytest.fail(
+            f"mkdocs build --strict failed (exit {result.returncode}):\n"
+            f"{result.stdout}\n{result.stderr}",
+            pytrace=False,
+        )
+    return site_dir
+
+
+@pytest.fixture(scope="session")
+def page_html_path(built_site: Path):
+    """`page_html_path("answers/architecture.md")` is that page's index.html in the built site."""
+
+    def html_path(md_path: str) -> Path:
+        stem = md_path.removesuffix(".md")
+        if stem == "index" or stem.endswith("/index"):
+            return built_site / stem.removesuffix("index") / "index.html"
+        return built_site / stem / "index.html"
+
+    return html_path
+
+
+class _MermaidSources(HTMLParser):
+    """Collects the text of each `<pre class="mermaid">`, as Material's loader reads it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sources: list[str] = []
+        self._depth = 0  # >0 while inside a mermaid <pre>
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "pre" and "mermaid" in (dict(attrs).get("class") or "").split():
+            self._depth = 1
+            self.sources.append("")
+        elif tag == "pre" and self._depth:
+            self._depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "pre" and self._depth:
+            self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._depth:
+            self.sources[-1] += data
+
+
+@pytest.fixture(scope="session")
+def mermaid_sources(nav_pages: list[str], page_html_path) -> dict[str, list[str]]:
+    """Each nav page's Mermaid diagram sources, read from the built HTML."""
+    sources = {}
+    for page in nav_pages:
+        parser = _MermaidSources()
+        parser.feed(page_html_path(page).read_text(encoding="utf-8"))
+        sources[page] = [source.strip() for source in parser.sources]
+    return sources
