@@ -1,0 +1,91 @@
+"""The two set-up commands do what the README promises.
+
+`make serve` builds strictly and serves on 127.0.0.1:8000; `make test` installs Debian's Chromium
+when it is missing (as root); a machine without npm gets a plain message saying what to install;
+`.ci/run` is `make test` and nothing less. Recipes run against stub commands in a temporary PATH,
+so these tests install nothing and change nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MAKE = "/usr/bin/make"
+
+
+def _make(*arguments: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": path} if path is not None else None
+    return subprocess.run(
+        [MAKE, "--no-print-directory", *arguments],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _stub(folder: Path, name: str, script: str) -> None:
+    command = folder / name
+    command.write_text(f"#!/bin/bash\n{script}\n", encoding="utf-8")
+    command.chmod(0o755)
+
+
+def test_ci_run_is_make_test_and_nothing_less():
+    ci_run = REPO_ROOT / ".ci" / "run"
+    assert os.access(ci_run, os.X_OK)
+    commands = [
+        line.strip()
+        for line in ci_run.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert commands[-1] == "make test"
+    assert "set -euo pipefail" in commands
+
+
+def test_make_serve_builds_strictly_and_serves_on_loopback_port_8000():
+    plan = _make("-n", "serve")
+    assert plan.returncode == 0, plan.stderr
+    commands = [shlex.split(line) for line in plan.stdout.splitlines() if "mkdocs" in line]
+    assert [command[1:3] for command in commands] == [["build", "--strict"], ["serve", "--strict"]]
+    assert commands[-1][-2:] == ["--dev-addr", "127.0.0.1:8000"]
+
+
+def test_make_test_runs_lint_and_every_test_after_the_set_up():
+    plan = _make("-n", "test")
+    assert plan.returncode == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    assert lines[-1] == ".venv/bin/pytest"
+    assert ".venv/bin/ruff format --check ." in lines
+
+
+def test_make_test_installs_chromium_from_debian_when_root_and_it_is_missing(tmp_path):
+    calls = tmp_path / "apt-get.calls"
+    _stub(tmp_path, "id", "echo 0")
+    _stub(tmp_path, "apt-get", f'echo "$*" >> {calls}')
+    result = _make("chromium", path=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert calls.read_text().splitlines() == ["update -qq", "install -y -qq chromium"]
+
+
+def test_make_test_says_how_to_install_chromium_when_not_root(tmp_path):
+    _stub(tmp_path, "id", "echo 1000")
+    _stub(tmp_path, "apt-get", "exit 99")  # never reached: only root installs
+    result = _make("chromium", path=str(tmp_path))
+    assert result.returncode == 0
+    assert "chromium is missing: sudo apt-get install -y chromium" in result.stderr
+
+
+def test_without_npm_make_says_so_plainly_and_fetches_nothing(tmp_path):
+    bundle = tmp_path / "assets" / "mermaid.min.js"
+    empty_path = tmp_path / "bin"
+    empty_path.mkdir()
+    result = _make(f"MERMAID_JS={bundle}", str(bundle), path=str(empty_path))
+    assert result.returncode != 0
+    assert "npm is missing" in result.stderr
+    assert "apt-get install -y nodejs npm" in result.stderr
+    assert not bundle.parent.exists()
