@@ -1,0 +1,125 @@
+"""The peer: the same order, written with the `eventsourcing` library as its docs show.
+
+Its default configuration: `Application` with `PERSISTENCE_MODULE=eventsourcing.sqlite` on a
+file (`SQLITE_DBNAME`), the JSON transcoder, no cipher, no compressor, no aggregate cache. The
+aggregate uses the `@event` decorator, so each command method records an event and the same
+method body applies it on replay, exactly as the library's tutorial does.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+
+class Order(Aggregate):
+    """An order with the same events and state as ours: lines by SKU, a total, a status.
+
+    Event attributes are flat keyword scalars (money as a decimal string and a currency), the
+    cheapest shape for the library's JSON transcoder: the peer is given its best case.
+    """
+
+    @event("Placed")
+    def __init__(
+        self, order_no: str, customer_id: str, sku: str, quantity: int, amount: str, currency: str
+    ) -> None:
+        self.order_no = order_no
+        self.customer_id = customer_id
+        self.currency = currency
+        self.status = "placed"
+        self.lines: dict[str, int] = {sku: quantity}
+        self.total = Decimal(amount) * quantity
+
+    @event("ItemAdded")
+    def add_item(self, sku: str, quantity: int, amount: str, currency: str) -> None:
+        if self.status != "placed" or currency != self.currency:
+            raise ValueError(f"cannot add a {currency} line to a {self.status} order")
+        self.lines[sku] = self.lines.get(sku, 0) + quantity
+        self.total += Decimal(amount) * quantity
+
+    @event("Paid")
+    def pay(self, payment_id: str, amount: str, currency: str) -> None:
+        if self.status != "placed" or Decimal(amount) != self.total:
+            raise ValueError("a payment must settle a placed order's total")
+        self.status = "paid"
+        self.payment_id = payment_id
+
+    @event("Shipped")
+    def ship(self, carrier: str, tracking_number: str) -> None:
+        if self.status != "paid":
+            raise ValueError("cannot ship an unpaid order")
+        self.status = "shipped"
+        self.carrier = carrier
+        self.tracking_number = tracking_number
+
+
+class Orders(Application[UUID]):
+    """The application; snapshots are switched on only where a measurement needs them."""
+
+
+class SnapshottingOrders(Orders):
+    """The same application with its snapshot store (what `snapshotting_intervals` also enables)."""
+
+    is_snapshotting_enabled = True
+
+
+def environment(db_path: Path) -> dict[str, str]:
+    """The library's documented SQLite configuration, for a database file."""
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(db_path)}
+
+
+def open_app(db_path: Path, *, snapshots: bool = False) -> Orders:
+    """An application on `db_path`; the process environment cannot override the benchmark's."""
+    env = environment(db_path)
+    for key in (
+        "AGGREGATE_CACHE_MAXSIZE",
+        "COMPRESSOR_TOPIC",
+        "CIPHER_TOPIC",
+        "IS_SNAPSHOTTING_ENABLED",
+    ):
+        if key in os.environ:
+            env[key] = ""
+    cls = SnapshottingOrders if snapshots else Orders
+    return cls(env=env)
+
+
+def _line_kwargs(line: dict[str, Any]) -> dict[str, Any]:
+    price = line["unit_price"]
+    return {
+        "sku": line["sku"],
+        "quantity": line["quantity"],
+        "amount": price["amount"],
+        "currency": price["currency"],
+    }
+
+
+def build_order(events: list[dict[str, Any]]) -> Order:
+    """The aggregate of the workload's envelopes, with every event still pending (unsaved)."""
+    placed, *added, paid, shipped = events
+    (first_line,) = placed["data"]["lines"]
+    order = Order(
+        order_no=placed["order_id"],
+        customer_id=placed["data"]["customer_id"],
+        **_line_kwargs(first_line),
+    )
+    for item in added:
+        order.add_item(**_line_kwargs(item["data"]["line"]))
+    order.pay(payment_id=paid["data"]["payment_id"], **paid["data"]["amount"])
+    order.ship(**shipped["data"])
+    return order
+
+
+def summary(order: Any) -> dict[str, Any]:
+    """What every contender must agree on after a rebuild."""
+    return {
+        "version": order.version,
+        "status": order.status,
+        "total": str(order.total),
+        "lines": len(order.lines),
+    }
