@@ -1,0 +1,117 @@
+"""The composition root: wire the boxes of the diagram into one running Order Service.
+
+`bootstrap` is the only place that knows every part; each part knows only what it is given.
+Two SQLite files, as in the diagram: the write database (events, outbox, snapshots) and the
+read database (the `order_summary` read model).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from order_service.bus import Bus
+from order_service.events import parse_event
+from order_service.handlers import SNAPSHOT_EVERY, CommandHandler
+from order_service.notifications import ShippingNotifier
+from order_service.outbox import Relay, RelayWorker
+from order_service.projections import OrderSummaryProjector, open_read_model, rebuild
+from order_service.queries import OrderQueries
+from order_service.store import EventStore
+
+
+def utc_now() -> str:
+    """The system clock as RFC 3339 UTC to the second, the one text form all timestamps use."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_uuid() -> str:
+    """A random event id."""
+    return str(uuid.uuid4())
+
+
+def read_db_for(write_db: str | Path) -> Path:
+    """The read database that goes with a write database: `orders.db` -> `orders.read.db`."""
+    path = Path(write_db)
+    return path.with_name(f"{path.stem}.read{path.suffix or '.db'}")
+
+
+def _validate_new_event(event: object) -> None:
+    parse_event(event)  # raises pydantic.ValidationError naming the field
+
+
+@dataclass
+class OrderService:
+    """The running design: command side, outbox relay, bus, projector, query side."""
+
+    write_db: Path
+    read_db: Path
+    store: EventStore
+    """The command handler's connection to the write database."""
+    handle: CommandHandler
+    """Call with a command; returns the version written."""
+    bus: Bus
+    relay: Relay
+    """Has its own connection to the write database, so a worker thread can own it."""
+    projector: OrderSummaryProjector
+    notifier: ShippingNotifier
+    queries: OrderQueries
+    """Read-only connection to the read database."""
+
+    def replay(self) -> int:
+        """Rebuild the read model from the event store; no bus, so no side effect fires."""
+        with closing(open_read_model(self.read_db)) as conn:
+            return rebuild(self.store, conn)
+
+    def worker(self, *, interval: float = 0.01) -> RelayWorker:
+        """A background relay (use it in a `with` block); do not call `relay` meanwhile."""
+        return RelayWorker(self.relay, interval=interval)
+
+    def close(self) -> None:
+        """Close every connection."""
+        self.queries.close()
+        self.projector.conn.close()
+        self.relay.store.close()
+        self.store.close()
+
+
+def bootstrap(
+    write_db: str | Path,
+    read_db: str | Path | None = None,
+    *,
+    clock: Callable[[], str] = utc_now,
+    new_id: Callable[[], str] = new_uuid,
+    snapshot_every: int = SNAPSHOT_EVERY,
+) -> OrderService:
+    """Open (creating if needed) both databases and wire the service.
+
+    Args:
+        write_db: the write database file.
+        read_db: the read database file; by default `read_db_for(write_db)`.
+        clock: the time source (fixed in the demo and tests, so runs repeat).
+        new_id: the event id source (likewise).
+        snapshot_every: the snapshot policy, in events.
+    """
+    write_db = Path(write_db)
+    read_db = read_db_for(write_db) if read_db is None else Path(read_db)
+    store = EventStore(write_db, clock=clock, validate=_validate_new_event)
+    bus = Bus()
+    projector = OrderSummaryProjector(open_read_model(read_db))
+    notifier = ShippingNotifier()
+    bus.subscribe("order_summary projector", projector)
+    bus.subscribe("shipping notifier", notifier)
+    return OrderService(
+        write_db=write_db,
+        read_db=read_db,
+        store=store,
+        handle=CommandHandler(store, new_id=new_id, clock=clock, snapshot_every=snapshot_every),
+        bus=bus,
+        relay=Relay(EventStore(write_db, clock=clock), bus, clock=clock),
+        projector=projector,
+        notifier=notifier,
+        queries=OrderQueries(read_db),
+    )

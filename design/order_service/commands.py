@@ -1,0 +1,132 @@
+"""The commands a client sends: imperative, validated at the boundary, frozen.
+
+A command asks for a change; `decide` accepts or rejects it against the order's state.
+Fields reuse the event model's types (`Money`, `OrderLine` and their patterns), so a command
+that validates here carries nothing an event could not.
+
+Example:
+    >>> command = parse_command({"type": "PayOrder", "order_id": "1001",
+    ...     "payment_id": "PAY-7731", "amount": {"amount": "129.97", "currency": "EUR"}})
+    >>> type(command).__name__, command.amount.amount
+    ('PayOrder', '129.97')
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
+
+from order_service.events import (
+    CUSTOMER_ID_PATTERN,
+    ORDER_ID_PATTERN,
+    REFERENCE_PATTERN,
+    UUID_PATTERN,
+    Money,
+    OrderCancelledData,
+    OrderLine,
+)
+
+__all__ = [
+    "AddOrderItem",
+    "CancelOrder",
+    "Command",
+    "DeliverOrder",
+    "InvalidCommand",
+    "PayOrder",
+    "PlaceOrder",
+    "ShipOrder",
+    "parse_command",
+]
+
+
+# The reasons an order may be cancelled: the event model's list, not a copy of it.
+CancellationReason = OrderCancelledData.model_fields["reason"].annotation
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    order_id: StrictStr = Field(pattern=ORDER_ID_PATTERN, description='The order, e.g. "1001".')
+    command_id: StrictStr = Field(
+        default_factory=_new_id,
+        pattern=UUID_PATTERN,
+        description="Id of this command; the events it causes carry it as causation_id.",
+    )
+    correlation_id: StrictStr | None = Field(
+        default=None,
+        pattern=UUID_PATTERN,
+        description="Id of the whole request; defaults to command_id.",
+    )
+
+
+class PlaceOrder(_Command):
+    """Place a new order for a customer, with at least one line."""
+
+    type: Literal["PlaceOrder"] = "PlaceOrder"
+    customer_id: StrictStr = Field(pattern=CUSTOMER_ID_PATTERN, description="The customer.")
+    lines: tuple[OrderLine, ...] = Field(min_length=1, description="What is ordered.")
+
+
+class AddOrderItem(_Command):
+    """Add a line to an order that is not paid yet."""
+
+    type: Literal["AddOrderItem"] = "AddOrderItem"
+    line: OrderLine = Field(description="The line to add.")
+
+
+class PayOrder(_Command):
+    """Record the payment of the order's total."""
+
+    type: Literal["PayOrder"] = "PayOrder"
+    payment_id: StrictStr = Field(pattern=REFERENCE_PATTERN, max_length=64)
+    amount: Money = Field(description="The amount paid: must equal the order's total.")
+
+
+class ShipOrder(_Command):
+    """Hand a paid order to a carrier."""
+
+    type: Literal["ShipOrder"] = "ShipOrder"
+    carrier: StrictStr = Field(pattern=REFERENCE_PATTERN, max_length=32)
+    tracking_number: StrictStr = Field(pattern=REFERENCE_PATTERN, max_length=64)
+
+
+class DeliverOrder(_Command):
+    """Confirm that the shipped parcel reached the customer."""
+
+    type: Literal["DeliverOrder"] = "DeliverOrder"
+    tracking_number: StrictStr = Field(pattern=REFERENCE_PATTERN, max_length=64)
+
+
+class CancelOrder(_Command):
+    """Cancel an order that has not shipped."""
+
+    type: Literal["CancelOrder"] = "CancelOrder"
+    reason: CancellationReason = Field(description="Why the order is cancelled.")  # type: ignore[valid-type]
+
+
+Command = PlaceOrder | AddOrderItem | PayOrder | ShipOrder | DeliverOrder | CancelOrder
+"""Any command `decide` accepts."""
+
+_ANY_COMMAND: TypeAdapter[Command] = TypeAdapter(Annotated[Command, Field(discriminator="type")])
+
+
+class InvalidCommand(ValueError):
+    """A command payload that does not validate; the message names each field and rule."""
+
+
+def parse_command(payload: Any) -> Command:
+    """Validate a command payload (a dict with a `type`); raise `InvalidCommand` if it is bad."""
+    try:
+        return _ANY_COMMAND.validate_python(payload)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'/'.join(str(part) for part in problem['loc']) or '(root)'}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise InvalidCommand(f"invalid command: {problems}") from None

@@ -1,0 +1,98 @@
+"""The outbox relay: publish what the store committed, then mark it sent.
+
+`EventStore.append` writes each event's outbox row in the event's own transaction, so an
+event is never committed without its announcement (no dual write). The relay publishes the
+unsent rows in position order and marks each one sent after the bus accepted it. A crash
+between the commit and the publish, or between the publish and the mark, loses nothing: the
+next run publishes the rest again. Delivery is therefore at least once; subscribers are
+idempotent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from order_service.bus import Bus
+from order_service.store import EVENT_COLUMNS, EventStore, event_from_row
+
+
+class Relay:
+    """Publish unsent outbox rows to the bus. Run one relay per write database."""
+
+    def __init__(self, store: EventStore, bus: Bus, *, clock: Callable[[], str]) -> None:
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+
+    def pending(self) -> int:
+        """How many outbox rows wait to be published."""
+        (count,) = self.store.conn.execute(
+            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL"
+        ).fetchone()
+        return count
+
+    # --8<-- [start:run_once]
+    def run_once(self, *, limit: int | None = None) -> int:
+        """Publish up to `limit` unsent events in position order; return how many.
+
+        A subscriber's exception propagates, and that event stays unsent.
+        """
+        rows = self.store.conn.execute(
+            f"SELECT o.position, {EVENT_COLUMNS} FROM outbox AS o "
+            "JOIN order_events AS e ON e.position = o.position "
+            "WHERE o.sent_at IS NULL ORDER BY o.position LIMIT ?",
+            (-1 if limit is None else limit,),
+        ).fetchall()
+        for row in rows:
+            position = row[0]
+            self.bus.publish(event_from_row(row[1:]), position)
+            # Marked after the publish: a crash in between means one more delivery, not a loss.
+            self.store.conn.execute(
+                "UPDATE outbox SET sent_at = ? WHERE position = ?", (self.clock(), position)
+            )
+        return len(rows)
+
+    # --8<-- [end:run_once]
+
+
+class RelayWorker:
+    """Run a relay in a background thread, so the read model catches up on its own.
+
+    A failure stops the worker and is raised again by `stop()`: it is never swallowed.
+    """
+
+    def __init__(self, relay: Relay, *, interval: float = 0.01) -> None:
+        self.relay = relay
+        self.interval = interval
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+
+    def start(self) -> RelayWorker:
+        """Start the thread; returns the worker so it can be used in a `with` block."""
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if self.relay.run_once() == 0:
+                    self._stop.wait(self.interval)
+        except BaseException as error:  # kept for stop() to raise in the caller's thread
+            self.error = error
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread and raise the error that stopped it, if any."""
+        self._stop.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"the relay worker did not stop within {timeout} s")
+        if self.error is not None:
+            raise self.error
+
+    def __enter__(self) -> RelayWorker:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

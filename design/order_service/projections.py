@@ -1,0 +1,183 @@
+"""The Event Handler box: the projector that keeps `order_summary` current, and its replay.
+
+`summarise` is the one place that says how an event changes a summary row. The projector
+applies it to each delivered event, idempotently; `rebuild` applies it to the whole store in
+memory and writes the result in one transaction. Both paths use the same function, so a
+rebuilt read model equals the incrementally maintained one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from order_service.database import connect, run_script, transaction
+from order_service.store import EventStore
+from order_service.upcasting import upcast
+
+PROJECTION = "order_summary"
+"""The projection's name in `projection_checkpoint`."""
+
+SUMMARY_COLUMNS = (
+    "order_id", "customer_id", "status", "total_amount", "currency", "item_count", "skus",
+    "placed_at", "paid_at", "shipped_at", "delivered_at", "cancelled_at", "tracking_number",
+    "last_version", "last_position",
+)  # fmt: skip
+"""The columns of `order_summary`, in DDL order."""
+
+Row = dict[str, Any]
+
+_INSERT_SUMMARY = (
+    f"INSERT OR REPLACE INTO order_summary ({', '.join(SUMMARY_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in SUMMARY_COLUMNS)})"
+)
+_INSERT_SKU = "INSERT OR IGNORE INTO order_summary_skus (sku, order_id) VALUES (?, ?)"
+_SAVE_CHECKPOINT = (
+    "INSERT INTO projection_checkpoint (projection, position) VALUES (?, ?) "
+    "ON CONFLICT (projection) DO UPDATE SET position = MAX(position, excluded.position)"
+)
+
+
+class ProjectionError(Exception):
+    """An event cannot be applied to the read model: the projection stops, loudly."""
+
+
+def _with_line(row: Row, line: Mapping[str, Any]) -> Row:
+    price = line["unit_price"]
+    if price["currency"] != row["currency"]:
+        raise ProjectionError(
+            f"order {row['order_id']}: a line in {price['currency']} on an order in "
+            f"{row['currency']}"
+        )
+    total = Decimal(row["total_amount"]) + line["quantity"] * Decimal(price["amount"])
+    skus = row["skus"] if line["sku"] in row["skus"] else sorted([*row["skus"], line["sku"]])
+    return {
+        **row,
+        "total_amount": f"{total:.2f}",
+        "item_count": row["item_count"] + line["quantity"],
+        "skus": skus,
+    }
+
+
+# --8<-- [start:summarise]
+def summarise(row: Row | None, event: Mapping[str, Any], position: int) -> Row:
+    """Return the summary row after `event` (at global `position`); `row` is left unchanged.
+
+    Raises `ProjectionError` when the event does not follow the row: a version gap, an
+    event before `OrderPlaced`, an unknown event type.
+    """
+    event = upcast(event)
+    order_id, version = event["order_id"], event["version"]
+    expected = 1 if row is None else row["last_version"] + 1
+    if version != expected:
+        raise ProjectionError(
+            f"order {order_id}: event {event['event_id']} has version {version}, the read "
+            f"model expects {expected}: an event is missing; replay the store"
+        )
+    kind, data, at = event["event_type"], event["data"], event["occurred_at"]
+    if kind == "OrderPlaced":
+        new: Row = {
+            "order_id": order_id, "customer_id": data["customer_id"], "status": "placed",
+            "total_amount": "0.00", "currency": data["lines"][0]["unit_price"]["currency"],
+            "item_count": 0, "skus": [], "placed_at": at, "paid_at": None, "shipped_at": None,
+            "delivered_at": None, "cancelled_at": None, "tracking_number": None,
+        }  # fmt: skip
+        for line in data["lines"]:
+            new = _with_line(new, line)
+    elif row is None:
+        raise ProjectionError(f"order {order_id}: {kind} before OrderPlaced")
+    elif kind == "OrderItemAdded":
+        new = _with_line(row, data["line"])
+    elif kind == "OrderPaid":
+        new = {**row, "status": "paid", "paid_at": at}
+    elif kind == "OrderShipped":
+        new = {
+            **row, "status": "shipped", "shipped_at": at,
+            "tracking_number": data["tracking_number"],
+        }  # fmt: skip
+    elif kind == "OrderDelivered":
+        new = {**row, "status": "delivered", "delivered_at": at}
+    elif kind == "OrderCancelled":
+        new = {**row, "status": "cancelled", "cancelled_at": at}
+    else:
+        raise ProjectionError(f"order {order_id}: unknown event type {kind!r}")
+    new["last_version"] = version
+    new["last_position"] = position
+    return new
+
+
+# --8<-- [end:summarise]
+
+
+def _stored(row: Row) -> Row:
+    return {**row, "skus": json.dumps(row["skus"])}
+
+
+def open_read_model(path: str | Path) -> sqlite3.Connection:
+    """Open (and on first use create) the read database for writing: the projector's side."""
+    conn = connect(path)
+    run_script(conn, "read_model.sql")
+    return conn
+
+
+class OrderSummaryProjector:
+    """Apply delivered events to `order_summary`; subscribe it to the bus.
+
+    Idempotent: an event at or below the row's `last_version` was applied already and
+    changes nothing, so at-least-once delivery is safe. The row and the checkpoint are
+    written in one transaction, so a crash leaves both or neither.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    # --8<-- [start:project]
+    def __call__(self, event: Mapping[str, Any], position: int) -> None:
+        """Apply one event (a bus subscriber). Returns quietly for a redelivered event."""
+        with transaction(self.conn):
+            found = self.conn.execute(
+                "SELECT * FROM order_summary WHERE order_id = ?", (event["order_id"],)
+            ).fetchone()
+            row = None if found is None else {**found, "skus": json.loads(found["skus"])}
+            if row is not None and event["version"] <= row["last_version"]:
+                return  # delivered again: already applied
+            new = summarise(row, event, position)
+            self.conn.execute(_INSERT_SUMMARY, _stored(new))
+            self.conn.executemany(_INSERT_SKU, [(sku, new["order_id"]) for sku in new["skus"]])
+            self.conn.execute(_SAVE_CHECKPOINT, (PROJECTION, position))
+
+    # --8<-- [end:project]
+
+
+# --8<-- [start:rebuild]
+def rebuild(store: EventStore, conn: sqlite3.Connection) -> int:
+    """Replay the whole store into an empty `order_summary`; return the events replayed.
+
+    Only the projection runs: no bus, so no side effect (a notification) fires again.
+    The new rows replace the old ones in one transaction: readers see the old read model
+    until the commit, then the new one, never a half-built one.
+    """
+    rows: dict[str, Row] = {}
+    replayed = last_position = 0
+    for position, event in store.read_all():
+        order_id = event["order_id"]
+        rows[order_id] = summarise(rows.get(order_id), event, position)
+        replayed, last_position = replayed + 1, position
+    with transaction(conn):
+        conn.execute("DELETE FROM order_summary_skus")
+        conn.execute("DELETE FROM order_summary")
+        conn.execute("DELETE FROM projection_checkpoint WHERE projection = ?", (PROJECTION,))
+        conn.executemany(_INSERT_SUMMARY, [_stored(row) for row in rows.values()])
+        conn.executemany(
+            _INSERT_SKU, [(sku, row["order_id"]) for row in rows.values() for sku in row["skus"]]
+        )
+        if replayed:
+            conn.execute(_SAVE_CHECKPOINT, (PROJECTION, last_position))
+    return replayed
+
+
+# --8<-- [end:rebuild]

@@ -1,0 +1,205 @@
+"""The Query Handler box: reads of the read model, which never write.
+
+The read database is opened with a `mode=ro` URI: SQLite itself refuses any write through
+this connection. Each search is backed by an index of `read_model.sql` and returns rows in
+a stable order (newest `placed_at` first, then `order_id`), so pages of results do not shift.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from order_service.database import connect
+from order_service.projections import PROJECTION
+from order_service.reducer import OrderState, fold
+from order_service.store import EventStore
+from order_service.upcasting import upcast_all
+
+MAX_LIMIT = 500
+"""The most rows one search returns."""
+
+STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled")
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    """One row of `order_summary`: what a client sees of an order."""
+
+    order_id: str
+    customer_id: str
+    status: str
+    total_amount: str
+    currency: str
+    item_count: int
+    skus: tuple[str, ...]
+    placed_at: str
+    paid_at: str | None
+    shipped_at: str | None
+    delivered_at: str | None
+    cancelled_at: str | None
+    tracking_number: str | None
+    last_version: int
+    last_position: int
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    """The outcome of waiting for the read model to reach an order's version."""
+
+    reached: bool
+    """True if the read model holds `version` (or a later one) of the order."""
+    order_id: str
+    version: int
+    """The version waited for: the one the command returned."""
+    seen_version: int
+    """The version the read model held when the wait ended (0: the order is not there yet)."""
+    waited_seconds: float
+
+    def __str__(self) -> str:
+        if self.reached:
+            return f"order {self.order_id}: read model at version {self.seen_version}"
+        return (
+            f"order {self.order_id}: read model still at version {self.seen_version} after "
+            f"{self.waited_seconds:.2f} s, waiting for version {self.version}: timed out"
+        )
+
+
+class QueryError(ValueError):
+    """A query's arguments are invalid; the message names the argument."""
+
+
+def _utc_text(name: str, value: str) -> str:
+    """Normalise a date or date-time to the text form `placed_at` is stored in."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise QueryError(f"{name}: {value!r} is not an ISO 8601 date or date-time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class OrderQueries:
+    """Read `order_summary` through a read-only connection."""
+
+    def __init__(self, read_db: str | Path) -> None:
+        """Open the read model read-only; it must exist (the projector creates it)."""
+        self.conn = connect(read_db, read_only=True)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def _summary(self, row: Any) -> OrderSummary:
+        return OrderSummary(**{**row, "skus": tuple(json.loads(row["skus"]))})
+
+    def get(self, order_id: str) -> OrderSummary | None:
+        """One order's summary, or None if the read model does not hold it (yet)."""
+        row = self.conn.execute(
+            "SELECT * FROM order_summary WHERE order_id = ?", (order_id,)
+        ).fetchone()
+        return None if row is None else self._summary(row)
+
+    # --8<-- [start:search]
+    def search(
+        self,
+        *,
+        customer_id: str | None = None,
+        status: str | None = None,
+        placed_from: str | None = None,
+        placed_before: str | None = None,
+        sku: str | None = None,
+        limit: int = 50,
+    ) -> list[OrderSummary]:
+        """Orders matching every filter given, newest first, at most `limit` of them.
+
+        Args:
+            customer_id: orders of this customer.
+            status: orders in this status (placed, paid, shipped, delivered, cancelled).
+            placed_from: orders placed at or after this date or date-time (UTC if naive).
+            placed_before: orders placed before this date or date-time.
+            sku: orders with a line of this product.
+            limit: 1 to `MAX_LIMIT`.
+        """
+        if not 1 <= limit <= MAX_LIMIT:
+            raise QueryError(f"limit: {limit} is not between 1 and {MAX_LIMIT}")
+        if status is not None and status not in STATUSES:
+            raise QueryError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
+        sql = "SELECT s.* FROM order_summary AS s"
+        where: list[str] = []
+        params: list[Any] = []
+        if sku is not None:
+            sql += " JOIN order_summary_skus AS k ON k.order_id = s.order_id"
+            where.append("k.sku = ?")
+            params.append(sku)
+        for clause, value in (("s.customer_id = ?", customer_id), ("s.status = ?", status)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if placed_from is not None:
+            where.append("s.placed_at >= ?")
+            params.append(_utc_text("placed_from", placed_from))
+        if placed_before is not None:
+            where.append("s.placed_at < ?")
+            params.append(_utc_text("placed_before", placed_before))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY s.placed_at DESC, s.order_id DESC LIMIT ?"
+        return [self._summary(row) for row in self.conn.execute(sql, [*params, limit])]
+
+    # --8<-- [end:search]
+
+    def checkpoint(self) -> int:
+        """The highest global position the projector has applied (0: nothing yet)."""
+        row = self.conn.execute(
+            "SELECT position FROM projection_checkpoint WHERE projection = ?", (PROJECTION,)
+        ).fetchone()
+        return 0 if row is None else row[0]
+
+    # --8<-- [start:wait_for]
+    def wait_for(
+        self, order_id: str, version: int, *, timeout: float = 1.0, poll: float = 0.01
+    ) -> WaitResult:
+        """Read your writes: wait until the read model holds `version` of the order.
+
+        Returns a `WaitResult` either way; `reached` is False after `timeout` seconds.
+        """
+        start = time.monotonic()
+        while True:
+            row = self.conn.execute(
+                "SELECT last_version FROM order_summary WHERE order_id = ?", (order_id,)
+            ).fetchone()
+            seen = 0 if row is None else row[0]
+            waited = time.monotonic() - start
+            if seen >= version or waited >= timeout:
+                return WaitResult(seen >= version, order_id, version, seen, waited)
+            time.sleep(min(poll, max(timeout - waited, 0)))
+
+    # --8<-- [end:wait_for]
+
+
+# --8<-- [start:order_as_of]
+def order_as_of(
+    store: EventStore, order_id: str, *, version: int | None = None, at: str | None = None
+) -> OrderState | None:
+    """A temporal query: the order as it was at `version`, or at time `at` (or both).
+
+    It folds the order's events up to that point from the event store (the read model only
+    knows the present). None if the order had no event by then.
+
+    Example:
+        `order_as_of(store, "1001", version=2).status` is `"paid"` for #1001.
+    """
+    if version is not None and version < 1:
+        raise QueryError(f"version: {version} is not a version (1, 2, 3 ...)")
+    upto_time = None if at is None else _utc_text("at", at)
+    events = store.load(order_id, upto_version=version, upto_time=upto_time)
+    return fold(upcast_all(events))
+
+
+# --8<-- [end:order_as_of]

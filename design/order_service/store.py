@@ -1,0 +1,267 @@
+"""The Write DB box: an append-only event store in SQLite, with its outbox and snapshots.
+
+The DDL is `event_store.sql`, the file the site shows. `append` is the only way in: it checks
+the expected version (optimistic concurrency), stores each event and its outbox row in one
+transaction, and stores an event id once however often it is appended.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from order_service.database import connect, run_script, transaction
+from order_service.reducer import Snapshot
+
+Event = dict[str, Any]
+"""An event envelope as a plain dict: the shape of the JSON contract."""
+
+EVENT_COLUMNS = (
+    "event_id, order_id, version, event_type, schema_version, data, metadata, occurred_at"
+)
+
+
+class ConcurrencyError(Exception):
+    """Another writer appended to the order since it was loaded; nothing was written.
+
+    Reload the order and decide again: the command may still be valid, or may not be.
+    """
+
+    def __init__(self, order_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"order {order_id}: expected version {expected}, but the stream is at version "
+            f"{actual}; nothing was appended (reload the order and retry)"
+        )
+        self.order_id = order_id
+        self.expected = expected
+        self.actual = actual
+
+
+class EventIdConflictError(ValueError):
+    """An event id is already stored for another event: it cannot be appended again."""
+
+
+def event_from_row(row: sqlite3.Row | tuple) -> Event:
+    """Turn an `order_events` row (in `EVENT_COLUMNS` order) back into an envelope dict."""
+    event_id, order_id, version, event_type, schema_version, data, metadata, occurred_at = row
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "schema_version": schema_version,
+        "order_id": order_id,
+        "version": version,
+        "occurred_at": occurred_at,
+        "data": json.loads(data),
+        "metadata": json.loads(metadata),
+    }
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class EventStore:
+    """The event store on one SQLite file.
+
+    One instance holds one connection: give each thread or process its own instance.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], str],
+        validate: Callable[[Mapping[str, Any]], None] | None = None,
+        read_only: bool = False,
+    ) -> None:
+        """Open (and on first use create) the store.
+
+        Args:
+            path: the write database file.
+            clock: returns `recorded_at`, an RFC 3339 UTC timestamp (injected so runs repeat).
+            validate: checks one new event at the boundary and raises on a bad one; the
+                application passes the event model's validator.
+            read_only: open for reading only (temporal queries); `append` then fails.
+        """
+        self.path = Path(path)
+        self.clock = clock
+        self.validate = validate
+        self.conn = connect(path, read_only=read_only)
+        if not read_only:
+            run_script(self.conn, "event_store.sql")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    # --8<-- [start:append]
+    def append(self, events: Sequence[Mapping[str, Any]], expected_version: int) -> int:
+        """Append one order's new events if the order is still at `expected_version`.
+
+        Returns the order's version after the append. Raises `ConcurrencyError` (and writes
+        nothing) when another writer got there first. Appending events whose ids are all
+        stored already (a retried request) changes nothing and returns their last version.
+        """
+        if not events:
+            raise ValueError("append needs at least one event")
+        order_id = events[0]["order_id"]
+        for offset, event in enumerate(events, start=1):
+            if self.validate is not None:
+                self.validate(event)
+            if event["order_id"] != order_id:
+                raise ValueError(
+                    f"event {event['event_id']}: order {event['order_id']} in a batch for "
+                    f"order {order_id}: one append writes one order's stream"
+                )
+            if event["version"] != expected_version + offset:
+                raise ValueError(
+                    f"event {event['event_id']}: version {event['version']} should be "
+                    f"{expected_version + offset} (expected version {expected_version} "
+                    f"+ its place in the batch)"
+                )
+        recorded_at = self.clock()
+        rows = [
+            (
+                e["event_id"],
+                order_id,
+                e["version"],
+                e["event_type"],
+                e["schema_version"],
+                _compact(e["data"]),
+                _compact(e["metadata"]),
+                e["occurred_at"],
+                recorded_at,
+            )
+            for e in events
+        ]
+        with transaction(self.conn):  # BEGIN IMMEDIATE: concurrent writers queue here
+            if self._already_stored(events):
+                return events[-1]["version"]
+            actual = self._version(order_id)
+            if actual != expected_version:
+                raise ConcurrencyError(order_id, expected_version, actual)
+            self.conn.executemany(
+                f"INSERT INTO order_events ({EVENT_COLUMNS}, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            # The outbox rows, in the same transaction: no event without its announcement.
+            self.conn.execute(
+                "INSERT INTO outbox (position) SELECT position FROM order_events "
+                "WHERE order_id = ? AND version > ? ORDER BY position",
+                (order_id, expected_version),
+            )
+        return events[-1]["version"]
+
+    # --8<-- [end:append]
+
+    def _already_stored(self, events: Sequence[Mapping[str, Any]]) -> bool:
+        """True if every event is stored already, as it is; raise if an id is reused."""
+        wanted = {e["event_id"]: (e["order_id"], e["version"]) for e in events}
+        marks = ",".join("?" * len(wanted))
+        stored = {
+            event_id: (order_id, version)
+            for event_id, order_id, version in self.conn.execute(
+                f"SELECT event_id, order_id, version FROM order_events WHERE event_id IN ({marks})",
+                list(wanted),
+            )
+        }
+        for event_id, place in stored.items():
+            if place != wanted[event_id]:
+                raise EventIdConflictError(
+                    f"event {event_id} is already stored as order {place[0]} version "
+                    f"{place[1]}: an event id names one event only"
+                )
+        if stored and len(stored) != len(wanted):
+            missing = sorted(set(wanted) - set(stored))
+            raise EventIdConflictError(
+                f"order {events[0]['order_id']}: events {sorted(stored)} are stored but "
+                f"{missing} are not: a batch is appended whole or not at all"
+            )
+        return bool(stored)
+
+    def _version(self, order_id: str) -> int:
+        (version,) = self.conn.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM order_events WHERE order_id = ?",
+            (order_id,),
+        ).fetchone()
+        return version
+
+    def version(self, order_id: str) -> int:
+        """The order's current version: 0 if it has no events."""
+        return self._version(order_id)
+
+    def load(
+        self,
+        order_id: str,
+        *,
+        after_version: int = 0,
+        upto_version: int | None = None,
+        upto_time: str | None = None,
+    ) -> list[Event]:
+        """One order's events in version order, optionally only a slice of them.
+
+        Args:
+            order_id: the stream.
+            after_version: skip the events up to this version (those a snapshot holds).
+            upto_version: stop after this version (a temporal query by version).
+            upto_time: keep events that occurred at or before this RFC 3339 UTC time.
+        """
+        sql = f"SELECT {EVENT_COLUMNS} FROM order_events WHERE order_id = ? AND version > ?"
+        params: list[Any] = [order_id, after_version]
+        if upto_version is not None:
+            sql += " AND version <= ?"
+            params.append(upto_version)
+        if upto_time is not None:
+            sql += " AND occurred_at <= ?"
+            params.append(upto_time)
+        return [event_from_row(row) for row in self.conn.execute(sql + " ORDER BY version", params)]
+
+    def read_all(self, *, after_position: int = 0) -> Iterator[tuple[int, Event]]:
+        """Every stored event in global position order: what a replay reads."""
+        cursor = self.conn.execute(
+            f"SELECT position, {EVENT_COLUMNS} FROM order_events "
+            "WHERE position > ? ORDER BY position",
+            (after_position,),
+        )
+        for row in cursor:
+            yield row[0], event_from_row(row[1:])
+
+    def head(self) -> int:
+        """The global position of the last stored event (0 for an empty store)."""
+        (position,) = self.conn.execute(
+            "SELECT COALESCE(MAX(position), 0) FROM order_events"
+        ).fetchone()
+        return position
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Keep `snapshot` as the order's latest, unless a later one is stored already."""
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO order_snapshots (order_id, version, reducer_version, state, taken_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
+                " version = excluded.version, reducer_version = excluded.reducer_version,"
+                " state = excluded.state, taken_at = excluded.taken_at"
+                " WHERE excluded.version > order_snapshots.version",
+                (
+                    snapshot.order_id,
+                    snapshot.version,
+                    snapshot.reducer_version,
+                    _compact(dict(snapshot.state)),
+                    self.clock(),
+                ),
+            )
+
+    def latest_snapshot(self, order_id: str) -> Snapshot | None:
+        """The order's latest snapshot, whatever reducer made it (the caller decides trust)."""
+        row = self.conn.execute(
+            "SELECT order_id, version, reducer_version, state FROM order_snapshots "
+            "WHERE order_id = ?",
+            (order_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Snapshot(row[0], row[1], row[2], json.loads(row[3]))
