@@ -1,0 +1,423 @@
+"""The events of an order's life, as frozen pydantic models around one envelope.
+
+The models guard the boundary (appending an event, `orders validate`) and are the
+source the JSON Schemas in `schemas/` are generated from. The reducer never builds
+them: it folds plain envelope dicts, so replaying a long stream stays cheap.
+
+Example:
+    >>> event = new_event(
+    ...     OrderPaidData(payment_id="PAY-7731", amount=Money(amount="129.97", currency="EUR")),
+    ...     order_id="1001",
+    ...     version=2,
+    ...     occurred_at="2026-11-02T09:21:40Z",
+    ...     event_id="6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f",
+    ...     correlation_id="0b7e6a52-4d7c-4f1e-9a38-2f5d6c7b8a90",
+    ...     causation_id="a3c1e2f4-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+    ... )
+    >>> event["event_type"], event["schema_version"], event["data"]["amount"]
+    ('OrderPaid', 1, {'amount': '129.97', 'currency': 'EUR'})
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    StrictStr,
+    Tag,
+    TypeAdapter,
+)
+
+__all__ = [
+    "CURRENT_SCHEMA_VERSIONS",
+    "EVENT_MODELS",
+    "EVENT_TYPES",
+    "Envelope",
+    "EventMetadata",
+    "Money",
+    "OrderCancelled",
+    "OrderCancelledData",
+    "OrderDelivered",
+    "OrderDeliveredData",
+    "OrderItemAdded",
+    "OrderItemAddedData",
+    "OrderLine",
+    "OrderPaid",
+    "OrderPaidData",
+    "OrderPlaced",
+    "OrderPlacedData",
+    "OrderPlacedV1",
+    "OrderPlacedV1Data",
+    "OrderPlacedV1Item",
+    "new_event",
+    "parse_event",
+]
+
+# The patterns are part of the contract: the JSON Schemas carry the same ones.
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# UTC only ("Z"), seconds 00-59: one spelling per instant keeps events comparable as text.
+UTC_TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$"
+)
+# Exactly two decimals and no leading zeros: equal amounts are equal strings.
+AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})\.[0-9]{2}$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+ORDER_ID_PATTERN = r"^[1-9][0-9]{0,11}$"
+CUSTOMER_ID_PATTERN = r"^C-[0-9]{1,12}$"
+SKU_PATTERN = r"^[A-Z0-9]+(-[A-Z0-9]+)*$"
+REFERENCE_PATTERN = r"^[A-Z0-9]+(-[A-Z0-9]+)*$"
+
+
+def _is_real_instant(value: str) -> str:
+    # The pattern admits 2026-02-30; the calendar does not.
+    datetime.fromisoformat(value)
+    return value
+
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+EventId = Annotated[
+    StrictStr,
+    Field(
+        pattern=UUID_PATTERN,
+        json_schema_extra={"format": "uuid"},
+        description="Unique id of this event (a lowercase UUID); the store keeps it once.",
+    ),
+]
+Timestamp = Annotated[
+    StrictStr,
+    Field(pattern=UTC_TIMESTAMP_PATTERN, json_schema_extra={"format": "date-time"}),
+    AfterValidator(_is_real_instant),
+]
+
+
+class Money(BaseModel):
+    """An amount of money: a decimal string with two decimals and an ISO 4217 currency code.
+
+    Never a float: `0.1 + 0.2` is not `0.3` in binary floating point.
+    """
+
+    model_config = _FROZEN
+
+    amount: StrictStr = Field(
+        pattern=AMOUNT_PATTERN,
+        description='Decimal string with exactly two decimals, e.g. "129.97"; never a JSON number.',
+    )
+    currency: StrictStr = Field(
+        pattern=CURRENCY_PATTERN, description='ISO 4217 alphabetic currency code, e.g. "EUR".'
+    )
+
+
+class OrderLine(BaseModel):
+    """One line of an order: a product, how many, at what unit price."""
+
+    model_config = _FROZEN
+
+    sku: StrictStr = Field(
+        pattern=SKU_PATTERN, max_length=40, description='Stock keeping unit, e.g. "RETRO-CLOCK".'
+    )
+    quantity: StrictInt = Field(ge=1, le=1000, description="How many units, 1 to 1000.")
+    unit_price: Money = Field(description="Price of one unit.")
+
+
+class OrderPlacedData(BaseModel):
+    """What `OrderPlaced` (schema version 2) carries: who ordered which lines."""
+
+    model_config = _FROZEN
+
+    customer_id: StrictStr = Field(
+        pattern=CUSTOMER_ID_PATTERN,
+        description="Reference to the customer; no name, address or other personal data.",
+    )
+    lines: tuple[OrderLine, ...] = Field(
+        min_length=1, description="The lines ordered; every unit price in one currency."
+    )
+
+
+class OrderPlacedV1Item(BaseModel):
+    """A line as schema version 1 of `OrderPlaced` stored it (frozen: never written again)."""
+
+    model_config = _FROZEN
+
+    sku: StrictStr = Field(pattern=SKU_PATTERN, max_length=40, description="Stock keeping unit.")
+    qty: StrictInt = Field(ge=1, le=1000, description="How many units, 1 to 1000.")
+    unit_price_cents: StrictInt = Field(
+        ge=0, le=99_999_999_999, description="Unit price in minor units (cents) of the currency."
+    )
+
+
+class OrderPlacedV1Data(BaseModel):
+    """What `OrderPlaced` carried in schema version 1: integer cents, one currency per order."""
+
+    model_config = _FROZEN
+
+    customer_id: StrictStr = Field(
+        pattern=CUSTOMER_ID_PATTERN, description="Reference to the customer."
+    )
+    currency: StrictStr = Field(
+        pattern=CURRENCY_PATTERN, description="ISO 4217 currency code of every price."
+    )
+    items: tuple[OrderPlacedV1Item, ...] = Field(min_length=1, description="The items ordered.")
+
+
+class OrderItemAddedData(BaseModel):
+    """What `OrderItemAdded` carries: one more line, added before payment."""
+
+    model_config = _FROZEN
+
+    line: OrderLine = Field(
+        description="The line added; a SKU already ordered adds to its quantity at the same price."
+    )
+
+
+class OrderPaidData(BaseModel):
+    """What `OrderPaid` carries: the payment, whose amount must equal the order total."""
+
+    model_config = _FROZEN
+
+    payment_id: StrictStr = Field(
+        pattern=REFERENCE_PATTERN,
+        max_length=64,
+        description="Reference of the payment at the payment provider.",
+    )
+    amount: Money = Field(description="Amount paid; equal to the order total.")
+
+
+class OrderShippedData(BaseModel):
+    """What `OrderShipped` carries: the parcel's carrier and tracking number."""
+
+    model_config = _FROZEN
+
+    carrier: StrictStr = Field(
+        pattern=REFERENCE_PATTERN, max_length=32, description='Carrier code, e.g. "DHL".'
+    )
+    tracking_number: StrictStr = Field(
+        pattern=REFERENCE_PATTERN, max_length=64, description="Carrier's tracking number."
+    )
+
+
+class OrderDeliveredData(BaseModel):
+    """What `OrderDelivered` carries: the tracking number of the parcel delivered."""
+
+    model_config = _FROZEN
+
+    tracking_number: StrictStr = Field(
+        pattern=REFERENCE_PATTERN,
+        max_length=64,
+        description="Tracking number of the parcel delivered; the one it was shipped with.",
+    )
+
+
+class OrderCancelledData(BaseModel):
+    """What `OrderCancelled` carries: why the order was cancelled."""
+
+    model_config = _FROZEN
+
+    reason: Literal["customer_request", "payment_failed", "out_of_stock", "fraud_suspected"] = (
+        Field(description="Why the order was cancelled.")
+    )
+
+
+class EventMetadata(BaseModel):
+    """Tracing: which request the event belongs to and what directly caused it."""
+
+    model_config = _FROZEN
+
+    correlation_id: StrictStr = Field(
+        pattern=UUID_PATTERN,
+        json_schema_extra={"format": "uuid"},
+        description="Id shared by every message of one request, end to end.",
+    )
+    causation_id: StrictStr = Field(
+        pattern=UUID_PATTERN,
+        json_schema_extra={"format": "uuid"},
+        description="Id of the command or event that caused this event.",
+    )
+
+
+class Envelope(BaseModel):
+    """The envelope every order event travels in; `data` depends on `event_type`.
+
+    `event_type` and `schema_version` have no defaults on purpose: a default would drop
+    them from the JSON Schema's `required` list, and a payload without them would pass.
+    """
+
+    model_config = _FROZEN
+
+    event_id: EventId
+    event_type: StrictStr = Field(description="What happened, in the past tense.")
+    schema_version: StrictInt = Field(ge=1, description="Version of this event type's schema.")
+    order_id: StrictStr = Field(
+        pattern=ORDER_ID_PATTERN, description='The order (the stream), e.g. "1001".'
+    )
+    version: StrictInt = Field(
+        ge=1, description="Position of the event in its order's stream: 1, 2, 3 ... contiguous."
+    )
+    occurred_at: Timestamp = Field(
+        description='When it happened, RFC 3339 in UTC, e.g. "2026-11-02T09:15:00Z".'
+    )
+    data: Any = Field(description="What the event carries; its shape depends on event_type.")
+    metadata: EventMetadata = Field(description="Correlation and causation ids.")
+
+
+class OrderPlaced(Envelope):
+    """A customer placed an order (schema version 2, the current one)."""
+
+    event_type: Literal["OrderPlaced"] = Field(description="What happened: the order was placed.")
+    schema_version: Literal[2] = Field(description="Version of the OrderPlaced schema.")
+    data: OrderPlacedData = Field(description="Who ordered which lines.")
+
+
+class OrderPlacedV1(Envelope):
+    """A customer placed an order, as schema version 1 wrote it; upcast before use."""
+
+    event_type: Literal["OrderPlaced"] = Field(description="What happened: the order was placed.")
+    schema_version: Literal[1] = Field(description="Version of the OrderPlaced schema.")
+    data: OrderPlacedV1Data = Field(description="Who ordered which items, in integer cents.")
+
+
+class OrderItemAdded(Envelope):
+    """The customer added a line before paying; the total grows."""
+
+    event_type: Literal["OrderItemAdded"] = Field(description="What happened: a line was added.")
+    schema_version: Literal[1] = Field(description="Version of the OrderItemAdded schema.")
+    data: OrderItemAddedData = Field(description="The line added.")
+
+
+class OrderPaid(Envelope):
+    """The order was paid in full."""
+
+    event_type: Literal["OrderPaid"] = Field(description="What happened: the order was paid.")
+    schema_version: Literal[1] = Field(description="Version of the OrderPaid schema.")
+    data: OrderPaidData = Field(description="The payment.")
+
+
+class OrderShipped(Envelope):
+    """The order left the warehouse."""
+
+    event_type: Literal["OrderShipped"] = Field(description="What happened: the order shipped.")
+    schema_version: Literal[1] = Field(description="Version of the OrderShipped schema.")
+    data: OrderShippedData = Field(description="Carrier and tracking number.")
+
+
+class OrderDelivered(Envelope):
+    """The parcel reached the customer; the order's life ends here."""
+
+    event_type: Literal["OrderDelivered"] = Field(
+        description="What happened: the order was delivered."
+    )
+    schema_version: Literal[1] = Field(description="Version of the OrderDelivered schema.")
+    data: OrderDeliveredData = Field(description="The parcel delivered.")
+
+
+class OrderCancelled(Envelope):
+    """The order was cancelled, before it shipped; the order's life ends here."""
+
+    event_type: Literal["OrderCancelled"] = Field(
+        description="What happened: the order was cancelled."
+    )
+    schema_version: Literal[1] = Field(description="Version of the OrderCancelled schema.")
+    data: OrderCancelledData = Field(description="Why it was cancelled.")
+
+
+EVENT_MODELS: dict[tuple[str, int], type[Envelope]] = {
+    ("OrderPlaced", 1): OrderPlacedV1,
+    ("OrderPlaced", 2): OrderPlaced,
+    ("OrderItemAdded", 1): OrderItemAdded,
+    ("OrderPaid", 1): OrderPaid,
+    ("OrderShipped", 1): OrderShipped,
+    ("OrderDelivered", 1): OrderDelivered,
+    ("OrderCancelled", 1): OrderCancelled,
+}
+"""Every event model, by (event_type, schema_version), old versions included."""
+
+CURRENT_SCHEMA_VERSIONS: dict[str, int] = {
+    event_type: max(version for (name, version) in EVENT_MODELS if name == event_type)
+    for event_type, _ in EVENT_MODELS
+}
+"""The schema version the reducer folds, by event type; older ones are upcast first."""
+
+EVENT_TYPES: tuple[str, ...] = tuple(CURRENT_SCHEMA_VERSIONS)
+"""The event types, in the order of an order's life."""
+
+_DATA_TO_EVENT: dict[type[BaseModel], type[Envelope]] = {
+    model.model_fields["data"].annotation: model  # type: ignore[misc]
+    for model in EVENT_MODELS.values()
+}
+
+
+def _tag(payload: Any) -> str | None:
+    if isinstance(payload, dict):
+        return f"{payload.get('event_type')}/v{payload.get('schema_version')}"
+    return f"{getattr(payload, 'event_type', None)}/v{getattr(payload, 'schema_version', None)}"
+
+
+_ANY_EVENT: TypeAdapter[Envelope] = TypeAdapter(
+    Annotated[
+        (
+            Annotated[OrderPlacedV1, Tag("OrderPlaced/v1")]
+            | Annotated[OrderPlaced, Tag("OrderPlaced/v2")]
+            | Annotated[OrderItemAdded, Tag("OrderItemAdded/v1")]
+            | Annotated[OrderPaid, Tag("OrderPaid/v1")]
+            | Annotated[OrderShipped, Tag("OrderShipped/v1")]
+            | Annotated[OrderDelivered, Tag("OrderDelivered/v1")]
+            | Annotated[OrderCancelled, Tag("OrderCancelled/v1")]
+        ),
+        Discriminator(_tag),
+    ]
+)
+
+
+def parse_event(payload: Any) -> Envelope:
+    """Validate one envelope dict and return its model; raises `pydantic.ValidationError`.
+
+    Example:
+        >>> from pydantic import ValidationError
+        >>> try:
+        ...     parse_event({"event_type": "OrderShipped", "schema_version": 9})
+        ... except ValidationError as error:
+        ...     print(error.errors()[0]["type"])
+        union_tag_invalid
+    """
+    return _ANY_EVENT.validate_python(payload)
+
+
+def new_event(
+    data: BaseModel,
+    *,
+    order_id: str,
+    version: int,
+    correlation_id: str,
+    causation_id: str,
+    occurred_at: str | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """Wrap `data` in an envelope, validate it, and return it as a JSON-ready dict.
+
+    The event type and schema version follow from the data model's class; `occurred_at`
+    defaults to now (UTC) and `event_id` to a fresh UUID.
+    """
+    model = _DATA_TO_EVENT[type(data)]
+    event = model(
+        event_id=event_id or str(uuid.uuid4()),
+        event_type=model.model_fields["event_type"].annotation.__args__[0],  # type: ignore[union-attr]
+        schema_version=model.model_fields["schema_version"].annotation.__args__[0],  # type: ignore[union-attr]
+        order_id=order_id,
+        version=version,
+        occurred_at=occurred_at or _utc_now(),
+        data=data,
+        metadata=EventMetadata(correlation_id=correlation_id, causation_id=causation_id),
+    )
+    return event.model_dump(mode="json")
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

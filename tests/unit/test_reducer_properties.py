@@ -1,0 +1,93 @@
+"""Properties of the reducer, over streams hypothesis draws: the state machine, and snapshots."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from event_streams import cancelled, delivered, item_added, paid, placed, shipped
+from hypothesis import given
+from hypothesis import strategies as st
+from order_service.reducer import IllegalTransition, Snapshot, fold, take_snapshot
+
+# The lifecycle, written out independently of the reducer's own table: the oracle.
+NEXT_STATUS = {
+    (None, "placed"): "placed",
+    ("placed", "item_added"): "placed",
+    ("placed", "paid"): "paid",
+    ("placed", "cancelled"): "cancelled",
+    ("paid", "cancelled"): "cancelled",
+    ("paid", "shipped"): "shipped",
+    ("shipped", "delivered"): "delivered",
+}
+STEPS = ("placed", "item_added", "paid", "shipped", "delivered", "cancelled")
+
+
+def build(steps: list[str]) -> list[dict]:
+    """Envelopes for the steps, versions 1..n; payments pay the running total."""
+    events, cents = [], 0
+    for version, step in enumerate(steps, start=1):
+        if step == "placed":
+            events.append(placed(version))
+            cents += 7999
+        elif step == "item_added":
+            events.append(item_added(version))
+            cents += 2499
+        elif step == "paid":
+            events.append(paid(version, f"{cents // 100}.{cents % 100:02d}"))
+        else:
+            events.append(
+                {"shipped": shipped, "delivered": delivered, "cancelled": cancelled}[step](version)
+            )
+    return events
+
+
+@st.composite
+def valid_lifecycles(draw) -> list[str]:
+    steps = ["placed", *["item_added"] * draw(st.integers(0, 6))]
+    status = "placed"
+    while status not in ("delivered", "cancelled") and draw(st.booleans()):
+        step = draw(
+            st.sampled_from([s for (f, s) in NEXT_STATUS if f == status and s != "item_added"])
+        )
+        steps.append(step)
+        status = NEXT_STATUS[(status, step)]
+    return steps
+
+
+def expected_status(steps: list[str]) -> str | None:
+    status = None
+    for step in steps:
+        status = NEXT_STATUS.get((status, step))
+        if status is None:
+            return None
+    return status
+
+
+@given(valid_lifecycles())
+def test_every_valid_lifecycle_folds_to_the_status_of_its_last_step(steps):
+    state = fold(build(steps))
+    assert state.status == expected_status(steps)
+    assert state.version == len(steps)
+    added = steps.count("item_added")
+    assert state.total == f"{(7999 + 2499 * added) // 100}.{(7999 + 2499 * added) % 100:02d}"
+
+
+@given(st.lists(st.sampled_from(STEPS), min_size=1, max_size=8))
+def test_any_sequence_folds_if_the_lifecycle_allows_it_and_is_refused_otherwise(steps):
+    status = expected_status(steps)
+    if status is None:
+        with pytest.raises(IllegalTransition):
+            fold(build(steps))
+    else:
+        assert fold(build(steps)).status == status
+
+
+@given(valid_lifecycles(), st.data())
+def test_a_snapshot_at_any_version_plus_the_rest_folds_to_the_same_state(steps, data):
+    events = build(steps)
+    k = data.draw(st.integers(1, len(events)), label="snapshot version")
+    snapshot = take_snapshot(fold(events[:k]))
+    through_json = Snapshot.from_dict(json.loads(json.dumps(snapshot.to_dict())))
+    assert fold(events[k:], through_json) == fold(events)
+    assert fold(events, through_json) == fold(events)
