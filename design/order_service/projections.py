@@ -181,3 +181,11 @@ def rebuild(store: EventStore, conn: sqlite3.Connection) -> int:
 
 
 # --8<-- [end:rebuild]
+
+
+def contents(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the read model, sorted: two read models are equal if these are."""
+    return {
+        table: [tuple(row) for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
+        for table in ("order_summary", "order_summary_skus", "projection_checkpoint")
+    }
