@@ -1,0 +1,201 @@
+"""The event store: append-only, optimistic concurrency, idempotent ids, outbox in one commit."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from order_service.events import (
+    Money,
+    OrderLine,
+    OrderPaidData,
+    OrderPlacedData,
+    OrderShippedData,
+    new_event,
+    parse_event,
+)
+from order_service.store import ConcurrencyError, EventIdConflictError, EventStore
+from pydantic import ValidationError
+
+RECORDED_AT = "2026-11-02T09:15:01Z"
+TOTAL = Money(amount="79.99", currency="EUR")
+
+
+def event(version, data, occurred_at):
+    return new_event(
+        data, order_id="1001", version=version, occurred_at=occurred_at,
+        event_id=f"00000000-0000-4000-8000-{version:012d}",
+        correlation_id="c0000000-0000-4000-8000-000000000001",
+        causation_id="c0000000-0000-4000-8000-000000000001",
+    )  # fmt: skip
+
+
+PLACED = event(
+    1,
+    OrderPlacedData(
+        customer_id="C-0042", lines=[OrderLine(sku="RETRO-CLOCK", quantity=1, unit_price=TOTAL)]
+    ),
+    "2026-11-02T09:15:00Z",
+)
+PAID = event(2, OrderPaidData(payment_id="PAY-7731", amount=TOTAL), "2026-11-02T09:21:40Z")
+SHIPPED = event(
+    3,
+    OrderShippedData(carrier="DHL", tracking_number="JD014600006281230704"),
+    "2026-11-03T14:02:11Z",
+)
+
+
+def validate(event):
+    parse_event(event)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = EventStore(tmp_path / "orders.db", clock=lambda: RECORDED_AT, validate=validate)
+    yield store
+    store.close()
+
+
+def count(store, table):
+    return store.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def test_appending_to_a_new_order_stores_the_events_and_returns_the_new_version(store):
+    assert store.append([PLACED, PAID], expected_version=0) == 2
+    assert store.load("1001") == [PLACED, PAID]
+    assert store.version("1001") == 2
+
+
+def test_each_stored_event_has_a_global_position_and_a_recorded_at(store):
+    store.append([PLACED], expected_version=0)
+    row = store.conn.execute("SELECT position, recorded_at FROM order_events").fetchone()
+    assert tuple(row) == (1, RECORDED_AT)
+
+
+def test_an_append_writes_one_outbox_row_per_event_in_position_order(store):
+    store.append([PLACED, PAID, SHIPPED], expected_version=0)
+    rows = store.conn.execute("SELECT position, sent_at FROM outbox ORDER BY position").fetchall()
+    assert [tuple(row) for row in rows] == [(1, None), (2, None), (3, None)]
+
+
+def test_a_stale_expected_version_raises_a_concurrency_error_and_writes_nothing(store):
+    store.append([PLACED, PAID], expected_version=0)
+    late_ship = {**SHIPPED, "version": 2, "event_id": "9b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e"}
+    with pytest.raises(ConcurrencyError) as conflict:
+        store.append([late_ship], expected_version=1)
+    assert (conflict.value.order_id, conflict.value.expected, conflict.value.actual) == (
+        "1001", 1, 2,
+    )  # fmt: skip
+    assert "order 1001: expected version 1, but the stream is at version 2" in str(conflict.value)
+    assert (count(store, "order_events"), count(store, "outbox")) == (2, 2)
+
+
+def test_appending_events_already_stored_is_idempotent_one_row_each_no_error(store):
+    store.append([PLACED, PAID], expected_version=0)
+    assert store.append([PLACED, PAID], expected_version=0) == 2  # a retried request
+    assert (count(store, "order_events"), count(store, "outbox")) == (2, 2)
+
+
+def test_an_event_id_reused_for_another_event_is_refused_and_nothing_is_written(store):
+    store.append([PLACED], expected_version=0)
+    impostor = {**PAID, "event_id": PLACED["event_id"]}
+    with pytest.raises(EventIdConflictError, match="already stored as order 1001 version 1"):
+        store.append([impostor], expected_version=1)
+    assert count(store, "order_events") == 1
+
+
+def test_a_batch_partly_stored_is_refused_whole(store):
+    store.append([PLACED], expected_version=0)
+    with pytest.raises(EventIdConflictError, match="appended whole or not at all"):
+        store.append([PLACED, PAID], expected_version=0)
+    assert count(store, "order_events") == 1
+
+
+def test_a_batch_with_a_version_that_does_not_follow_the_expected_one_is_refused(store):
+    with pytest.raises(ValueError, match="version 2 should be 1"):
+        store.append([PAID], expected_version=0)
+    assert count(store, "order_events") == 0
+
+
+def test_a_batch_mixing_two_orders_is_refused(store):
+    other = {**PAID, "order_id": "1002"}
+    with pytest.raises(ValueError, match="order 1002 in a batch for order 1001"):
+        store.append([PLACED, other], expected_version=0)
+    assert count(store, "order_events") == 0
+
+
+def test_an_invalid_event_is_refused_by_the_event_model_and_nothing_is_written(store):
+    float_money = {**PLACED, "data": {**PLACED["data"], "lines": [
+        {"sku": "RETRO-CLOCK", "quantity": 1, "unit_price": {"amount": 79.99, "currency": "EUR"}}
+    ]}}  # fmt: skip
+    with pytest.raises(ValidationError, match="amount"):
+        store.append([float_money], expected_version=0)
+    assert count(store, "order_events") == 0
+
+
+def test_an_empty_append_is_refused(store):
+    with pytest.raises(ValueError, match="at least one event"):
+        store.append([], expected_version=0)
+
+
+@pytest.mark.parametrize(
+    ("statement", "refused"),
+    [
+        ("UPDATE order_events SET data = '{}'", "UPDATE is refused"),
+        ("DELETE FROM order_events", "DELETE is refused"),
+    ],
+)
+def test_sqlite_refuses_update_and_delete_on_order_events(store, statement, refused):
+    store.append([PLACED], expected_version=0)
+    with pytest.raises(sqlite3.IntegrityError, match=f"order_events is append-only: {refused}"):
+        store.conn.execute(statement)
+    assert store.load("1001") == [PLACED]
+
+
+def test_events_and_outbox_rows_commit_together_a_failing_outbox_insert_leaves_no_event(store):
+    # A temporary trigger makes the outbox insert fail inside append's transaction.
+    store.conn.execute(
+        "CREATE TEMP TRIGGER crash BEFORE INSERT ON main.outbox "
+        "BEGIN SELECT RAISE(ABORT, 'simulated crash'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="simulated crash"):
+        store.append([PLACED], expected_version=0)
+    assert (count(store, "order_events"), count(store, "outbox")) == (0, 0)
+
+
+def test_load_slices_by_version_and_by_time(store):
+    store.append([PLACED, PAID, SHIPPED], expected_version=0)
+    assert store.load("1001", after_version=1) == [PAID, SHIPPED]
+    assert store.load("1001", upto_version=2) == [PLACED, PAID]
+    assert store.load("1001", upto_time="2026-11-02T23:59:59Z") == [PLACED, PAID]
+    assert store.load("1002") == []
+
+
+def test_read_all_yields_every_event_with_its_position_in_order(store):
+    store.append([PLACED], expected_version=0)
+    store.append([PAID, SHIPPED], expected_version=1)
+    assert list(store.read_all()) == [(1, PLACED), (2, PAID), (3, SHIPPED)]
+    assert list(store.read_all(after_position=2)) == [(3, SHIPPED)]
+    assert store.head() == 3
+
+
+def test_the_store_runs_the_ddl_file_the_site_shows(store, tmp_path):
+    from importlib.resources import files
+
+    reference = sqlite3.connect(tmp_path / "reference.db")
+    reference.executescript(files("order_service").joinpath("event_store.sql").read_text())
+    schema = "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY 2"
+    stored = [tuple(row) for row in store.conn.execute(schema)]
+    assert stored == reference.execute(schema).fetchall()
+    assert {row[1] for row in reference.execute(schema)} >= {
+        "order_events", "outbox", "order_snapshots",
+    }  # fmt: skip
+
+
+def test_a_read_only_store_cannot_append(store, tmp_path):
+    store.append([PLACED], expected_version=0)
+    reader = EventStore(tmp_path / "orders.db", clock=lambda: RECORDED_AT, read_only=True)
+    assert reader.load("1001") == [PLACED]
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.append([PAID], expected_version=1)
+    reader.close()
