@@ -187,6 +187,17 @@ def test_the_light_dark_toggle_switches_the_palette(watched_page, site_url):
     assert (watch.outside_requests, watch.console_errors, watch.page_errors) == ([], [], [])
 
 
+@browser
+def test_a_request_off_loopback_is_aborted_and_recorded(watched_page, site_url):
+    page, watch = watched_page
+    page.goto(site_url)
+    outcome = page.evaluate(
+        "() => fetch('https://example.invalid/beacon').then(() => 'sent', () => 'refused')"
+    )
+    assert outcome == "refused"
+    assert watch.outside_requests == ["https://example.invalid/beacon"]
+
+
 # --- the label reader, on sources whose rendering is known -------------------------------------
 
 
