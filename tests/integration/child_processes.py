@@ -1,0 +1,71 @@
+"""What the reliability tests run in threads and separate processes.
+
+It lives outside the test modules so that a spawned process can import it cheaply.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+from order_service.app import bootstrap, utc_now
+from order_service.commands import AddOrderItem
+from order_service.decide import decide
+from order_service.events import parse_event
+from order_service.handlers import CommandHandler, load_order
+from order_service.store import ConcurrencyError, EventStore
+
+MAX_RETRIES = 200
+
+
+def _validate(event: Any) -> None:
+    parse_event(event)
+
+
+def race(write_db: str, writer: int, barrier: Any, results: Any) -> None:
+    """Load #1001, wait for every writer at the barrier, append one line, retry if beaten.
+
+    Puts (writer, "won" or "lost", attempts, final version) on `results`.
+    """
+    store = EventStore(write_db, clock=utc_now, validate=_validate)
+    try:
+        command = AddOrderItem(
+            order_id="1001",
+            line={"sku": f"PART-{writer}", "quantity": 1,
+                  "unit_price": {"amount": "1.00", "currency": "EUR"}},
+        )  # fmt: skip
+        loaded = load_order(store, "1001")
+        events = decide(loaded.state, command, new_id=lambda: str(uuid.uuid4()), now=utc_now())
+        barrier.wait(timeout=60)  # every writer has loaded the same version before anyone appends
+        try:
+            version = store.append(events, expected_version=loaded.version)
+            results.put((writer, "won", 1, version))
+            return
+        except ConcurrencyError:
+            pass
+        handle = CommandHandler(store, new_id=lambda: str(uuid.uuid4()), clock=utc_now)
+        for attempt in range(2, MAX_RETRIES + 2):
+            try:
+                version = handle(command)
+            except ConcurrencyError:
+                continue
+            results.put((writer, "lost", attempt, version))
+            return
+        results.put((writer, "gave up", MAX_RETRIES + 1, None))
+    except BaseException as error:  # reported, so the test fails with it instead of hanging
+        results.put((writer, f"error: {error!r}", 0, None))
+    finally:
+        store.close()
+
+
+def crash_after_projecting(write_db: str, command: Any) -> None:
+    """Handle `command`, run the relay, and die (os._exit) right after the projector commits.
+
+    The outbox row is then projected but not marked sent: the process is gone before that.
+    """
+    service = bootstrap(write_db, clock=lambda: "2026-11-02T09:15:00Z")
+    service.bus.subscribe("kill", lambda event, position: os._exit(17))
+    service.handle(command)
+    service.relay.run_once()
+    raise AssertionError("the process should have died in the relay")

@@ -1,0 +1,303 @@
+"""Reliability: racing writers, crashes at every step, duplicates, refused writes and bad input.
+
+Every wait is bounded (a timeout), and nothing asserts on elapsed time.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import re
+import sqlite3
+import threading
+import uuid
+from contextlib import closing
+
+import pytest
+from child_processes import crash_after_projecting, race
+from command_builders import add, cancel, deliver, line, pay, place, ship
+from order_service.app import bootstrap
+from order_service.commands import InvalidCommand, parse_command
+from order_service.projections import contents, open_read_model
+
+TIMEOUT = 120  # seconds; a bound on every join and queue read, not an expectation
+
+
+# --- concurrent writers --------------------------------------------------------------------
+
+
+def check_race(service, results, writers):
+    """Exactly one writer won the shared version; every loser won on retry; nothing lost."""
+    assert len(results) == writers
+    outcomes = sorted(outcome for _, outcome, _, _ in results)
+    assert outcomes == ["lost"] * (writers - 1) + ["won"], results
+    assert all(attempts >= 2 for _, outcome, attempts, _ in results if outcome == "lost")
+    events = service.store.load("1001")
+    assert [event["version"] for event in events] == list(range(1, writers + 2))
+    added = [event["data"]["line"]["sku"] for event in events[1:]]
+    assert sorted(added) == sorted(f"PART-{writer}" for writer in range(writers))
+    assert len({event["event_id"] for event in events}) == writers + 1
+    assert sorted(version for *_, version in results) == list(range(2, writers + 2))
+    service.relay.run_once()
+    assert service.queries.get("1001").item_count == 1 + writers
+
+
+def test_concurrent_threads_on_one_order_write_each_version_once_and_losers_succeed_on_retry(
+    service,
+):
+    writers = 8
+    service.handle(place("1001"))
+    barrier, results = threading.Barrier(writers), queue.Queue()
+    threads = [
+        threading.Thread(target=race, args=(str(service.write_db), n, barrier, results))
+        for n in range(writers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads)
+    check_race(service, [results.get(timeout=TIMEOUT) for _ in range(writers)], writers)
+
+
+def test_concurrent_processes_on_one_order_write_each_version_once_and_losers_succeed_on_retry(
+    service,
+):
+    writers = 4
+    service.handle(place("1001"))
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(writers), context.Queue()
+    processes = [
+        context.Process(target=race, args=(str(service.write_db), n, barrier, results))
+        for n in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    collected = [results.get(timeout=TIMEOUT) for _ in range(writers)]
+    for process in processes:
+        process.join(TIMEOUT)
+    assert [process.exitcode for process in processes] == [0] * writers
+    check_race(service, collected, writers)
+
+
+# --- crashes between the append and the projection -----------------------------------------
+
+STORY = [
+    place("1001", "C-0042", line("RETRO-CLOCK"), line("BRASS-KEY", 2, "24.99")),
+    place("1002", "C-0077"),
+    add("1001", "GLOBE", 1, "45.00"),
+    pay("1001", "174.97"),
+    ship("1001"),
+    cancel("1002"),
+    deliver("1001"),
+]
+CRASH_AT = 3  # the PayOrder
+
+
+class SimulatedCrash(Exception):
+    """The process dies here."""
+
+
+def open_service(directory):
+    # Random ids: a restarted process does not reuse ids; a fixed clock: runs compare equal.
+    return bootstrap(
+        directory / "orders.db",
+        clock=lambda: "2026-11-02T09:15:00Z",
+        new_id=lambda: str(uuid.uuid4()),
+    )
+
+
+def crash_trigger(conn, table):
+    conn.execute(
+        f"CREATE TEMP TRIGGER simulated_crash BEFORE INSERT ON main.{table} "
+        "BEGIN SELECT RAISE(ABORT, 'simulated crash'); END"
+    )
+
+
+def crash(service, command, step):
+    """Run `command` and the relay, dying at `step`; return True if the command was stored."""
+    if step == "in the append, before its commit":
+        crash_trigger(service.store.conn, "outbox")
+        with pytest.raises(sqlite3.IntegrityError, match="simulated crash"):
+            service.handle(command)
+        return False
+    service.handle(command)
+    if step == "after the commit, before the relay publishes":
+        return True
+    if step == "in the projection, before its commit":
+        crash_trigger(service.projector.conn, "projection_checkpoint")
+        with pytest.raises(sqlite3.IntegrityError, match="simulated crash"):
+            service.relay.run_once()
+        return True
+    if step == "after the projection, before the outbox row is marked sent":
+
+        def die(event, position):
+            raise SimulatedCrash
+
+        service.bus.subscribe("crash", die)
+        with pytest.raises(SimulatedCrash):
+            service.relay.run_once()
+        return True
+    raise AssertionError(step)
+
+
+def run_story(directory, step=None):
+    """Run STORY (relay after each command), crashing at CRASH_AT if `step` is given."""
+    service = open_service(directory)
+    for index, command in enumerate(STORY):
+        if index == CRASH_AT and step is not None:
+            stored = crash(service, command, step)
+            service.close()  # the process is gone; a new one starts on the same files
+            service = open_service(directory)
+            if not stored:
+                service.handle(command)  # the client got no answer, so it sends again
+        else:
+            service.handle(command)
+        service.relay.run_once()
+    service.relay.run_once()
+    events = [(e["order_id"], e["version"], e["event_type"], e["data"]) for _, e in
+              service.store.read_all()]  # fmt: skip
+    with closing(open_read_model(service.read_db)) as conn:
+        read_model = contents(conn)
+    pending = service.relay.pending()
+    service.close()
+    return events, read_model, pending
+
+
+@pytest.fixture(scope="module")
+def run_without_crash(tmp_path_factory):
+    return run_story(tmp_path_factory.mktemp("no-crash"))
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "in the append, before its commit",
+        "after the commit, before the relay publishes",
+        "in the projection, before its commit",
+        "after the projection, before the outbox row is marked sent",
+    ],
+)
+def test_a_crash_at_each_step_between_append_and_projection_converges_after_restart(
+    tmp_path, step, run_without_crash
+):
+    events, read_model, pending = run_story(tmp_path, step)
+    assert pending == 0
+    assert events == run_without_crash[0]
+    assert read_model == run_without_crash[1]
+
+
+def test_a_process_killed_after_projecting_but_before_marking_sent_converges_on_restart(
+    tmp_path,
+):
+    with closing(open_service(tmp_path)) as service:
+        pass  # creates both databases
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(
+        target=crash_after_projecting, args=(str(tmp_path / "orders.db"), STORY[0])
+    )
+    child.start()
+    child.join(TIMEOUT)
+    assert child.exitcode == 17  # died inside the relay, after the projector's commit
+    service = open_service(tmp_path)
+    try:
+        assert service.relay.pending() == 1  # not marked sent
+        assert service.queries.get("1001").last_version == 1  # but projected
+        before = contents(service.projector.conn)
+        assert service.relay.run_once() == 1  # delivered again
+        assert contents(service.projector.conn) == before
+        assert service.relay.pending() == 0
+    finally:
+        service.close()
+
+
+# --- duplicates ----------------------------------------------------------------------------
+
+
+def test_every_event_delivered_twice_gives_the_same_read_model(tmp_path, run_without_crash):
+    service = open_service(tmp_path)
+    projector = service.bus.subscribers["order_summary projector"]
+
+    def twice(event, position):
+        projector(event, position)
+        projector(event, position)
+
+    service.bus.subscribers["order_summary projector"] = twice
+    for command in STORY:
+        service.handle(command)
+        service.relay.run_once()
+    assert contents(service.projector.conn) == run_without_crash[1]
+    service.close()
+
+
+def test_the_whole_outbox_published_again_changes_nothing(tmp_path, run_without_crash):
+    service = open_service(tmp_path)
+    for command in STORY:
+        service.handle(command)
+    assert service.relay.run_once() == len(run_without_crash[0])
+    service.relay.store.conn.execute("UPDATE outbox SET sent_at = NULL")
+    assert service.relay.run_once() == len(run_without_crash[0])
+    assert contents(service.projector.conn) == run_without_crash[1]
+    service.close()
+
+
+# --- the store refuses changes; bad commands change nothing --------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE order_events SET event_type = 'OrderDelivered' WHERE version = 1",
+        "DELETE FROM order_events WHERE order_id = '1001'",
+    ],
+)
+def test_sqlite_itself_refuses_update_and_delete_on_order_events(service, statement):
+    service.handle(place("1001"))
+    # Any connection, not only the store's: the triggers are in the database file.
+    with (
+        closing(sqlite3.connect(service.write_db)) as conn,
+        pytest.raises(sqlite3.IntegrityError, match="order_events is append-only"),
+    ):
+        conn.execute(statement)
+    assert [e["event_type"] for e in service.store.load("1001")] == ["OrderPlaced"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        ("PlaceOrder 1001", "(root)"),
+        ({"type": "PayOrder", "order_id": "1001", "payment_id": "PAY-1",
+          "amount": {"amount": 79.99, "currency": "EUR"}}, "PayOrder/amount/amount"),
+        ({"type": "PayOrder", "order_id": "1001", "payment_id": "PAY-1",
+          "amount": {"amount": "79.99", "currency": "euro"}}, "PayOrder/amount/currency"),
+        ({"type": "ShipOrder", "order_id": "1001", "carrier": "DHL",
+          "tracking_number": "JD0146", "note": "fragile"}, "ShipOrder/note"),
+        ({"type": "AddOrderItem", "order_id": "1001",
+          "line": {"sku": "RETRO-CLOCK", "quantity": 0,
+                   "unit_price": {"amount": "79.99", "currency": "EUR"}}},
+         "AddOrderItem/line/quantity"),
+    ],
+)  # fmt: skip
+def test_a_malformed_command_gets_a_clear_error_and_nothing_is_appended(service, payload, where):
+    service.handle(place("1001"))
+    with pytest.raises(InvalidCommand, match=re.escape(f"invalid command: {where}: ")):
+        service.handle(parse_command(payload))
+    assert service.store.head() == 1
+    assert service.relay.pending() == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "rule"),
+    [
+        (pay("1001", "1.00"), "paid 1.00 EUR, the total is 79.99 EUR"),
+        (ship("1001"), "only a paid order ships"),
+        (place("1001"), "the order already exists"),
+        (cancel("9999"), "no such order"),
+    ],
+)
+def test_an_invalid_command_is_rejected_and_nothing_is_appended(service, command, rule):
+    service.handle(place("1001"))
+    with pytest.raises(ValueError, match=rule):
+        service.handle(command)
+    assert service.store.head() == 1
+    assert service.relay.pending() == 1
