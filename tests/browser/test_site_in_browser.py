@@ -1,9 +1,10 @@
 """Every page of the site, opened in Chromium with no network but loopback.
 
-For each page in the nav: the heading is visible, every Mermaid block (counted in the built HTML)
-became an SVG that shows the labels written in its source, and the page logged no console error,
-threw no error and asked for nothing outside 127.0.0.1. Also: search finds "snapshot", and the
-light/dark toggle switches the palette. Each page is captured in screenshots/ (git-ignored).
+For each page in the nav: the heading is visible, each code block has a copy button, every Mermaid
+block (counted in the built HTML) became an SVG that shows the labels written in its source, and the
+page logged no console error, threw no error and asked for nothing outside 127.0.0.1. Also: search
+finds "snapshot", and the light/dark toggle switches the palette. Each page is captured in
+screenshots/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -153,6 +154,11 @@ def test_the_page_renders_offline_with_every_diagram_and_no_error(
         assert missing == [], f"diagram {number} does not show these labels"
         if title := re.search(r"^\s*accTitle\s*:\s*(.+)$", source, re.M):
             assert drawn["title"] == title.group(1).strip()
+
+    # Material's content.code.copy: every code block offers a copy button.
+    code_blocks = page.locator("article div.highlight").count()
+    copy_buttons = page.locator("article div.highlight button[title='Copy to clipboard']")
+    assert copy_buttons.count() == code_blocks
 
     assert watch.outside_requests == []
     assert watch.console_errors == []
