@@ -68,7 +68,8 @@ def test_the_page_names_only_tests_that_exist(nav_page, page_html_path):
         return
     assert names is not None, f"{nav_page} has no 'Checked by' note"
     assert names, f"{nav_page}'s 'Checked by' note names no test as a `tests/...` code span"
-    assert [reason for name in names if (reason := missing_test(name))] == []
+    problems = [reason for name in names if (reason := missing_test(name))]
+    assert problems == [], "\n".join(problems)
 
 
 def test_the_expected_number_of_pages_have_a_checked_by_note(nav_pages, page_html_path):
