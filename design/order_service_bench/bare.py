@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from decimal import Decimal
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 SELECT_STREAM = "SELECT event_type, data FROM order_events WHERE order_id = ? ORDER BY version"
@@ -76,11 +78,21 @@ def event_rows(envelopes: list[dict[str, Any]], recorded_at: str) -> list[tuple[
     ]
 
 
+def open_event_store(path: Path) -> sqlite3.Connection:
+    """Our `order_events` DDL (triggers and all) on a file with our settings, in plain sqlite3."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(files("order_service").joinpath("event_store.sql").read_text("utf-8"))
+    return conn
+
+
 def append(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
-    """Insert the rows in one transaction with one `executemany`."""
-    with conn:
-        conn.executemany(INSERT_EVENT, rows)
-    return len(rows)
+    """Insert the rows in one transaction with one `executemany`; return the last version."""
+    conn.execute("BEGIN")
+    conn.executemany(INSERT_EVENT, rows)
+    conn.execute("COMMIT")
+    return rows[-1][2]
 
 
 # The read model the bare loop keeps: the columns of `order_summary` that the events set, with
@@ -121,7 +133,7 @@ SELECT_ALL = (
 )
 
 
-def open_read_model(path: str) -> sqlite3.Connection:
+def open_read_model(path: Path) -> sqlite3.Connection:
     """The bare read model's file, opened with the design's settings (WAL, synchronous=NORMAL)."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")

@@ -53,7 +53,7 @@ QUICK = Config(mode="quick", sizes=(10, 100), warmup=1, repeats=2, read_model_or
 
 REPLAY = ("ours_full", "ours_snapshot_latest", "ours_snapshot_every_100", "peer_full",
           "peer_snapshot_latest", "peer_snapshot_every_100", "bare_fold")  # fmt: skip
-APPEND = ("ours", "peer", "bare_executemany")
+APPEND = ("ours", "ours_synchronous_full", "ours_unvalidated", "peer", "bare_executemany")
 READ_MODEL = ("ours_rebuild", "bare_upserts")
 
 # Each target: (id, what it claims, numerator, denominator, operator, threshold).
@@ -135,22 +135,18 @@ def measure_replay(
     expected = workload.expected_summary(n)
     interval = config.snapshot_interval
 
-    store = ours.open_store(root / f"replay-ours-{n}.db")
-    store.append(events, expected_version=0)
-    snapshots = {
-        policy: ours.snapshot_at(events, snapshot_version(n, policy, interval))
-        if snapshot_version(n, policy, interval)
-        else None
-        for policy in ("latest", "every")
-    }
+    stores = {}
+    for policy in ("full", "latest", "every"):
+        store = ours.open_store(root / f"replay-ours-{policy}-{n}.db")
+        store.append(events, expected_version=0)
+        if policy != "full":
+            ours.save_snapshot_at(store, events, snapshot_version(n, policy, interval))
+        stores[policy] = store
 
-    def ours_snapshot(policy: str) -> Any:
-        snapshot = snapshots[policy]
-        if snapshot is None:
-            return lambda: lambda: ours.replay(store, order_id)
-        return lambda: lambda: ours.replay_from(store, order_id, snapshot)
+    def ours_load(policy: str) -> Any:
+        return lambda: lambda: ours.replay(stores[policy], order_id)
 
-    bare_conn = sqlite3.connect(store.path)
+    bare_conn = sqlite3.connect(stores["full"].path)
 
     peer_app = peer.open_app(root / f"replay-peer-{n}.db")
     aggregate = peer.build_order(events)
@@ -170,9 +166,9 @@ def measure_replay(
 
     check_ours, check_peer = _checker(expected, ours.summary), _checker(expected, peer.summary)
     contenders = [
-        Contender("ours_full", lambda: lambda: ours.replay(store, order_id), check_ours),
-        Contender("ours_snapshot_latest", ours_snapshot("latest"), check_ours),
-        Contender("ours_snapshot_every_100", ours_snapshot("every"), check_ours),
+        Contender("ours_full", ours_load("full"), check_ours),
+        Contender("ours_snapshot_latest", ours_load("latest"), check_ours),
+        Contender("ours_snapshot_every_100", ours_load("every"), check_ours),
         Contender("peer_full", peer_get(peer_app, aggregate.id), check_peer),
         Contender("peer_snapshot_latest", peer_get(*peer_snap_apps["latest"]), check_peer),
         Contender("peer_snapshot_every_100", peer_get(*peer_snap_apps["every"]), check_peer),
@@ -191,7 +187,8 @@ def measure_replay(
             progress=progress,
         )
     finally:
-        store.close()
+        for store in stores.values():
+            store.close()
         bare_conn.close()
         peer_app.close()
         for app, _ in peer_snap_apps.values():
@@ -207,8 +204,11 @@ def measure_append(
     events = workload.order_events(order_id, n)
     rows = bare.event_rows(events, ours.RECORDED_AT)
 
-    def prepare_ours() -> Any:
-        store = scratch.hold("ours", ours.open_store(scratch.fresh("ours")))
+    def prepare_ours(variant: str = "ours") -> Any:
+        store = ours.open_store(scratch.fresh(variant), validate=variant != "ours_unvalidated")
+        if variant == "ours_synchronous_full":
+            store.conn.execute("PRAGMA synchronous=FULL")  # what eventsourcing's connections use
+        scratch.hold(variant, store)
         return lambda: store.append(events, expected_version=0)
 
     def prepare_peer() -> Any:
@@ -217,11 +217,7 @@ def measure_append(
         return lambda: (app.save(aggregate), aggregate.version)[1]
 
     def prepare_bare() -> Any:
-        # The same file set-up as ours (DDL, WAL, synchronous=NORMAL), then plain sqlite3.
-        path = scratch.fresh("bare")
-        ours.open_store(path, validate=False).close()
-        conn = scratch.hold("bare", sqlite3.connect(path))
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn = scratch.hold("bare", bare.open_event_store(scratch.fresh("bare")))
         return lambda: bare.append(conn, rows)
 
     def check(version: int) -> None:
@@ -230,6 +226,8 @@ def measure_append(
 
     contenders = [
         Contender("ours", prepare_ours, check),
+        Contender("ours_synchronous_full", lambda: prepare_ours("ours_synchronous_full"), check),
+        Contender("ours_unvalidated", lambda: prepare_ours("ours_unvalidated"), check),
         Contender("peer", prepare_peer, check),
         Contender("bare_executemany", prepare_bare, check),
     ]
@@ -310,6 +308,31 @@ def machine() -> dict[str, Any]:
     }
 
 
+_SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+
+
+def sqlite_settings(root: Path) -> dict[str, str]:
+    """The journal mode and sync level each side's connections actually run with."""
+    store = ours.open_store(root / "settings-ours.db", validate=False)
+    try:
+        (journal,) = store.conn.execute("PRAGMA journal_mode").fetchone()
+        (sync,) = store.conn.execute("PRAGMA synchronous").fetchone()
+    finally:
+        store.close()
+    settings = {"ours": f"journal_mode={journal}, synchronous={_SYNCHRONOUS[sync]}"}
+    app = peer.open_app(root / "settings-peer.db")
+    try:
+        with app.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            (journal,) = cursor.fetchone()
+            cursor.execute("PRAGMA synchronous")
+            (sync,) = cursor.fetchone()
+    finally:
+        app.close()
+    settings["peer"] = f"journal_mode={journal}, synchronous={_SYNCHRONOUS[sync]}"
+    return settings
+
+
 def evaluate(measurements: dict[str, Any], largest: int) -> list[dict[str, Any]]:
     """Each target's ratio at N = `largest` (read model: its one size), and whether it is met."""
     results = []
@@ -346,6 +369,7 @@ def run(config: Config, *, workdir: Path | None = None, quiet: bool = False) -> 
         replay = {str(n): _as_json(measure_replay(n, root, config, progress)) for n in config.sizes}
         append = {str(n): _as_json(measure_append(n, root, config, progress)) for n in config.sizes}
         read_model = _as_json(measure_read_model(root, config, progress))
+        settings = sqlite_settings(root)
     measurements = {"replay": replay, "append": append, "read_model": read_model}
     return {
         "format": RESULTS_FORMAT,
@@ -358,6 +382,7 @@ def run(config: Config, *, workdir: Path | None = None, quiet: bool = False) -> 
             "events_per_order": config.events_per_order,
             "snapshot_interval": config.snapshot_interval,
         },
+        "sqlite_settings": settings,
         "machine": machine(),
         "measurements": measurements,
         "targets": evaluate(measurements, max(config.sizes)),
