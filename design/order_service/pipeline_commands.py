@@ -1,0 +1,144 @@
+"""The `orders demo`, `orders replay` and `orders query` subcommands.
+
+`cli.py` owns the `orders` command; `register` adds these three to its subcommands. Each
+handler takes the parsed arguments and returns the exit code: 0 on success, 1 when the
+answer is "not found" or the input is refused, with one line on stderr saying why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from order_service.app import bootstrap, read_db_for
+from order_service.demo import run_demo
+from order_service.projections import ProjectionError
+from order_service.queries import OrderQueries, QueryError, order_as_of
+from order_service.store import EventStore
+
+
+def _fail(message: str) -> int:
+    print(f"orders: {message}", file=sys.stderr)
+    return 1
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    """`orders demo [--db PATH]`: #1001's story on fresh files."""
+    try:
+        if args.db is None:
+            with tempfile.TemporaryDirectory(prefix="orders-demo-") as folder:
+                run_demo(Path(folder) / "orders.db", sys.stdout)
+        else:
+            Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+            run_demo(args.db, sys.stdout)
+    except FileExistsError as error:
+        return _fail(str(error))
+    return 0
+
+
+def _existing(path: str, what: str) -> Path:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such {what} (run `orders demo --db {path}` first?)")
+    return Path(path)
+
+
+def run_replay_command(args: argparse.Namespace) -> int:
+    """`orders replay --db PATH`: rebuild the read DB from the write DB's events."""
+    try:
+        write_db = _existing(args.db, "write database")
+        service = bootstrap(write_db, args.read_db)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    try:
+        replayed = service.replay()
+        print(f"replayed {replayed} events from {write_db} into {service.read_db}")
+    except ProjectionError as error:
+        return _fail(f"replay stopped: {error}")
+    finally:
+        service.close()
+    return 0
+
+
+def run_query_command(args: argparse.Namespace) -> int:
+    """`orders query --db PATH get|search|as-of ...`: read-only answers, as JSON."""
+    try:
+        write_db = _existing(args.db, "write database")
+        read_db = _existing(args.read_db or str(read_db_for(write_db)), "read database")
+        if args.query == "as-of":
+            store = EventStore(write_db, clock=lambda: "", read_only=True)
+            try:
+                state = order_as_of(store, args.order_id, version=args.version, at=args.at)
+            finally:
+                store.close()
+            if state is None:
+                return _fail(f"order {args.order_id} had no event by then")
+            _print_json(state.to_dict())
+            return 0
+        queries = OrderQueries(read_db)
+        try:
+            if args.query == "get":
+                summary = queries.get(args.order_id)
+                if summary is None:
+                    return _fail(f"order {args.order_id} is not in the read model")
+                _print_json(dataclasses.asdict(summary))
+            else:
+                found = queries.search(
+                    customer_id=args.customer,
+                    status=args.status,
+                    placed_from=args.placed_from,
+                    placed_before=args.placed_before,
+                    sku=args.sku,
+                    limit=args.limit,
+                )
+                _print_json([dataclasses.asdict(summary) for summary in found])
+        finally:
+            queries.close()
+    except (FileNotFoundError, QueryError, sqlite3.DatabaseError) as error:
+        return _fail(str(error))
+    return 0
+
+
+def register(subcommands: Any) -> None:
+    """Add `demo`, `replay` and `query` to an argparse subparsers object.
+
+    Each subparser gets `handler` as its default: the function to call with the arguments.
+    """
+    demo = subcommands.add_parser(
+        "demo", help="run order #1001's story through every box of the design"
+    )
+    demo.add_argument("--db", help="write database to create (default: a temporary file)")
+    demo.set_defaults(handler=run_demo_command)
+
+    replay = subcommands.add_parser("replay", help="rebuild the read model from the events")
+    replay.add_argument("--db", required=True, help="the write database")
+    replay.add_argument("--read-db", help="the read database (default: <db stem>.read.db)")
+    replay.set_defaults(handler=run_replay_command)
+
+    query = subcommands.add_parser("query", help="read orders from the read model (read-only)")
+    query.add_argument("--db", required=True, help="the write database")
+    query.add_argument("--read-db", help="the read database (default: <db stem>.read.db)")
+    kinds = query.add_subparsers(dest="query", required=True)
+    get = kinds.add_parser("get", help="one order's summary")
+    get.add_argument("order_id")
+    search = kinds.add_parser("search", help="orders matching every filter, newest first")
+    search.add_argument("--customer", help="customer id, e.g. C-0042")
+    search.add_argument("--status", help="placed, paid, shipped, delivered or cancelled")
+    search.add_argument("--sku", help="orders with a line of this product")
+    search.add_argument("--placed-from", help="placed at or after this date or date-time")
+    search.add_argument("--placed-before", help="placed before this date or date-time")
+    search.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    as_of = kinds.add_parser("as-of", help="an order as it was, folded from its events")
+    as_of.add_argument("order_id")
+    as_of.add_argument("--version", type=int, help="up to this version")
+    as_of.add_argument("--at", help="up to this time (RFC 3339)")
+    query.set_defaults(handler=run_query_command)

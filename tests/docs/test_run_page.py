@@ -1,0 +1,95 @@
+"""The "Run the design" page: its demo output is what `orders demo` prints; its map is real."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PAGE = REPO_ROOT / "docs" / "design" / "run.md"
+DEMO_OUTPUT = REPO_ROOT / "docs" / "design" / "demo-output.txt"
+PACKAGE = REPO_ROOT / "design" / "order_service"
+SNIPPET = re.compile(r'^--8<-- "([^":]+)(?::([\w-]+))?"$', re.M)
+EXPECTED_SNIPPETS = 15  # the demo output + 14 sections of code and DDL
+
+BOXES = {
+    "Client",
+    "Command Handler",
+    "Write DB (SQL)",
+    "Event Bus",
+    "Event Handler",
+    "Read DB",
+    "Query Handler",
+}
+
+
+def orders_demo(tmp_path: Path) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "order_service.cli", "demo", "--db", str(tmp_path / "orders.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_page_shows_what_orders_demo_prints_now(tmp_path):
+    assert '--8<-- "docs/design/demo-output.txt"' in PAGE.read_text(encoding="utf-8")
+    printed = orders_demo(tmp_path)
+    assert printed == DEMO_OUTPUT.read_text(encoding="utf-8"), (
+        "orders demo prints something else than the page shows; if the change is intended, run "
+        "`.venv/bin/orders demo > docs/design/demo-output.txt` and review the diff"
+    )
+
+
+def test_the_built_page_carries_every_line_of_the_demo_output(page_html_path):
+    page = page_html_path("design/run.md").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    lines = [line for line in DEMO_OUTPUT.read_text(encoding="utf-8").splitlines() if line]
+    assert len(lines) > 50
+    missing = [line for line in lines if line not in text]
+    assert missing == []
+
+
+def test_every_box_of_the_diagram_names_modules_that_exist():
+    rows = [
+        line for line in PAGE.read_text(encoding="utf-8").splitlines() if line.startswith("| **")
+    ]
+    mapped = {}
+    for row in rows:
+        box = re.match(r"\| \*\*(.+?)\*\*", row).group(1)
+        module_cell = row.split("|")[2]
+        mapped[box] = re.findall(r"`(\w+\.(?:py|sql))`", module_cell)
+    assert set(mapped) == BOXES
+    for box, modules in mapped.items():
+        assert modules, f"{box}: no module named"
+        for module in modules:
+            assert (PACKAGE / module).is_file(), f"{box}: {module} does not exist"
+
+
+def test_every_snippet_the_page_includes_exists_with_its_section():
+    snippets = SNIPPET.findall(PAGE.read_text(encoding="utf-8"))
+    assert len(snippets) == EXPECTED_SNIPPETS
+    for path, section in snippets:
+        source = (REPO_ROOT / path).read_text(encoding="utf-8")
+        if section:
+            assert f"--8<-- [start:{section}]" in source, f"{path}: no start of {section}"
+            assert f"--8<-- [end:{section}]" in source, f"{path}: no end of {section}"
+
+
+def test_the_page_states_guarantees_limits_and_the_mapping_at_scale():
+    page = PAGE.read_text(encoding="utf-8")
+    for heading in (
+        "## What the design guarantees",
+        "## What it does not guarantee",
+        "## At scale: PostgreSQL, Kafka, Elasticsearch",
+    ):
+        assert heading in page
+    assert "No global order across orders on a partitioned bus" in page
+    assert "at least once" in page
+    assert "eventually consistent" in page
