@@ -24,6 +24,7 @@ def connect(path: str | Path, *, read_only: bool = False) -> sqlite3.Connection:
         path: the database file. A writer creates it; a reader needs it to exist.
         read_only: open with a `mode=ro` URI, so that any write fails in SQLite itself.
 
+    Rows come back as tuples (the fastest form); set `row_factory` where names read better.
     The connection may be handed to another thread (`check_same_thread=False`), but it must
     be used by one thread at a time: each worker thread of the design owns its connections.
     """
@@ -44,7 +45,6 @@ def connect(path: str | Path, *, read_only: bool = False) -> sqlite3.Connection:
         # survives a crash of the process (not necessarily a power cut) and is WAL's advice.
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-    conn.row_factory = sqlite3.Row
     return conn
 
 

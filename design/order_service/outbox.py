@@ -39,14 +39,14 @@ class Relay:
         A subscriber's exception propagates, and that event stays unsent.
         """
         rows = self.store.conn.execute(
-            f"SELECT o.position, {EVENT_COLUMNS} FROM outbox AS o "
+            f"SELECT {EVENT_COLUMNS}, o.position FROM outbox AS o "
             "JOIN order_events AS e ON e.position = o.position "
             "WHERE o.sent_at IS NULL ORDER BY o.position LIMIT ?",
             (-1 if limit is None else limit,),
         ).fetchall()
         for row in rows:
-            position = row[0]
-            self.bus.publish(event_from_row(row[1:]), position)
+            position = row[8]
+            self.bus.publish(event_from_row(row), position)
             # Marked after the publish: a crash in between means one more delivery, not a loss.
             self.store.conn.execute(
                 "UPDATE outbox SET sent_at = ? WHERE position = ?", (self.clock(), position)

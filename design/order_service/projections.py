@@ -57,7 +57,7 @@ def _with_line(row: Row, line: Mapping[str, Any]) -> Row:
     skus = row["skus"] if line["sku"] in row["skus"] else sorted([*row["skus"], line["sku"]])
     return {
         **row,
-        "total_amount": f"{total:.2f}",
+        "total_amount": str(total),  # two decimals in, two decimals out: no rounding
         "item_count": row["item_count"] + line["quantity"],
         "skus": skus,
     }
@@ -120,6 +120,7 @@ def _stored(row: Row) -> Row:
 def open_read_model(path: str | Path) -> sqlite3.Connection:
     """Open (and on first use create) the read database for writing: the projector's side."""
     conn = connect(path)
+    conn.row_factory = sqlite3.Row  # the projector reads a summary row by column name
     run_script(conn, "read_model.sql")
     return conn
 
@@ -163,7 +164,7 @@ def rebuild(store: EventStore, conn: sqlite3.Connection) -> int:
     """
     rows: dict[str, Row] = {}
     replayed = last_position = 0
-    for position, event in store.read_all():
+    for position, event in store.read_all(with_metadata=False):
         order_id = event["order_id"]
         rows[order_id] = summarise(rows.get(order_id), event, position)
         replayed, last_position = replayed + 1, position

@@ -8,6 +8,7 @@ a stable order (newest `placed_at` first, then `order_id`), so pages of results 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,6 +91,7 @@ class OrderQueries:
     def __init__(self, read_db: str | Path) -> None:
         """Open the read model read-only; it must exist (the projector creates it)."""
         self.conn = connect(read_db, read_only=True)
+        self.conn.row_factory = sqlite3.Row
 
     def close(self) -> None:
         """Close the connection."""
