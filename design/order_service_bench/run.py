@@ -12,11 +12,13 @@ contender cannot win by doing less.
 
 from __future__ import annotations
 
+import cProfile
 import datetime as dt
 import itertools
 import json
 import os
 import platform
+import pstats
 import sqlite3
 import sys
 import tempfile
@@ -308,6 +310,46 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _cumulative(stats: pstats.Stats, module: str, function: str) -> float:
+    """Seconds spent inside `module.function` (callees included) in a cProfile run."""
+    total = 0.0
+    for (filename, _line, name), row in stats.stats.items():  # type: ignore[attr-defined]
+        if name == function and Path(filename).name == f"{module}.py":
+            total += row[3]
+    return total
+
+
+def profile(root: Path, n: int) -> dict[str, Any]:
+    """Where our time goes at N = `n`: one cProfile run of a full replay and of an append."""
+    order_id = str(3000 + n)
+    events = workload.order_events(order_id, n)
+    store = ours.open_store(root / f"profile-{n}.db")
+    profiler = cProfile.Profile()
+    try:
+        profiler.runcall(store.append, events, expected_version=0)
+        append = pstats.Stats(profiler)
+        profiler = cProfile.Profile()
+        profiler.runcall(ours.replay, store, order_id)
+        replay = pstats.Stats(profiler)
+    finally:
+        store.close()
+    replay_total = _cumulative(replay, "handlers", "load_order")
+    append_total = _cumulative(append, "store", "append")
+    return {
+        "n": n,
+        "tool": "cProfile",
+        "replay": {
+            "EventStore.load": _cumulative(replay, "store", "load") / replay_total,
+            "json.loads": _cumulative(replay, "__init__", "loads") / replay_total,
+            "fold": _cumulative(replay, "reducer", "fold") / replay_total,
+        },
+        "append": {
+            "validation": _cumulative(append, "events", "parse_event") / append_total,
+            "json serialisation": _cumulative(append, "store", "_compact") / append_total,
+        },
+    }
+
+
 _SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 
@@ -370,6 +412,7 @@ def run(config: Config, *, workdir: Path | None = None, quiet: bool = False) -> 
         append = {str(n): _as_json(measure_append(n, root, config, progress)) for n in config.sizes}
         read_model = _as_json(measure_read_model(root, config, progress))
         settings = sqlite_settings(root)
+        profiled = profile(root, max(config.sizes))
     measurements = {"replay": replay, "append": append, "read_model": read_model}
     return {
         "format": RESULTS_FORMAT,
@@ -383,6 +426,7 @@ def run(config: Config, *, workdir: Path | None = None, quiet: bool = False) -> 
             "snapshot_interval": config.snapshot_interval,
         },
         "sqlite_settings": settings,
+        "profile": profiled,
         "machine": machine(),
         "measurements": measurements,
         "targets": evaluate(measurements, max(config.sizes)),

@@ -109,9 +109,11 @@ class Progress:
 
 
 def format_seconds(seconds: float) -> str:
-    """A duration in the unit that reads best: `0.84 ms`, `12.3 µs`, `1.21 s`."""
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds * 1e6:.3g} µs"
+    """A duration in the unit that reads best, to about three digits: `84.2 ms`, `1.21 s`."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale or unit == "µs":
+            value = seconds / scale
+            if value >= 100:
+                return f"{value:.0f} {unit}"
+            return f"{value:.1f} {unit}" if value >= 10 else f"{value:.2f} {unit}"
+    raise AssertionError("unreachable")
