@@ -27,10 +27,10 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
-    StrictInt,
     StrictStr,
     Tag,
     TypeAdapter,
@@ -74,6 +74,19 @@ ORDER_ID_PATTERN = r"^[1-9][0-9]{0,11}$"
 CUSTOMER_ID_PATTERN = r"^C-[0-9]{1,12}$"
 SKU_PATTERN = r"^[A-Z0-9]+(-[A-Z0-9]+)*$"
 REFERENCE_PATTERN = r"^[A-Z0-9]+(-[A-Z0-9]+)*$"
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON Schema's "integer" is a number with no fraction, so 2.0 counts; true and "2" do not.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if type(value) is not int:
+        raise ValueError("an integer is required")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+"""An integer as JSON Schema sees one: 2 or 2.0, never true or "2"."""
 
 
 def _is_real_instant(value: str) -> str:
@@ -124,7 +137,7 @@ class OrderLine(BaseModel):
     sku: StrictStr = Field(
         pattern=SKU_PATTERN, max_length=40, description='Stock keeping unit, e.g. "RETRO-CLOCK".'
     )
-    quantity: StrictInt = Field(ge=1, le=1000, description="How many units, 1 to 1000.")
+    quantity: JsonInt = Field(ge=1, le=1000, description="How many units, 1 to 1000.")
     unit_price: Money = Field(description="Price of one unit.")
 
 
@@ -138,7 +151,9 @@ class OrderPlacedData(BaseModel):
         description="Reference to the customer; no name, address or other personal data.",
     )
     lines: tuple[OrderLine, ...] = Field(
-        min_length=1, description="The lines ordered; every unit price in one currency."
+        min_length=1,
+        max_length=100,
+        description="The lines ordered (1 to 100); every unit price in one currency.",
     )
 
 
@@ -148,8 +163,8 @@ class OrderPlacedV1Item(BaseModel):
     model_config = _FROZEN
 
     sku: StrictStr = Field(pattern=SKU_PATTERN, max_length=40, description="Stock keeping unit.")
-    qty: StrictInt = Field(ge=1, le=1000, description="How many units, 1 to 1000.")
-    unit_price_cents: StrictInt = Field(
+    qty: JsonInt = Field(ge=1, le=1000, description="How many units, 1 to 1000.")
+    unit_price_cents: JsonInt = Field(
         ge=0, le=99_999_999_999, description="Unit price in minor units (cents) of the currency."
     )
 
@@ -165,7 +180,9 @@ class OrderPlacedV1Data(BaseModel):
     currency: StrictStr = Field(
         pattern=CURRENCY_PATTERN, description="ISO 4217 currency code of every price."
     )
-    items: tuple[OrderPlacedV1Item, ...] = Field(min_length=1, description="The items ordered.")
+    items: tuple[OrderPlacedV1Item, ...] = Field(
+        min_length=1, max_length=100, description="The items ordered (1 to 100)."
+    )
 
 
 class OrderItemAddedData(BaseModel):
@@ -254,11 +271,11 @@ class Envelope(BaseModel):
 
     event_id: EventId
     event_type: StrictStr = Field(description="What happened, in the past tense.")
-    schema_version: StrictInt = Field(ge=1, description="Version of this event type's schema.")
+    schema_version: JsonInt = Field(ge=1, description="Version of this event type's schema.")
     order_id: StrictStr = Field(
         pattern=ORDER_ID_PATTERN, description='The order (the stream), e.g. "1001".'
     )
-    version: StrictInt = Field(
+    version: JsonInt = Field(
         ge=1, description="Position of the event in its order's stream: 1, 2, 3 ... contiguous."
     )
     occurred_at: Timestamp = Field(

@@ -1,0 +1,119 @@
+"""Validate event payloads against the JSON Schemas, reporting each problem by JSON pointer.
+
+The schema used is `schemas/order-event.schema.json` (it bundles every event type and
+version); formats are checked (`uuid`, `date-time`). Installed without the repository, the
+same schema is generated from the models: a test keeps the file and the models identical.
+
+Example:
+    >>> event = {"event_type": "OrderShipped", "schema_version": 1, "order_id": 1001}
+    >>> for problem in validate_event(event)[:3]:
+    ...     print(problem)
+    /data: required property is missing
+    /event_id: required property is missing
+    /metadata: required property is missing
+    >>> validate_event({"event_type": "OrderTeleported", "schema_version": 1})
+    [Problem(pointer='/event_type', keyword='enum', reason="'OrderTeleported' is not one of ...)]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError, validators
+
+from order_service.schemas import ANY_EVENT_SCHEMA, generate
+
+__all__ = ["SCHEMA_DIR", "Problem", "any_event_validator", "validate_event", "validator_for"]
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+"""`schemas/` of the repository this package was installed from (may be absent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One reason a payload is invalid.
+
+    Attributes:
+        pointer: JSON pointer (RFC 6901) to the offending value inside the event; for a
+            missing or unexpected property, the pointer of that property.
+        keyword: The JSON Schema keyword that failed (`required`, `pattern`, `type`...).
+        reason: What is wrong, in words.
+    """
+
+    pointer: str
+    keyword: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.pointer or '/'}: {self.reason}"
+
+
+@cache
+def any_event_validator(schema_file: Path | None = None) -> Draft202012Validator:
+    """A validator for any order event, with format checking; `schema_file` overrides the default.
+
+    Without `schema_file`, the repository's `schemas/order-event.schema.json` is used if it
+    exists, else the schema generated from the models.
+    """
+    if schema_file is None and (SCHEMA_DIR / ANY_EVENT_SCHEMA).is_file():
+        schema_file = SCHEMA_DIR / ANY_EVENT_SCHEMA
+    if schema_file is not None:
+        schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    else:
+        schema = generate()[ANY_EVENT_SCHEMA]
+    return validator_for(schema)
+
+
+def validator_for(schema: dict[str, Any]) -> Draft202012Validator:
+    """A draft 2020-12 validator for `schema` that checks formats and reads patterns as ECMA-262."""
+    return _EcmaPatternValidator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    # JSON Schema patterns are ECMA-262: "$" ends the string. Python's "$" also matches
+    # before a final newline, which would let "C-42\n" through; "\Z" is the ECMA meaning.
+    if not validator.is_type(instance, "string"):
+        return
+    python_pattern = pattern
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        python_pattern = pattern[:-1] + "\\Z"
+    if not re.search(python_pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_EcmaPatternValidator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+
+
+def validate_event(payload: Any, validator: Draft202012Validator | None = None) -> list[Problem]:
+    """Every problem of one event payload, sorted by pointer; `[]` when it is valid."""
+    validator = validator or any_event_validator()
+    problems = [problem for error in validator.iter_errors(payload) for problem in _problems(error)]
+    return sorted(set(problems), key=lambda p: (p.pointer, p.keyword, p.reason))
+
+
+def _pointer(parts: Any) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def _problems(error: ValidationError) -> list[Problem]:
+    here = _pointer(error.absolute_path)
+    instance = error.instance
+    if error.validator == "required" and isinstance(instance, dict):
+        return [
+            Problem(f"{here}{_pointer([name])}", "required", "required property is missing")
+            for name in error.validator_value
+            if name not in instance
+        ]
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        return [
+            Problem(f"{here}{_pointer([name])}", "additionalProperties", "property not allowed")
+            for name in instance
+            if name not in allowed
+        ]
+    return [Problem(here, str(error.validator), error.message)]

@@ -1,0 +1,88 @@
+"""Differential: what a schema accepts, its model accepts; what a model refuses, its schema refuses.
+
+Payloads come from hypothesis-jsonschema (generated from each committed schema file), then
+some are broken at a random place; schema and model must agree on every one of them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+from order_service.events import EVENT_MODELS
+from order_service.schemas import schema_file_name
+from order_service.validation import validator_for
+from pydantic import ValidationError
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+CASES = sorted(EVENT_MODELS, key=lambda key: schema_file_name(*key))
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+ODD_VALUES = st.sampled_from(
+    [None, True, 0, -1, 2.0, 1.5, "", "x", "12.5", "2026-11-02T09:15:00+01:00", [], {}]
+)
+
+
+def _schema(key):
+    return json.loads((SCHEMAS / schema_file_name(*key)).read_text(encoding="utf-8"))
+
+
+def _model_accepts(key, payload) -> bool:
+    try:
+        EVENT_MODELS[key].model_validate(payload)
+    except ValidationError:
+        return False
+    return True
+
+
+def _paths(node, path=()):
+    yield path
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, (*path, index))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", CASES, ids=[schema_file_name(*k) for k in CASES])
+def test_payloads_generated_from_the_schema_are_accepted_by_the_model(key):
+    @SETTINGS
+    @given(from_schema(_schema(key)))
+    def check(payload):
+        assert _model_accepts(key, payload), payload
+
+    check()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", CASES, ids=[schema_file_name(*k) for k in CASES])
+def test_a_payload_broken_anywhere_is_judged_alike_by_schema_and_model(key):
+    schema = _schema(key)
+    validator = validator_for(schema)
+
+    @SETTINGS
+    @given(from_schema(schema), st.data())
+    def check(payload, data):
+        broken = copy.deepcopy(payload)
+        path = data.draw(st.sampled_from(list(_paths(broken))[1:]), label="path")
+        parent = broken
+        for step in path[:-1]:
+            parent = parent[step]
+        if data.draw(st.booleans(), label="delete") and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = data.draw(ODD_VALUES, label="value")
+        schema_accepts = validator.is_valid(broken)
+        assert _model_accepts(key, broken) == schema_accepts, broken
+
+    check()
