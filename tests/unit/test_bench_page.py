@@ -1,0 +1,72 @@
+"""The performance page and its chart say what the committed results file says: one source."""
+
+from __future__ import annotations
+
+import copy
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from order_service_bench import page, run
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RESULTS = json.loads((REPO_ROOT / page.RESULTS).read_text(encoding="utf-8"))
+
+
+def test_the_committed_results_are_a_full_run_of_every_size():
+    assert RESULTS["mode"] == "full"
+    assert RESULTS["config"]["sizes"] == [10, 100, 1_000, 10_000]
+    assert RESULTS["config"]["read_model_orders"] == 10_000
+    assert [t["id"] for t in RESULTS["targets"]] == [t[0] for t in run.TARGETS]
+
+
+def test_the_page_shows_what_the_committed_results_say():
+    shown = page.page_blocks((REPO_ROOT / page.PAGE).read_text(encoding="utf-8"))
+    assert shown == page.render_blocks(RESULTS), "run `python -m order_service_bench.page`"
+
+
+def test_the_chart_is_drawn_from_the_committed_results():
+    drawn = (REPO_ROOT / page.CHART).read_text(encoding="utf-8")
+    assert drawn == page.render_svg(RESULTS), "run `python -m order_service_bench.page`"
+    svg = ET.fromstring(drawn)
+    assert svg.get("role") == "img"
+    assert "10,000" in svg.find("{http://www.w3.org/2000/svg}desc").text
+
+
+def test_the_verdict_matches_each_target_ratio_and_threshold():
+    for target in RESULTS["targets"]:
+        ratio, threshold = target["ratio"], target["threshold"]
+        assert target["met"] == (
+            ratio >= threshold if target["operator"] == ">=" else ratio <= threshold
+        )
+    verdict = page.render_verdict(RESULTS)
+    assert verdict.count("**miss**") == sum(not t["met"] for t in RESULTS["targets"])
+
+
+def test_a_missed_target_is_explained_and_a_met_one_is_not():
+    results = copy.deepcopy(RESULTS)
+    for target in results["targets"]:
+        target["met"] = target["id"] == "append_vs_peer"
+    assert "Append:" not in page.render_misses(results)
+    assert "Full replay:" in page.render_misses(results)
+    for target in results["targets"]:
+        target["met"] = True
+    assert page.render_misses(results) == "Every target is met."
+
+
+def test_rendering_refuses_a_page_that_lost_a_generated_block():
+    with pytest.raises(ValueError, match="lacks the generated blocks"):
+        page.update_page(
+            "# Performance\n\n<!-- bench:verdict -->\n<!-- /bench:verdict -->\n", RESULTS
+        )
+
+
+def test_rendering_replaces_only_the_generated_blocks():
+    text = "intro\n\n<!-- bench:machine -->\nstale\n<!-- /bench:machine -->\n\noutro\n"
+    blocks = {name: f"<!-- bench:{name} -->\n<!-- /bench:{name} -->" for name in page.RENDERERS}
+    rendered = page.update_page(
+        text + "\n".join(b for n, b in blocks.items() if n != "machine"), RESULTS
+    )
+    assert rendered.startswith("intro\n\n<!-- bench:machine -->\n\n| | |")
+    assert "stale" not in rendered and "\n\noutro\n" in rendered
