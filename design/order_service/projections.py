@@ -162,13 +162,16 @@ def rebuild(store: EventStore, conn: sqlite3.Connection) -> int:
     The new rows replace the old ones in one transaction: readers see the old read model
     until the commit, then the new one, never a half-built one.
     """
-    rows: dict[str, Row] = {}
-    replayed = last_position = 0
-    for position, event in store.read_all(with_metadata=False):
-        order_id = event["order_id"]
-        rows[order_id] = summarise(rows.get(order_id), event, position)
-        replayed, last_position = replayed + 1, position
+    # The transaction starts first: it holds the read model's write lock while the store is
+    # read, so the live projector waits, then goes on from the rebuilt rows. Read first and
+    # lock later, and an event projected in between would be wiped out by the rebuild.
     with transaction(conn):
+        rows: dict[str, Row] = {}
+        replayed = last_position = 0
+        for position, event in store.read_all(with_metadata=False):
+            order_id = event["order_id"]
+            rows[order_id] = summarise(rows.get(order_id), event, position)
+            replayed, last_position = replayed + 1, position
         conn.execute("DELETE FROM order_summary_skus")
         conn.execute("DELETE FROM order_summary")
         conn.execute("DELETE FROM projection_checkpoint WHERE projection = ?", (PROJECTION,))
