@@ -1,0 +1,279 @@
+"""The `orders` command: validate event payloads and derive an order's state, for people and CI.
+
+    orders validate PATH...                          # exit 0 valid, 1 invalid, 2 usage or I/O
+    orders derive PATH... [--upto VERSION] [--snapshot FILE] [--as-snapshot]
+
+A PATH holds one JSON event, a JSON array of events, or JSON Lines (one event per line);
+`-` reads standard input. `validate` prints one line per problem:
+`path[:line]: event <event_id or index>: <JSON pointer>: <reason>`.
+
+Each command is a subparser whose `handler` gets the parsed arguments and returns the exit
+status: adding a command is writing an `_add_<name>(subparsers)` and calling it in
+`build_parser()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from order_service.reducer import ReducerError, Snapshot, fold, take_snapshot
+from order_service.upcasting import upcast
+from order_service.validation import validate_event
+
+__all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "Loaded", "build_parser", "main", "read_events"]
+
+EXIT_OK = 0
+"""Every payload valid; the state derived."""
+EXIT_INVALID = 1
+"""A payload invalid, a file not JSON, or a stream the reducer refuses."""
+EXIT_USAGE = 2
+"""Wrong arguments, or a file that cannot be read."""
+
+
+class Unreadable(Exception):
+    """A path that cannot be read at all (missing, a directory, not UTF-8...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """One entry read from a path: an event payload, or why it is not JSON.
+
+    Attributes:
+        path: The path as given (`-` for standard input).
+        line: The line number in a JSON Lines file, else None.
+        index: The entry's position in its file, from 0.
+        payload: The parsed JSON (None if malformed).
+        error: Why the entry is not JSON, or None.
+    """
+
+    path: str
+    line: int | None
+    index: int
+    payload: Any = None
+    error: str | None = None
+
+    @property
+    def where(self) -> str:
+        """`path` or `path:line`."""
+        return self.path if self.line is None else f"{self.path}:{self.line}"
+
+    @property
+    def label(self) -> str:
+        """The event's `event_id` if it has a string one, else its index in the file."""
+        event_id = self.payload.get("event_id") if isinstance(self.payload, dict) else None
+        return event_id if isinstance(event_id, str) and event_id else str(self.index)
+
+
+def read_events(path: str, stdin: TextIO | None = None) -> list[Loaded]:
+    """The entries of one path: a JSON object, a JSON array, or JSON Lines.
+
+    Raises:
+        Unreadable: the path cannot be read as UTF-8 text.
+    """
+    try:
+        if path == "-":
+            text = (stdin or sys.stdin).read()
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise Unreadable(f"cannot read {path}: {reason}") from None
+    if not text.strip():
+        return [Loaded(path, None, 0, error="empty: no events")]
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as whole:
+        lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+        if len(lines) < 2 or whole.msg != "Extra data":
+            return [Loaded(path, whole.lineno, 0, error=f"malformed JSON: {_describe(whole)}")]
+        return [_json_line(path, number, index, line) for index, (number, line) in enumerate(lines)]
+    if isinstance(document, list):
+        return [Loaded(path, None, index, payload) for index, payload in enumerate(document)]
+    return [Loaded(path, None, 0, document)]
+
+
+def _json_line(path: str, number: int, index: int, line: str) -> Loaded:
+    try:
+        return Loaded(path, number, index, json.loads(line))
+    except json.JSONDecodeError as error:
+        return Loaded(path, number, index, error=f"malformed JSON: {_describe(error)}")
+
+
+def _describe(error: json.JSONDecodeError) -> str:
+    return f"{error.msg} (column {error.colno})"
+
+
+def _read_all(paths: Sequence[str], err: TextIO) -> list[Loaded] | None:
+    entries: list[Loaded] = []
+    for path in paths:
+        try:
+            entries.extend(read_events(path))
+        except Unreadable as error:
+            print(f"orders: {error}", file=err)
+            return None
+    return entries
+
+
+def _problem_lines(entries: Sequence[Loaded]) -> list[str]:
+    lines = []
+    for entry in entries:
+        if entry.error is not None:
+            lines.append(f"{entry.where}: {entry.error}")
+            continue
+        for problem in validate_event(entry.payload):
+            lines.append(f"{entry.where}: event {entry.label}: {problem}")
+    return lines
+
+
+def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    entries = _read_all(args.paths, err)
+    if entries is None:
+        return EXIT_USAGE
+    problems = _problem_lines(entries)
+    for line in problems:
+        print(line, file=out)
+    if problems:
+        print(f"orders: {len(problems)} problem(s) in {len(entries)} event(s)", file=err)
+        return EXIT_INVALID
+    print(f"orders: {len(entries)} event(s) valid", file=err)
+    return EXIT_OK
+
+
+def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    snapshot = None
+    if args.snapshot is not None:
+        try:
+            snapshot = Snapshot.from_dict(json.loads(Path(args.snapshot).read_text("utf-8")))
+        except (OSError, UnicodeDecodeError) as error:
+            print(f"orders: cannot read snapshot {args.snapshot}: {error}", file=err)
+            return EXIT_USAGE
+        except json.JSONDecodeError as error:
+            print(f"orders: snapshot {args.snapshot}: malformed JSON: {_describe(error)}", file=err)
+            return EXIT_INVALID
+        except ReducerError as error:
+            print(f"orders: snapshot {args.snapshot}: {error.rule}", file=err)
+            return EXIT_INVALID
+        if args.upto is not None and args.upto < snapshot.version:
+            print(
+                f"orders: --upto {args.upto} is before the snapshot's version "
+                f"{snapshot.version}: derive without the snapshot",
+                file=err,
+            )
+            return EXIT_USAGE
+    entries = _read_all(args.paths, err)
+    if entries is None:
+        return EXIT_USAGE
+    problems = _problem_lines(entries)
+    if problems:
+        for line in problems:
+            print(line, file=err)
+        print("orders: nothing derived from invalid payloads", file=err)
+        return EXIT_INVALID
+    events = (upcast(entry.payload) for entry in entries)
+    if args.upto is not None:
+        events = (event for event in events if event["version"] <= args.upto)
+    try:
+        state = fold(events, snapshot)
+    except ReducerError as error:
+        print(f"orders: {error}", file=err)
+        return EXIT_INVALID
+    if state is None:
+        print("orders: no events to derive a state from", file=err)
+        return EXIT_INVALID
+    result = take_snapshot(state).to_dict() if args.as_snapshot else state.to_dict()
+    print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
+    return EXIT_OK
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version (1, 2, 3 ...)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version (1, 2, 3 ...)")
+    return value
+
+
+def _add_validate(subparsers: Any) -> None:
+    command = subparsers.add_parser(
+        "validate",
+        help="check event payloads against the JSON Schemas",
+        description=(
+            "Validate each event against schemas/order-event.schema.json. Prints "
+            "'path[:line]: event <id or index>: <JSON pointer>: <reason>' per problem. "
+            "Exit 0 if all are valid, 1 if any is invalid or not JSON, 2 on usage or I/O errors."
+        ),
+    )
+    command.add_argument(
+        "paths", nargs="+", metavar="PATH", help="JSON, JSON array, JSON Lines, or -"
+    )
+    command.set_defaults(handler=_validate)
+
+
+def _add_derive(subparsers: Any) -> None:
+    command = subparsers.add_parser(
+        "derive",
+        help="fold events into the order's state and print it as JSON",
+        description=(
+            "Validate, upcast and fold the events in the order given; print the state as JSON. "
+            "Exit 1 with the reducer's message if the sequence is refused."
+        ),
+    )
+    command.add_argument(
+        "paths", nargs="+", metavar="PATH", help="JSON, JSON array, JSON Lines, or -"
+    )
+    command.add_argument(
+        "--upto", type=_positive, metavar="VERSION", help="the state as it was at VERSION"
+    )
+    command.add_argument(
+        "--snapshot",
+        metavar="FILE",
+        help="start from this snapshot (JSON, as --as-snapshot prints)",
+    )
+    command.add_argument(
+        "--as-snapshot", action="store_true", help="print a snapshot of the state instead"
+    )
+    command.set_defaults(handler=_derive)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `orders` parser, one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="orders", description="Validate order events and derive order state."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_validate(subparsers)
+    _add_derive(subparsers)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run `orders` with `argv` (default: the command line) and return the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse exits on --help (0) and on usage errors (2)
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    reducer_log = logging.getLogger("order_service.reducer")
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("orders: %(message)s"))
+    reducer_log.addHandler(handler)
+    try:
+        return args.handler(args, out, err)
+    finally:
+        reducer_log.removeHandler(handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

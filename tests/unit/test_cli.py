@@ -1,0 +1,229 @@
+"""`orders validate` and `orders derive`, through main(argv); once as the installed script."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from order_service.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
+from order_service.reducer import REDUCER_VERSION
+
+FIXTURES = Path(__file__).resolve().parents[2] / "schemas" / "fixtures"
+VALID = FIXTURES / "valid"
+INVALID = FIXTURES / "invalid"
+STREAM = [
+    VALID / f"{name}.json"
+    for name in (
+        "order-placed.v1",
+        "order-item-added.v1",
+        "order-paid.v1",
+        "order-shipped.v1",
+        "order-delivered.v1",
+    )
+]
+
+
+def run(*argv: object, stdin: str | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    if stdin is not None:
+        original, sys.stdin = sys.stdin, io.StringIO(stdin)
+    try:
+        status = main([str(a) for a in argv], out, err)
+    finally:
+        if stdin is not None:
+            sys.stdin = original
+    return status, out.getvalue(), err.getvalue()
+
+
+def load(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_validate_accepts_valid_files_and_says_how_many_events():
+    status, out, err = run("validate", *sorted(VALID.glob("*.json")))
+    assert (status, out) == (EXIT_OK, "")
+    assert err == "orders: 7 event(s) valid\n"
+
+
+def test_validate_prints_path_event_id_pointer_and_reason_per_problem():
+    status, out, _ = run(
+        "validate", INVALID / "float-amount.json", INVALID / "missing-order-id.json"
+    )
+    assert status == EXIT_INVALID
+    assert out.splitlines() == [
+        f"{INVALID / 'float-amount.json'}: event 8c1f2a3b-4d5e-4f60-9a7b-000000000003: "
+        "/data/amount/amount: 43.5 is not of type 'string'",
+        f"{INVALID / 'missing-order-id.json'}: event 8c1f2a3b-4d5e-4f60-9a7b-000000000003: "
+        "/order_id: required property is missing",
+    ]
+
+
+def test_validate_names_an_event_without_an_id_by_its_index_in_a_json_array(tmp_path):
+    events = [load(VALID / "order-paid.v1.json"), load(INVALID / "float-amount.json")]
+    del events[1]["event_id"]
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(events), encoding="utf-8")
+    status, out, _ = run("validate", path)
+    assert status == EXIT_INVALID
+    assert sorted(out.splitlines()) == [
+        f"{path}: event 1: /data/amount/amount: 43.5 is not of type 'string'",
+        f"{path}: event 1: /event_id: required property is missing",
+    ]
+
+
+def test_validate_reads_json_lines_and_numbers_problems_by_line(tmp_path):
+    lines = [
+        json.dumps(load(VALID / "order-paid.v1.json")),
+        "",
+        "{not json",
+        json.dumps(load(INVALID / "personal-data.json")),
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    status, out, err = run("validate", path)
+    assert status == EXIT_INVALID
+    assert out.splitlines() == [
+        f"{path}:3: malformed JSON: Expecting property name enclosed in double quotes (column 2)",
+        f"{path}:4: event 8c1f2a3b-4d5e-4f60-9a7b-000000000011: /data/customer_name: "
+        "property not allowed",
+    ]
+    assert "Traceback" not in out + err
+
+
+def test_validate_reports_malformed_json_with_its_line_and_no_traceback(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{\n  "event_id": "x",\n  "version": 1,,\n}\n', encoding="utf-8")
+    status, out, err = run("validate", path)
+    assert status == EXIT_INVALID
+    reason = "malformed JSON: Expecting property name enclosed in double quotes (column 16)"
+    assert out == f"{path}:3: {reason}\n"
+    assert "Traceback" not in err
+
+
+def test_validate_calls_an_empty_file_invalid(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n", encoding="utf-8")
+    assert run("validate", path)[:2] == (EXIT_INVALID, f"{path}: empty: no events\n")
+
+
+@pytest.mark.parametrize("make", ["missing", "directory", "not utf-8"])
+def test_validate_exits_2_with_a_clear_message_on_an_unreadable_path(tmp_path, make):
+    path = tmp_path / "events.json"
+    if make == "directory":
+        path.mkdir()
+    elif make == "not utf-8":
+        path.write_bytes(b'{"event_id": "\xff"}')
+    status, out, err = run("validate", VALID / "order-paid.v1.json", path)
+    assert (status, out) == (EXIT_USAGE, "")
+    assert err.startswith(f"orders: cannot read {path}: ")
+    assert "Traceback" not in err
+
+
+def test_validate_reads_standard_input():
+    status, _, err = run("validate", "-", stdin=(VALID / "order-paid.v1.json").read_text())
+    assert (status, err) == (EXIT_OK, "orders: 1 event(s) valid\n")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["teleport"], ["validate"], ["derive", "x.json", "--upto", "0"]],
+    ids=["no command", "unknown command", "no path", "version zero"],
+)
+def test_usage_errors_exit_2(argv, capsys):
+    assert main(argv) == EXIT_USAGE
+    assert "usage: orders" in capsys.readouterr().err
+
+
+def test_help_exits_0(capsys):
+    assert main(["validate", "--help"]) == EXIT_OK
+    assert "path[:line]: event <id or index>: <JSON pointer>: <reason>" in capsys.readouterr().out
+
+
+def test_derive_prints_the_state_folded_from_the_files_in_order():
+    status, out, _ = run("derive", *STREAM)
+    assert status == EXIT_OK
+    state = json.loads(out)
+    assert (state["status"], state["version"], state["total"]) == (
+        "delivered",
+        5,
+        {"amount": "43.50", "currency": "EUR"},
+    )
+
+
+def test_derive_upto_a_version_gives_the_state_as_it_was_then():
+    _, out, _ = run("derive", *STREAM, "--upto", 3)
+    assert (json.loads(out)["status"], json.loads(out)["version"]) == ("paid", 3)
+
+
+def test_derive_from_a_snapshot_gives_the_same_state_as_from_the_start(tmp_path):
+    _, snapshot, _ = run("derive", *STREAM[:3], "--as-snapshot")
+    assert json.loads(snapshot)["reducer_version"] == REDUCER_VERSION
+    path = tmp_path / "snapshot.json"
+    path.write_text(snapshot, encoding="utf-8")
+    assert run("derive", *STREAM[3:], "--snapshot", path) == run("derive", *STREAM)
+
+
+def test_derive_discards_a_snapshot_of_another_reducer_version_and_says_so(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(
+        json.dumps(
+            {"order_id": "2002", "version": 3, "reducer_version": 0, "state": {"status": "paid"}}
+        ),
+        encoding="utf-8",
+    )
+    status, out, err = run("derive", *STREAM, "--snapshot", path)
+    assert status == EXIT_OK
+    assert out == run("derive", *STREAM)[1]
+    assert "made by reducer version 0" in err and "discarded, replaying" in err
+
+
+def test_derive_refuses_a_snapshot_file_that_is_not_a_snapshot(tmp_path):
+    path = tmp_path / "snapshot.json"
+    path.write_text('{"order_id": "2002"}', encoding="utf-8")
+    status, out, err = run("derive", *STREAM, "--snapshot", path)
+    assert (status, out) == (EXIT_INVALID, "")
+    assert err == f"orders: snapshot {path}: snapshot lacks version, reducer_version, state\n"
+
+
+def test_derive_refuses_upto_before_the_snapshot(tmp_path):
+    _, snapshot, _ = run("derive", *STREAM[:3], "--as-snapshot")
+    path = tmp_path / "snapshot.json"
+    path.write_text(snapshot, encoding="utf-8")
+    status, _, err = run("derive", *STREAM, "--snapshot", path, "--upto", 2)
+    assert status == EXIT_USAGE
+    assert "--upto 2 is before the snapshot's version 3" in err
+
+
+def test_derive_exits_1_with_the_reducers_message_on_a_refused_sequence():
+    status, out, err = run("derive", STREAM[0], STREAM[3])
+    assert (status, out) == (EXIT_INVALID, "")
+    assert err == (
+        "orders: order 2002, event 8c1f2a3b-4d5e-4f60-9a7b-000000000004 (version 4): "
+        "version gap: expected version 2, got 4\n"
+    )
+
+
+def test_derive_derives_nothing_from_an_invalid_payload():
+    status, out, err = run("derive", STREAM[0], INVALID / "float-amount.json")
+    assert (status, out) == (EXIT_INVALID, "")
+    assert "/data/amount/amount: 43.5 is not of type 'string'" in err
+    assert err.endswith("orders: nothing derived from invalid payloads\n")
+
+
+def test_the_installed_orders_script_validates_and_derives(tmp_path):
+    script = shutil.which("orders", path=str(Path(sys.executable).parent))
+    assert script, "the orders console script is not installed in this environment"
+    valid = subprocess.run([script, "validate", *map(str, STREAM)], capture_output=True, text=True)
+    assert (valid.returncode, valid.stderr) == (0, "orders: 5 event(s) valid\n")
+    invalid = subprocess.run(
+        [script, "validate", str(INVALID / "no-lines.json")], capture_output=True, text=True
+    )
+    assert invalid.returncode == 1
+    assert invalid.stdout.endswith("/data/lines: [] should be non-empty\n")
+    derived = subprocess.run([script, "derive", *map(str, STREAM)], capture_output=True, text=True)
+    assert json.loads(derived.stdout)["status"] == "delivered"
