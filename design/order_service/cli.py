@@ -2,6 +2,9 @@
 
     orders validate PATH...                          # exit 0 valid, 1 invalid, 2 usage or I/O
     orders derive PATH... [--upto VERSION] [--snapshot FILE] [--as-snapshot]
+    orders demo [--db PATH]                          # order #1001 through the whole design
+    orders query --db PATH get|search|as-of ...      # read the read model (read-only)
+    orders replay --db PATH                          # rebuild the read model from the events
 
 A PATH holds one JSON event, a JSON array of events, or JSON Lines (one event per line);
 `-` reads standard input. `validate` prints one line per problem:
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from order_service import pipeline_commands
 from order_service.reducer import ReducerError, Snapshot, fold, take_snapshot
 from order_service.upcasting import upcast
 from order_service.validation import validate_event
@@ -252,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_validate(subparsers)
     _add_derive(subparsers)
+    pipeline_commands.register(subparsers)  # demo, replay, query: the running design
     return parser
 
 

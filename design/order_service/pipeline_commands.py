@@ -1,8 +1,9 @@
 """The `orders demo`, `orders replay` and `orders query` subcommands.
 
 `cli.py` owns the `orders` command; `register` adds these three to its subcommands. Each
-handler takes the parsed arguments and returns the exit code: 0 on success, 1 when the
-answer is "not found" or the input is refused, with one line on stderr saying why.
+handler takes the parsed arguments and the output and error streams, and returns the exit
+status: 0 on success, 1 when the answer is "not found" or the input is refused, with one
+line on the error stream saying why.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import argparse
 import dataclasses
 import json
 import sqlite3
-import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from order_service.app import bootstrap, read_db_for
 from order_service.demo import run_demo
@@ -23,26 +23,26 @@ from order_service.queries import OrderQueries, QueryError, order_as_of
 from order_service.store import EventStore
 
 
-def _fail(message: str) -> int:
-    print(f"orders: {message}", file=sys.stderr)
+def _fail(err: TextIO, message: str) -> int:
+    print(f"orders: {message}", file=err)
     return 1
 
 
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+def _print_json(out: TextIO, value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False), file=out)
 
 
-def run_demo_command(args: argparse.Namespace) -> int:
+def run_demo_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`orders demo [--db PATH]`: #1001's story on fresh files."""
     try:
         if args.db is None:
             with tempfile.TemporaryDirectory(prefix="orders-demo-") as folder:
-                run_demo(Path(folder) / "orders.db", sys.stdout)
+                run_demo(Path(folder) / "orders.db", out)
         else:
             Path(args.db).parent.mkdir(parents=True, exist_ok=True)
-            run_demo(args.db, sys.stdout)
+            run_demo(args.db, out)
     except FileExistsError as error:
-        return _fail(str(error))
+        return _fail(err, str(error))
     return 0
 
 
@@ -52,24 +52,24 @@ def _existing(path: str, what: str) -> Path:
     return Path(path)
 
 
-def run_replay_command(args: argparse.Namespace) -> int:
+def run_replay_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`orders replay --db PATH`: rebuild the read DB from the write DB's events."""
     try:
         write_db = _existing(args.db, "write database")
         service = bootstrap(write_db, args.read_db)
     except FileNotFoundError as error:
-        return _fail(str(error))
+        return _fail(err, str(error))
     try:
         replayed = service.replay()
-        print(f"replayed {replayed} events from {write_db} into {service.read_db}")
+        print(f"replayed {replayed} events from {write_db} into {service.read_db}", file=out)
     except ProjectionError as error:
-        return _fail(f"replay stopped: {error}")
+        return _fail(err, f"replay stopped: {error}")
     finally:
         service.close()
     return 0
 
 
-def run_query_command(args: argparse.Namespace) -> int:
+def run_query_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`orders query --db PATH get|search|as-of ...`: read-only answers, as JSON."""
     try:
         write_db = _existing(args.db, "write database")
@@ -81,16 +81,16 @@ def run_query_command(args: argparse.Namespace) -> int:
             finally:
                 store.close()
             if state is None:
-                return _fail(f"order {args.order_id} had no event by then")
-            _print_json(state.to_dict())
+                return _fail(err, f"order {args.order_id} had no event by then")
+            _print_json(out, state.to_dict())
             return 0
         queries = OrderQueries(read_db)
         try:
             if args.query == "get":
                 summary = queries.get(args.order_id)
                 if summary is None:
-                    return _fail(f"order {args.order_id} is not in the read model")
-                _print_json(dataclasses.asdict(summary))
+                    return _fail(err, f"order {args.order_id} is not in the read model")
+                _print_json(out, dataclasses.asdict(summary))
             else:
                 found = queries.search(
                     customer_id=args.customer,
@@ -100,11 +100,11 @@ def run_query_command(args: argparse.Namespace) -> int:
                     sku=args.sku,
                     limit=args.limit,
                 )
-                _print_json([dataclasses.asdict(summary) for summary in found])
+                _print_json(out, [dataclasses.asdict(summary) for summary in found])
         finally:
             queries.close()
     except (FileNotFoundError, QueryError, sqlite3.DatabaseError) as error:
-        return _fail(str(error))
+        return _fail(err, str(error))
     return 0
 
 

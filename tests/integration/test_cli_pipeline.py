@@ -1,0 +1,90 @@
+"""`orders demo`, `orders query` and `orders replay`: what a reader types, and what it answers."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from order_service.cli import main
+
+
+def orders(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    status = main([str(arg) for arg in argv], out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def demo_db(tmp_path):
+    db = tmp_path / "shop" / "orders.db"
+    status, _, err = orders("demo", "--db", db)
+    assert (status, err) == (0, "")
+    return db
+
+
+def test_orders_demo_prints_the_same_story_on_every_fresh_database(tmp_path):
+    first = orders("demo", "--db", tmp_path / "one.db")
+    second = orders("demo")  # a temporary folder
+    assert first[0] == second[0] == 0
+    assert first[1].replace("one.", "orders.") == second[1]
+    assert "same rows as the incrementally built read model: yes" in second[1]
+
+
+def test_orders_demo_refuses_a_database_that_exists(demo_db):
+    status, out, err = orders("demo", "--db", demo_db)
+    assert (status, out) == (1, "")
+    assert f"orders: {demo_db}: the demo writes a fresh database and this file exists" in err
+
+
+def test_orders_query_get_prints_the_summary_as_json(demo_db):
+    status, out, _ = orders("query", "--db", demo_db, "get", "1001")
+    assert status == 0
+    summary = json.loads(out)
+    assert (summary["status"], summary["total_amount"], summary["last_version"]) == (
+        "delivered", "129.97", 4,
+    )  # fmt: skip
+
+
+def test_orders_query_search_combines_filters(demo_db):
+    status, out, _ = orders(
+        "query", "--db", demo_db, "search", "--sku", "RETRO-CLOCK", "--status", "cancelled"
+    )
+    assert status == 0
+    assert [summary["order_id"] for summary in json.loads(out)] == ["1002"]
+
+
+def test_orders_query_as_of_folds_the_events_up_to_a_version(demo_db):
+    status, out, _ = orders("query", "--db", demo_db, "as-of", "1001", "--version", "2")
+    assert status == 0
+    assert (json.loads(out)["status"], json.loads(out)["version"]) == ("paid", 2)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("get", "4242"), "orders: order 4242 is not in the read model"),
+        (("search", "--status", "lost"), "orders: status: 'lost' is not one of"),
+        (("search", "--limit", "0"), "orders: limit: 0 is not between 1 and 500"),
+        (("as-of", "1001", "--at", "2020-01-01T00:00:00Z"), "orders: order 1001 had no event"),
+    ],
+)
+def test_orders_query_explains_a_miss_or_a_bad_argument_in_one_line(demo_db, argv, message):
+    status, out, err = orders("query", "--db", demo_db, *argv)
+    assert (status, out) == (1, "")
+    assert err.startswith(message)
+    assert err.count("\n") == 1
+
+
+def test_orders_query_on_a_missing_database_says_which_file(tmp_path):
+    status, _, err = orders("query", "--db", tmp_path / "nope.db", "get", "1001")
+    assert status == 1
+    assert f"orders: {tmp_path / 'nope.db'}: no such write database" in err
+
+
+def test_orders_replay_rebuilds_the_read_model_from_the_events(demo_db):
+    before = orders("query", "--db", demo_db, "search")[1]
+    status, out, _ = orders("replay", "--db", demo_db)
+    assert status == 0
+    assert out.startswith("replayed 6 events from ")
+    assert orders("query", "--db", demo_db, "search")[1] == before
