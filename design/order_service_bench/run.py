@@ -20,6 +20,7 @@ import os
 import platform
 import pstats
 import sqlite3
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -375,6 +376,24 @@ def sqlite_settings(root: Path) -> dict[str, str]:
     return settings
 
 
+def code_version() -> dict[str, Any]:
+    """The commit measured, and any file under design/ that differed from it."""
+    repo = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+        return done.stdout
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD").strip()
+        changed = sorted(
+            line[3:] for line in git("status", "--porcelain", "--", "design").splitlines()
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "uncommitted": []}
+    return {"commit": commit, "uncommitted": changed}
+
+
 def evaluate(measurements: dict[str, Any], largest: int) -> list[dict[str, Any]]:
     """Each target's ratio at N = `largest` (read model: its one size), and whether it is met."""
     results = []
@@ -428,6 +447,7 @@ def run(config: Config, *, workdir: Path | None = None, quiet: bool = False) -> 
         "sqlite_settings": settings,
         "profile": profiled,
         "machine": machine(),
+        "code": code_version(),
         "measurements": measurements,
         "targets": evaluate(measurements, max(config.sizes)),
     }
