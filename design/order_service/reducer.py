@@ -431,6 +431,7 @@ def _order_item_added(draft: _Draft, event: Mapping[str, Any]) -> None:
     _add_line(draft, event, event["data"]["line"])
 
 
+# --8<-- [start:order_paid]
 def _order_paid(draft: _Draft, event: Mapping[str, Any]) -> None:
     data = event["data"]
     paid = data["amount"]
@@ -444,6 +445,9 @@ def _order_paid(draft: _Draft, event: Mapping[str, Any]) -> None:
         )
     draft.payment_id = data["payment_id"]
     draft.status = "paid"
+
+
+# --8<-- [end:order_paid]
 
 
 def _order_shipped(draft: _Draft, event: Mapping[str, Any]) -> None:
@@ -470,6 +474,7 @@ def _order_cancelled(draft: _Draft, event: Mapping[str, Any]) -> None:
     draft.status = "cancelled"
 
 
+# --8<-- [start:transitions]
 # event_type -> (schema version folded, statuses it may follow, transition).
 # None as a status means "no event yet": only OrderPlaced starts a stream.
 _TRANSITIONS: dict[str, tuple[int, frozenset[str | None], Any]] = {
@@ -480,6 +485,7 @@ _TRANSITIONS: dict[str, tuple[int, frozenset[str | None], Any]] = {
     "OrderDelivered": (1, frozenset({"shipped"}), _order_delivered),
     "OrderCancelled": (1, frozenset({"placed", "paid"}), _order_cancelled),
 }
+# --8<-- [end:transitions]
 
 
 def _illegal(draft: _Draft, event: Mapping[str, Any], allowed: frozenset[str | None]) -> str:
@@ -505,6 +511,7 @@ def _version_rule(draft: _Draft, version: object) -> str:
     return f"out-of-order version {version}: expected version {expected}"
 
 
+# --8<-- [start:fold_loop]
 def _fold_into(draft: _Draft, events: Iterable[Mapping[str, Any]]) -> _Draft:
     # The replay path: locals over attributes, one dict lookup for dispatch, no copies.
     transitions = _TRANSITIONS
@@ -550,6 +557,9 @@ def _fold_into(draft: _Draft, events: Iterable[Mapping[str, Any]]) -> _Draft:
         raise _malformed(draft, event, str(error)) from None
     draft.version = expected - 1
     return draft
+
+
+# --8<-- [end:fold_loop]
 
 
 def _malformed(draft: _Draft, event: object, rule: str) -> ReducerError:

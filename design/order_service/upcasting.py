@@ -33,6 +33,7 @@ __all__ = ["UPCASTERS", "order_placed_v1_to_v2", "upcast", "upcast_all"]
 Upcaster = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
+# --8<-- [start:upcaster]
 def order_placed_v1_to_v2(event: Mapping[str, Any]) -> dict[str, Any]:
     """`OrderPlaced` v1 -> v2: `items` with `qty` and cents become `lines` with `Money` prices.
 
@@ -62,6 +63,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("OrderPlaced", 1): order_placed_v1_to_v2,
 }
 """(event_type, schema_version) -> the function that lifts it one version up."""
+# --8<-- [end:upcaster]
 
 
 def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -309,3 +309,10 @@ def test_a_stream_that_skips_part_of_the_snapshot_prefix_is_refused():
     snapshot = take_snapshot(fold(events[:3]))
     with pytest.raises(VersionOutOfSequence, match="out of sequence: 1 then 3"):
         fold([events[0], events[2], events[3]], snapshot)
+
+
+def test_the_reducer_folds_exactly_the_current_schema_version_of_every_event_type():
+    from order_service.events import CURRENT_SCHEMA_VERSIONS
+    from order_service.reducer import _TRANSITIONS
+
+    assert {name: entry[0] for name, entry in _TRANSITIONS.items()} == CURRENT_SCHEMA_VERSIONS

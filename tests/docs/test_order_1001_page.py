@@ -1,0 +1,196 @@
+"""The R5 page: every payload and state it shows is validated and derived by the code, and counted.
+
+The page marks what it shows with invisible comments (see marked_blocks.py): the events of #1001
+(`event`), events of other possible histories (`alternative`), the step table (`step-table`), the
+final state (`state version=N`) and #1001's OrderPlaced as schema version 1 (`v1-event`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from marked_blocks import fenced_blocks, marked_blocks
+from order_service.reducer import IllegalTransition, ReducerError, fold
+from order_service.upcasting import upcast
+from order_service.validation import validate_event
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PAGE = REPO_ROOT / "docs" / "answers" / "order-1001-events.md"
+TIMES = "\N{MULTIPLICATION SIGN}"
+EXPECTED = {"event": 4, "alternative": 2, "step-table": 1, "state": 1, "v1-event": 1}
+
+
+def blocks(kind: str):
+    return [block for block in marked_blocks(PAGE) if block.kind == kind]
+
+
+def story() -> list[dict]:
+    return [block.json() for block in blocks("event")]
+
+
+def test_every_payload_on_the_page_is_valid_and_counted():
+    marked = marked_blocks(PAGE)
+    counts = {kind: sum(1 for block in marked if block.kind == kind) for kind in EXPECTED}
+    assert counts == EXPECTED
+    assert len(marked) == sum(EXPECTED.values())
+    json_blocks = fenced_blocks(PAGE, "json")
+    assert len(json_blocks) == 8, "every JSON block on the page is marked and checked"
+    assert sorted(line for line, _ in json_blocks) == sorted(
+        block.line + 1 for block in marked if block.lang == "json"
+    ), "a JSON block on the page has no check marker right above it"
+    payloads = [
+        block.json() for block in marked if block.kind in ("event", "alternative", "v1-event")
+    ]
+    assert len(payloads) == 7
+    for payload in payloads:
+        assert validate_event(payload) == [], payload["event_id"]
+
+
+def test_the_story_is_order_1001_at_versions_1_to_4_in_page_order():
+    events = story()
+    assert [e["order_id"] for e in events] == ["1001"] * 4
+    assert [e["version"] for e in events] == [1, 2, 3, 4]
+    assert [e["event_type"] for e in events] == [
+        "OrderPlaced",
+        "OrderPaid",
+        "OrderShipped",
+        "OrderDelivered",
+    ]
+    assert len({e["event_id"] for e in events}) == 4
+
+
+def _money(money: dict) -> str:
+    return f"{money['amount']} {money['currency']}"
+
+
+def _row(state) -> list[str]:
+    data = state.to_dict()
+    lines = ", ".join(
+        f"{line['sku']} {TIMES} {line['quantity']} at {line['unit_price']['amount']}"
+        for line in data["lines"]
+    )
+    return [
+        f"`{data['status']}`",
+        _money(data["total"]),
+        lines,
+        data["payment_id"] or "",
+        data["tracking_number"] or "",
+    ]
+
+
+def test_the_step_table_is_what_the_reducer_derives_after_each_event():
+    (table,) = blocks("step-table")
+    events = story()
+    assert len(table.rows) == len(events) == 4
+    for version, row in enumerate(table.rows, start=1):
+        assert row[0] == str(version)
+        assert row[1] == f"`{events[version - 1]['event_type']}`"
+        assert row[2:] == _row(fold(events[:version])), f"row for version {version}"
+
+
+def test_the_final_state_is_what_folding_the_first_three_events_gives():
+    (state,) = blocks("state")
+    version = int(state.attrs["version"])
+    assert version == 3  # placed, paid, shipped: where #1001 stands
+    assert state.json() == fold(story()[:version]).to_dict()
+    assert state.json()["status"] == "shipped"
+
+
+def test_the_alternative_events_fold_onto_the_story_at_their_version():
+    alternatives = [block.json() for block in blocks("alternative")]
+    assert [a["event_type"] for a in alternatives] == ["OrderItemAdded", "OrderCancelled"]
+    results = []
+    for event in alternatives:
+        prefix = story()[: event["version"] - 1]
+        results.append(fold([*prefix, event]))
+    assert [(s.status, s.total) for s in results] == [("placed", "134.97"), ("cancelled", "129.97")]
+
+
+def test_nothing_can_follow_the_cancellation_shown():
+    cancelled = blocks("alternative")[1].json()
+    delivered = dict(story()[3], version=4)
+    with pytest.raises(IllegalTransition, match="after the order was cancelled"):
+        fold([*story()[:2], cancelled, delivered])
+
+
+def test_the_v1_event_upcasts_to_the_v2_event_on_the_page():
+    (v1,) = blocks("v1-event")
+    old = v1.json()
+    assert old["schema_version"] == 1
+    assert upcast(old) == story()[0]
+    assert fold([upcast(old), *story()[1:3]]) == fold(story()[:3])
+
+
+def test_the_refusal_shown_is_the_reducers_message():
+    page = PAGE.read_text(encoding="utf-8")
+    (shown,) = re.findall(r"```text\n(order 1001, .*)\n```", page)
+    shipped_early = dict(story()[2], version=2)
+    with pytest.raises(ReducerError) as refusal:
+        fold([story()[0], shipped_early])
+    assert str(refusal.value) == shown
+
+
+def _diagram_edges() -> set[tuple[str, str, str]]:
+    (diagram,) = [body for _, body in fenced_blocks(PAGE, "mermaid")]
+    assert diagram.startswith("stateDiagram-v2")
+    assert "accTitle:" in diagram and "accDescr:" in diagram
+    edges = set()
+    for line in diagram.splitlines():
+        edge = re.fullmatch(r"\s*(\S+) --> (\S+?)(?:: (\w+))?", line)
+        if edge:
+            edges.add((edge[1], edge[2], edge[3] or ""))
+    return edges
+
+
+def _reducer_edges() -> set[tuple[str, str, str]]:
+    """Each event type tried after each status the page's events reach: what the reducer allows."""
+    events = story()
+    item_added, cancelled = (block.json() for block in blocks("alternative"))
+    candidates = [events[0], item_added, *events[1:], cancelled]
+    histories = {
+        "[*]": [],
+        "placed": events[:1],
+        "paid": events[:2],
+        "shipped": events[:3],
+        "delivered": events[:4],
+        "cancelled": [*events[:2], dict(cancelled, version=3)],
+    }
+    edges = set()
+    for status, history in histories.items():
+        allowed = False
+        for candidate in candidates:
+            event = dict(candidate, version=len(history) + 1)
+            try:
+                after = fold([*history, event])
+            except IllegalTransition:
+                continue
+            allowed = True
+            edges.add((status, after.status, event["event_type"]))
+        if not allowed:
+            edges.add((status, "[*]", ""))
+    return edges
+
+
+def test_the_lifecycle_diagram_is_what_the_reducer_allows():
+    assert _diagram_edges() == _reducer_edges()
+    assert len(_diagram_edges()) == 9
+
+
+def test_every_event_shown_anywhere_on_the_site_validates():
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
+    shown = []
+    for page in pages:
+        for line, body in fenced_blocks(page, "json"):
+            try:
+                payload = json.loads(body)
+            except json.JSONDecodeError:
+                continue
+            for item in payload if isinstance(payload, list) else [payload]:
+                if isinstance(item, dict) and "event_type" in item:
+                    shown.append((f"{page.relative_to(REPO_ROOT)}:{line}", item))
+    assert len(shown) >= 7
+    problems = [f"{where}: {p}" for where, item in shown for p in validate_event(item)]
+    assert problems == []
