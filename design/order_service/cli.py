@@ -6,8 +6,9 @@
     orders query --db PATH get|search|as-of ...      # read the read model (read-only)
     orders replay --db PATH                          # rebuild the read model from the events
 
-A PATH holds one JSON event, a JSON array of events, or JSON Lines (one event per line);
-`-` reads standard input. `validate` prints one line per problem:
+A PATH holds one JSON event, a JSON array of events, or JSON Lines (one event per line,
+always so for `*.jsonl`); a directory stands for its `*.json` and `*.jsonl` files; `-` reads
+standard input. `validate` prints one line per problem:
 `path[:line]: event <event_id or index>: <JSON pointer>: <reason>`.
 
 Each command is a subparser whose `handler` gets the parsed arguments and returns the exit
@@ -91,16 +92,22 @@ def read_events(path: str, stdin: TextIO | None = None) -> list[Loaded]:
         raise Unreadable(f"cannot read {path}: {reason}") from None
     if not text.strip():
         return [Loaded(path, None, 0, error="empty: no events")]
+    if path.endswith((".jsonl", ".ndjson")):
+        return _json_lines(path, text)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as whole:
-        lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
-        if len(lines) < 2 or whole.msg != "Extra data":
+        if whole.msg != "Extra data" or len(text.strip().splitlines()) < 2:
             return [Loaded(path, whole.lineno, 0, error=f"malformed JSON: {_describe(whole)}")]
-        return [_json_line(path, number, index, line) for index, (number, line) in enumerate(lines)]
+        return _json_lines(path, text)
     if isinstance(document, list):
         return [Loaded(path, None, index, payload) for index, payload in enumerate(document)]
     return [Loaded(path, None, 0, document)]
+
+
+def _json_lines(path: str, text: str) -> list[Loaded]:
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    return [_json_line(path, number, index, line) for index, (number, line) in enumerate(lines)]
 
 
 def _json_line(path: str, number: int, index: int, line: str) -> Loaded:
@@ -114,14 +121,32 @@ def _describe(error: json.JSONDecodeError) -> str:
     return f"{error.msg} (column {error.colno})"
 
 
+def _expand(paths: Sequence[str]) -> list[str]:
+    """A directory stands for its *.json and *.jsonl files, recursively, in name order."""
+    files = []
+    for path in paths:
+        if path != "-" and Path(path).is_dir():
+            found = sorted(
+                str(file)
+                for file in Path(path).rglob("*")
+                if file.suffix in (".json", ".jsonl") and file.is_file()
+            )
+            if not found:
+                raise Unreadable(f"cannot read {path}: a directory without *.json or *.jsonl files")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
 def _read_all(paths: Sequence[str], err: TextIO) -> list[Loaded] | None:
     entries: list[Loaded] = []
-    for path in paths:
-        try:
+    try:
+        for path in _expand(paths):
             entries.extend(read_events(path))
-        except Unreadable as error:
-            print(f"orders: {error}", file=err)
-            return None
+    except Unreadable as error:
+        print(f"orders: {error}", file=err)
+        return None
     return entries
 
 
@@ -143,6 +168,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     problems = _problem_lines(entries)
     for line in problems:
         print(line, file=out)
+    out.flush()  # problems first, then the summary, also when both streams go to one log
     if problems:
         print(f"orders: {len(problems)} problem(s) in {len(entries)} event(s)", file=err)
         return EXIT_INVALID
@@ -217,7 +243,10 @@ def _add_validate(subparsers: Any) -> None:
         ),
     )
     command.add_argument(
-        "paths", nargs="+", metavar="PATH", help="JSON, JSON array, JSON Lines, or -"
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="a JSON, JSON array or JSON Lines file, a directory of them, or -",
     )
     command.set_defaults(handler=_validate)
 
@@ -232,7 +261,10 @@ def _add_derive(subparsers: Any) -> None:
         ),
     )
     command.add_argument(
-        "paths", nargs="+", metavar="PATH", help="JSON, JSON array, JSON Lines, or -"
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="a JSON, JSON array or JSON Lines file, a directory of them, or -",
     )
     command.add_argument(
         "--upto", type=_positive, metavar="VERSION", help="the state as it was at VERSION"

@@ -227,3 +227,22 @@ def test_the_installed_orders_script_validates_and_derives(tmp_path):
     assert invalid.stdout.endswith("/data/lines: [] should be non-empty\n")
     derived = subprocess.run([script, "derive", *map(str, STREAM)], capture_output=True, text=True)
     assert json.loads(derived.stdout)["status"] == "delivered"
+
+
+def test_validate_reads_every_json_and_json_lines_file_under_a_directory(tmp_path):
+    (tmp_path / "2026" / "11").mkdir(parents=True)
+    (tmp_path / "2026" / "11" / "paid.json").write_text((VALID / "order-paid.v1.json").read_text())
+    (tmp_path / "notes.txt").write_text("not an event")
+    broken = tmp_path / "stream.jsonl"
+    broken.write_text(json.dumps(load(INVALID / "no-lines.json")) + "\n")
+    status, out, err = run("validate", tmp_path)
+    assert status == EXIT_INVALID
+    event = "event 8c1f2a3b-4d5e-4f60-9a7b-000000000011"
+    assert out == f"{broken}:1: {event}: /data/lines: [] should be non-empty\n"
+    assert err == "orders: 1 problem(s) in 2 event(s)\n"
+
+
+def test_validate_refuses_a_directory_without_event_files(tmp_path):
+    status, _, err = run("validate", tmp_path)
+    assert status == EXIT_USAGE
+    assert err == f"orders: cannot read {tmp_path}: a directory without *.json or *.jsonl files\n"
