@@ -45,11 +45,11 @@ def load_order(store: EventStore, order_id: str) -> LoadedOrder:
     """Fold the order from its latest trusted snapshot plus the events after it."""
     snapshot = store.latest_snapshot(order_id)
     if snapshot is not None and snapshot.reducer_version == REDUCER_VERSION:
-        events = store.load(order_id, after_version=snapshot.version)
+        events = store.load(order_id, after_version=snapshot.version, with_metadata=False)
         state = fold(upcast_all(events), snapshot)
         return LoadedOrder(order_id, state, snapshot.version, len(events))
     # No snapshot, or one from another reducer version: fold logs it and replays everything.
-    events = store.load(order_id)
+    events = store.load(order_id, with_metadata=False)
     return LoadedOrder(order_id, fold(upcast_all(events), snapshot), 0, len(events))
 
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 
 from order_service.bus import Bus
-from order_service.store import EVENT_COLUMNS, EventStore, event_from_row
+from order_service.store import EVENT_COLUMNS, EventStore, events_from_rows
 
 
 class Relay:
@@ -44,9 +44,9 @@ class Relay:
             "WHERE o.sent_at IS NULL ORDER BY o.position LIMIT ?",
             (-1 if limit is None else limit,),
         ).fetchall()
-        for row in rows:
+        for row, event in zip(rows, events_from_rows(rows), strict=True):
             position = row[8]
-            self.bus.publish(event_from_row(row), position)
+            self.bus.publish(event, position)
             # Marked after the publish: a crash in between means one more delivery, not a loss.
             self.store.conn.execute(
                 "UPDATE outbox SET sent_at = ? WHERE position = ?", (self.clock(), position)

@@ -200,7 +200,7 @@ def order_as_of(
     if version is not None and version < 1:
         raise QueryError(f"version: {version} is not a version (1, 2, 3 ...)")
     upto_time = None if at is None else _utc_text("at", at)
-    events = store.load(order_id, upto_version=version, upto_time=upto_time)
+    events = store.load(order_id, upto_version=version, upto_time=upto_time, with_metadata=False)
     return fold(upcast_all(events))
 
 

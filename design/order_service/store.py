@@ -8,9 +8,12 @@ transaction, and stores an event id once however often it is appended.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from pydantic_core import to_json
 
 from order_service.database import connect, run_script, transaction
 from order_service.reducer import Snapshot
@@ -43,27 +46,54 @@ class EventIdConflictError(ValueError):
     """An event id is already stored for another event: it cannot be appended again."""
 
 
-def event_from_row(row: Sequence[Any]) -> Event:
-    """Turn a row that starts with `EVENT_COLUMNS` back into an envelope dict."""
-    return {
-        "event_id": row[0],
-        "event_type": row[3],
-        "schema_version": row[4],
-        "order_id": row[1],
-        "version": row[2],
-        "occurred_at": row[7],
-        "data": json.loads(row[5]),
-        "metadata": json.loads(row[6]),
-    }
+def events_from_rows(rows: Sequence[Sequence[Any]], *, with_metadata: bool = True) -> list[Event]:
+    """Turn rows that start with `EVENT_COLUMNS` back into envelope dicts, in the same order.
 
-
-# One encoder for every append: json.dumps with non-default options builds a new encoder per
-# call, which cost about a third of a 10,000-event append's serialisation (issue 5's profile).
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    The JSON columns of all rows are parsed by one `json.loads` of one JSON array: for small
+    payloads the cost of a call outweighs the parsing, so this is about twice as fast as a
+    call per column. The columns hold valid JSON (a CHECK guarantees it), so joining them
+    gives valid JSON. `with_metadata=False` leaves `metadata` out: a fold never reads it.
+    """
+    if not rows:
+        return []
+    if not with_metadata:
+        payloads = json.loads("[" + ",".join([row[5] for row in rows]) + "]")
+        return [
+            {
+                "event_id": row[0],
+                "event_type": row[3],
+                "schema_version": row[4],
+                "order_id": row[1],
+                "version": row[2],
+                "occurred_at": row[7],
+                "data": data,
+            }
+            for row, data in zip(rows, payloads, strict=True)
+        ]
+    payloads = json.loads("[" + ",".join([f"[{row[5]},{row[6]}]" for row in rows]) + "]")
+    return [
+        {
+            "event_id": row[0],
+            "event_type": row[3],
+            "schema_version": row[4],
+            "order_id": row[1],
+            "version": row[2],
+            "occurred_at": row[7],
+            "data": data,
+            "metadata": metadata,
+        }
+        for row, (data, metadata) in zip(rows, payloads, strict=True)
+    ]
 
 
 def _compact(value: Any) -> str:
-    return _COMPACT.encode(value)
+    """Compact JSON text (no spaces, UTF-8 kept) for a `data` or `metadata` column.
+
+    pydantic-core's serialiser (pydantic's own engine, already a dependency) writes the same
+    text as `json.dumps(value, separators=(",", ":"), ensure_ascii=False)` about four times
+    faster, which is a fifth of a long append.
+    """
+    return to_json(value).decode()
 
 
 class EventStore:
@@ -141,16 +171,20 @@ class EventStore:
             for e in events
         ]
         with transaction(self.conn):  # BEGIN IMMEDIATE: concurrent writers queue here
-            if self._already_stored(events):
-                return events[-1]["version"]
             actual = self._version(order_id)
             if actual != expected_version:
+                if self._already_stored(events):  # a retried request: its events are in
+                    return events[-1]["version"]
                 raise ConcurrencyError(order_id, expected_version, actual)
-            self.conn.executemany(
-                f"INSERT INTO order_events ({EVENT_COLUMNS}, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            try:
+                self.conn.executemany(
+                    f"INSERT INTO order_events ({EVENT_COLUMNS}, recorded_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            except sqlite3.IntegrityError:
+                self._already_stored(events)  # raises, naming the event id already taken
+                raise
             # The outbox rows, in the same transaction: no event without its announcement.
             self.conn.execute(
                 "INSERT INTO outbox (position) SELECT position FROM order_events "
@@ -164,14 +198,18 @@ class EventStore:
     def _already_stored(self, events: Sequence[Mapping[str, Any]]) -> bool:
         """True if every event is stored already, as it is; raise if an id is reused."""
         wanted = {e["event_id"]: (e["order_id"], e["version"]) for e in events}
-        marks = ",".join("?" * len(wanted))
-        stored = {
-            event_id: (order_id, version)
-            for event_id, order_id, version in self.conn.execute(
-                f"SELECT event_id, order_id, version FROM order_events WHERE event_id IN ({marks})",
-                list(wanted),
+        ids = list(wanted)
+        stored = {}
+        for start in range(0, len(ids), 500):  # SQLite caps the parameters of one statement
+            chunk = ids[start : start + 500]
+            stored.update(
+                (event_id, (order_id, version))
+                for event_id, order_id, version in self.conn.execute(
+                    "SELECT event_id, order_id, version FROM order_events "
+                    f"WHERE event_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
             )
-        }
         for event_id, place in stored.items():
             if place != wanted[event_id]:
                 raise EventIdConflictError(
@@ -204,6 +242,7 @@ class EventStore:
         after_version: int = 0,
         upto_version: int | None = None,
         upto_time: str | None = None,
+        with_metadata: bool = True,
     ) -> list[Event]:
         """One order's events in version order, optionally only a slice of them.
 
@@ -212,6 +251,7 @@ class EventStore:
             after_version: skip the events up to this version (those a snapshot holds).
             upto_version: stop after this version (a temporal query by version).
             upto_time: keep events that occurred at or before this RFC 3339 UTC time.
+            with_metadata: False leaves `metadata` out of each envelope (a fold ignores it).
         """
         sql = f"SELECT {EVENT_COLUMNS} FROM order_events WHERE order_id = ? AND version > ?"
         params: list[Any] = [order_id, after_version]
@@ -221,7 +261,8 @@ class EventStore:
         if upto_time is not None:
             sql += " AND occurred_at <= ?"
             params.append(upto_time)
-        return [event_from_row(row) for row in self.conn.execute(sql + " ORDER BY version", params)]
+        rows = self.conn.execute(sql + " ORDER BY version", params).fetchall()
+        return events_from_rows(rows, with_metadata=with_metadata)
 
     def read_all(
         self, *, after_position: int = 0, with_metadata: bool = True
@@ -236,16 +277,9 @@ class EventStore:
             "WHERE position > ? ORDER BY position",
             (after_position,),
         )
-        if with_metadata:
-            for row in cursor:
-                yield row[8], event_from_row(row)
-            return
-        for row in cursor:
-            yield row[8], {
-                "event_id": row[0], "event_type": row[3], "schema_version": row[4],
-                "order_id": row[1], "version": row[2], "occurred_at": row[7],
-                "data": json.loads(row[5]),
-            }  # fmt: skip
+        while rows := cursor.fetchmany(1000):
+            events = events_from_rows(rows, with_metadata=with_metadata)
+            yield from zip([row[8] for row in rows], events, strict=True)
 
     def head(self) -> int:
         """The global position of the last stored event (0 for an empty store)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
 from order_service.events import (
     Money,
+    OrderItemAddedData,
     OrderLine,
     OrderPaidData,
     OrderPlacedData,
@@ -199,3 +201,33 @@ def test_a_read_only_store_cannot_append(store, tmp_path):
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         reader.append([PAID], expected_version=1)
     reader.close()
+
+
+def test_the_json_columns_hold_compact_json_text_with_unicode_kept(store):
+    store.append([PLACED], expected_version=0)
+    data, metadata = store.conn.execute("SELECT data, metadata FROM order_events").fetchone()
+    assert data == json.dumps(PLACED["data"], separators=(",", ":"), ensure_ascii=False)
+    assert metadata == json.dumps(PLACED["metadata"], separators=(",", ":"))
+
+
+def test_load_without_metadata_gives_the_same_envelopes_minus_metadata(store):
+    store.append([PLACED, PAID, SHIPPED], expected_version=0)
+    bare = store.load("1001", with_metadata=False)
+    assert bare == [
+        {k: v for k, v in e.items() if k != "metadata"} for e in [PLACED, PAID, SHIPPED]
+    ]
+    assert [e for _, e in store.read_all(with_metadata=False)] == bare
+
+
+def test_a_retried_batch_longer_than_one_query_chunk_is_still_idempotent(tmp_path):
+    store = EventStore(tmp_path / "long.db", clock=lambda: RECORDED_AT)
+    lines = [
+        event(v, OrderItemAddedData(line=OrderLine(sku=f"PART-{v}", quantity=1, unit_price=TOTAL)),
+              "2026-11-02T09:16:00Z")
+        for v in range(2, 1202)
+    ]  # fmt: skip
+    batch = [PLACED, *lines]
+    assert store.append(batch, expected_version=0) == 1201
+    assert store.append(batch, expected_version=0) == 1201
+    assert count(store, "order_events") == 1201
+    store.close()
