@@ -83,7 +83,7 @@ def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> A
     if pattern.endswith("$") and not pattern.endswith("\\$"):
         python_pattern = pattern[:-1] + "\\Z"
     if not re.search(python_pattern, instance):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+        yield ValidationError(f"{instance!r} does not match the pattern {pattern}")
 
 
 _EcmaPatternValidator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
