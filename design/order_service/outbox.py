@@ -82,6 +82,11 @@ class RelayWorker:
         except BaseException as error:  # kept for stop() to raise in the caller's thread
             self.error = error
 
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the thread to end (it ends on a failure)."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread and raise the error that stopped it, if any."""
         self._stop.set()

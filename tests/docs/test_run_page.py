@@ -93,3 +93,24 @@ def test_the_page_states_guarantees_limits_and_the_mapping_at_scale():
     assert "No global order across orders on a partitioned bus" in page
     assert "at least once" in page
     assert "eventually consistent" in page
+
+
+def test_the_steps_the_page_points_to_are_those_steps_of_the_output():
+    steps = {
+        int(number): line
+        for number, line in re.findall(
+            r"^\[(\d+)\] (.*)$", DEMO_OUTPUT.read_text(encoding="utf-8"), re.M
+        )
+    }
+    page = PAGE.read_text(encoding="utf-8")
+    pointed = {
+        "the query in step 6 still sees version 1": "get #1001, before the relay has run",
+        "step 7 publishes": "Outbox relay -> Event Bus",
+        "step 10 is a command the rules refuse": "CancelOrder #1001",
+        "step 12 loads #1001 from its snapshot": "load #1001 before the next command",
+        "step 20 rebuilds the read model from nothing": "Replay: rebuild the read model",
+    }
+    for phrase, expected in pointed.items():
+        assert phrase in " ".join(page.split()), phrase
+        number = int(re.search(r"step (\d+)", phrase).group(1))
+        assert expected in steps[number], (phrase, steps[number])
