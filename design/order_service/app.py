@@ -40,10 +40,6 @@ def read_db_for(write_db: str | Path) -> Path:
     return path.with_name(f"{path.stem}.read{path.suffix or '.db'}")
 
 
-def _validate_new_event(event: object) -> None:
-    parse_event(event)  # raises pydantic.ValidationError naming the field
-
-
 @dataclass
 class OrderService:
     """The running design: command side, outbox relay, bus, projector, query side."""
@@ -98,7 +94,8 @@ def bootstrap(
     """
     write_db = Path(write_db)
     read_db = read_db_for(write_db) if read_db is None else Path(read_db)
-    store = EventStore(write_db, clock=clock, validate=_validate_new_event)
+    # Every new event is checked by the event model before it is stored: the boundary.
+    store = EventStore(write_db, clock=clock, validate=parse_event)
     bus = Bus()
     projector = OrderSummaryProjector(open_read_model(read_db))
     notifier = ShippingNotifier()

@@ -107,7 +107,7 @@ class EventStore:
         path: str | Path,
         *,
         clock: Callable[[], str],
-        validate: Callable[[Mapping[str, Any]], None] | None = None,
+        validate: Callable[[Mapping[str, Any]], object] | None = None,
         read_only: bool = False,
     ) -> None:
         """Open (and on first use create) the store.
@@ -115,8 +115,8 @@ class EventStore:
         Args:
             path: the write database file.
             clock: returns `recorded_at`, an RFC 3339 UTC timestamp (injected so runs repeat).
-            validate: checks one new event at the boundary and raises on a bad one; the
-                application passes the event model's validator.
+            validate: checks one new event at the boundary and raises on a bad one (its
+                result is ignored); the application passes `events.parse_event`.
             read_only: open for reading only (temporal queries); `append` then fails.
         """
         self.path = Path(path)
