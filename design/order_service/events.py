@@ -4,7 +4,7 @@ The models guard the boundary (appending an event, `orders validate`) and are th
 source the JSON Schemas in `schemas/` are generated from. The reducer never builds
 them: it folds plain envelope dicts, so replaying a long stream stays cheap.
 
-Example:
+Examples:
     >>> event = new_event(
     ...     OrderPaidData(payment_id="PAY-7731", amount=Money(amount="129.97", currency="EUR")),
     ...     order_id="1001",
@@ -396,7 +396,7 @@ _ANY_EVENT: TypeAdapter[Envelope] = TypeAdapter(
 def parse_event(payload: Any) -> Envelope:
     """Validate one envelope dict and return its model; raises `pydantic.ValidationError`.
 
-    Example:
+    Examples:
         >>> from pydantic import ValidationError
         >>> try:
         ...     parse_event({"event_type": "OrderShipped", "schema_version": 9})

@@ -8,7 +8,7 @@ Events are envelope dicts (parsed JSON) at their current schema version: old ver
 upcast first (see `order_service.upcasting`). The reducer builds no model per event and
 parses no timestamp, so replaying a long stream costs little more than reading it.
 
-Example:
+Examples:
     >>> from order_service.reducer import fold
     >>> state = fold(EXAMPLE_STREAM)
     >>> state.status, state.version, state.total
@@ -182,7 +182,7 @@ class OrderState:
     def from_dict(cls, state: Mapping[str, Any]) -> OrderState:
         """Rebuild a state from `to_dict`'s output; raises `SnapshotRejected` if it does not fit.
 
-        Example:
+        Examples:
             >>> state = fold(EXAMPLE_STREAM)
             >>> OrderState.from_dict(state.to_dict()) == state
             True
@@ -289,7 +289,7 @@ class Snapshot:
 def take_snapshot(state: OrderState) -> Snapshot:
     """Snapshot `state` with this reducer's version.
 
-    Example:
+    Examples:
         >>> snapshot = take_snapshot(fold(EXAMPLE_STREAM[:2]))
         >>> snapshot.version, snapshot.reducer_version, snapshot.state["status"]
         (2, 1, 'paid')
@@ -573,7 +573,7 @@ def evolve(state: OrderState | None, event: Mapping[str, Any]) -> OrderState:
 
     Pure: `state` is not changed. Raises a `ReducerError` if the event breaks a rule.
 
-    Example:
+    Examples:
         >>> placed, paid, shipped = EXAMPLE_STREAM
         >>> evolve(evolve(None, placed), paid).status
         'paid'
@@ -603,7 +603,7 @@ def fold(
 
     Raises a `ReducerError` on the first event that breaks a rule; no state is returned.
 
-    Example:
+    Examples:
         >>> fold(EXAMPLE_STREAM).status
         'shipped'
         >>> fold(EXAMPLE_STREAM[:2]).to_dict()["total"]

@@ -10,7 +10,7 @@ description (generation fails otherwise).
 Run `python -m order_service.schemas` (or `make schemas`) to rewrite `schemas/`;
 `--check` only reports files that differ, exiting 1.
 
-Example:
+Examples:
     >>> documents = generate()
     >>> sorted(documents)[:3]
     ['order-cancelled.v1.schema.json', 'order-delivered.v1.schema.json', 'order-event.schema.json']

@@ -5,7 +5,7 @@ written and upcast on the way out. One worked example: `OrderPlaced` schema vers
 stored prices as integer cents with one currency per order; version 2 carries a `Money`
 object on every line, the shape every other amount of the model has.
 
-Example:
+Examples:
     >>> v1 = {
     ...     "event_type": "OrderPlaced", "schema_version": 1, "order_id": "7", "version": 1,
     ...     "data": {"customer_id": "C-7", "currency": "EUR",

@@ -4,7 +4,7 @@ The schema used is `schemas/order-event.schema.json` (it bundles every event typ
 version); formats are checked (`uuid`, `date-time`). Installed without the repository, the
 same schema is generated from the models: a test keeps the file and the models identical.
 
-Example:
+Examples:
     >>> event = {"event_type": "OrderShipped", "schema_version": 1, "order_id": 1001}
     >>> for problem in validate_event(event)[:3]:
     ...     print(problem)
