@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 import subprocess
 import sys
@@ -114,3 +115,31 @@ def test_the_steps_the_page_points_to_are_those_steps_of_the_output():
         assert phrase in " ".join(page.split()), phrase
         number = int(re.search(r"step (\d+)", phrase).group(1))
         assert expected in steps[number], (phrase, steps[number])
+
+
+def test_the_demo_runs_the_order_1001_that_the_r5_page_shows(tmp_path):
+    from marked_blocks import marked_blocks
+    from order_service.demo import run_demo
+    from order_service.store import EventStore
+
+    shown = [
+        block.json()
+        for block in marked_blocks(REPO_ROOT / "docs" / "answers" / "order-1001-events.md")
+        if block.kind == "event"
+    ]
+    life = ("OrderPlaced", "OrderPaid", "OrderShipped", "OrderDelivered")
+    page_story = [
+        (event["version"], event["event_type"], event["occurred_at"], event["data"])
+        for event in shown
+        if event["order_id"] == "1001" and event["event_type"] in life
+        and event["schema_version"] == (2 if event["event_type"] == "OrderPlaced" else 1)
+    ]  # fmt: skip
+    assert len(page_story) == 4
+    run_demo(tmp_path / "orders.db", io.StringIO())
+    store = EventStore(tmp_path / "orders.db", clock=str, read_only=True)
+    demo_story = [
+        (event["version"], event["event_type"], event["occurred_at"], event["data"])
+        for event in store.load("1001")
+    ]
+    store.close()
+    assert demo_story == sorted(page_story, key=lambda step: step[0])
