@@ -20,7 +20,7 @@ def _measurements(ours_full: float, peer_full: float) -> dict:
     replay |= {"ours_snapshot_latest": 0.001}
     append = {"ours": 1.0, "peer": 1.0}
     read_model = {"ours_rebuild": 1.0, "bare_upserts": 1.0}
-    cells = lambda group: {k: {"median_s": v} for k, v in group.items()}  # noqa: E731
+    cells = lambda group: {k: {"median_s": v, "runs_s": [v, v]} for k, v in group.items()}  # noqa: E731
     return {
         "replay": {"100": cells(replay)},
         "append": {"100": cells(append)},
@@ -51,3 +51,12 @@ def test_the_workload_is_a_valid_order_of_exactly_n_events():
 def test_the_workload_refuses_an_order_too_short_for_its_four_kinds_of_event():
     with pytest.raises(ValueError, match="at least 4 events, not 3"):
         workload.order_events("7", 3)
+
+
+def test_the_round_by_round_range_pairs_the_timings_of_each_round():
+    measurements = _measurements(1.0, 5.0)
+    measurements["replay"]["100"]["ours_full"]["runs_s"] = [1.0, 2.0]
+    measurements["replay"]["100"]["peer_full"]["runs_s"] = [5.0, 4.0]
+    (target,) = [t for t in run.evaluate(measurements, 100) if t["id"] == "replay_vs_peer"]
+    assert target["round_ratios"] == [2.0, 5.0]
+    assert target["ratio"] == 5.0
