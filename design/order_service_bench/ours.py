@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from order_service import projections
+from order_service.events import parse_event
 from order_service.handlers import load_order
 from order_service.reducer import OrderState, fold, take_snapshot
 from order_service.store import EventStore
@@ -27,14 +28,8 @@ def clock() -> str:
 
 def open_store(path: Path, *, validate: bool = True) -> EventStore:
     """The write store on `path`, validating new events as the application does."""
-    return EventStore(path, clock=clock, validate=validator() if validate else None)
-
-
-def validator() -> Any:
-    """The boundary check the application gives the store."""
-    from order_service.events import parse_event
-
-    return parse_event
+    # `app.bootstrap` gives the store a wrapper of `parse_event`: the same check.
+    return EventStore(path, clock=clock, validate=parse_event if validate else None)
 
 
 def replay(store: EventStore, order_id: str) -> OrderState | None:

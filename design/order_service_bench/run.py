@@ -1,10 +1,12 @@
 """The benchmark suite: what is measured, on which data, and which targets the ratios meet.
 
-Four groups, each timed in one interleaved comparison per stream length N:
+Three groups, each timed in interleaved comparisons:
 
 - replay: rebuild one order of N events (ours full, ours from a snapshot, the peer, the bare fold);
 - append: write the N events in one transaction (ours, the peer, a bare `executemany`);
 - read model: rebuild `order_summary` for many orders of 4 events (ours, a bare upsert loop).
+
+Then one cProfile run of our replay and append at the largest N says where our time goes.
 
 Every timed call's result is checked (all contenders must derive the same order), so a
 contender cannot win by doing less.
@@ -21,7 +23,6 @@ import platform
 import pstats
 import sqlite3
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -466,7 +467,3 @@ def write(results: dict[str, Any], path: Path) -> None:
     """Write the results document as stable, reviewable JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("run `python -m order_service_bench`")
