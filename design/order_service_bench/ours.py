@@ -28,7 +28,7 @@ def clock() -> str:
 
 def open_store(path: Path, *, validate: bool = True) -> EventStore:
     """The write store on `path`, validating new events as the application does."""
-    # `app.bootstrap` gives the store a wrapper of `parse_event`: the same check.
+    # The same boundary check `app.bootstrap` gives the store.
     return EventStore(path, clock=clock, validate=parse_event if validate else None)
 
 
