@@ -76,6 +76,8 @@ def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:
         UnknownSchemaVersion: the version is newer than the current one, or no upcaster
             lifts it.
     """
+    if not isinstance(event, Mapping):
+        return event  # not an envelope: the reducer refuses it as malformed, by position
     event_type = event.get("event_type")
     current = CURRENT_SCHEMA_VERSIONS.get(event_type)  # type: ignore[arg-type]
     schema_version = event.get("schema_version")

@@ -74,3 +74,7 @@ def test_a_malformed_v1_event_is_refused_as_malformed():
 def test_an_unknown_event_type_is_left_for_the_reducer_to_refuse():
     event = {"event_type": "OrderTeleported", "schema_version": 1}
     assert upcast(event) is event
+
+
+def test_something_that_is_not_an_envelope_is_left_for_the_reducer_to_refuse():
+    assert upcast(["not", "an", "event"]) == ["not", "an", "event"]  # type: ignore[arg-type]
