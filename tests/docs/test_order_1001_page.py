@@ -68,10 +68,7 @@ def _money(money: dict) -> str:
 
 def _row(state) -> list[str]:
     data = state.to_dict()
-    lines = ", ".join(
-        f"{line['sku']} {TIMES} {line['quantity']} at {line['unit_price']['amount']}"
-        for line in data["lines"]
-    )
+    lines = ", ".join(f"{line['sku']} {TIMES} {line['quantity']}" for line in data["lines"])
     return [
         f"`{data['status']}`",
         _money(data["total"]),
