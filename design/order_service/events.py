@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -57,6 +57,8 @@ __all__ = [
     "OrderPlacedV1",
     "OrderPlacedV1Data",
     "OrderPlacedV1Item",
+    "OrderShipped",
+    "OrderShippedData",
     "new_event",
     "parse_event",
 ]
@@ -377,17 +379,16 @@ def _tag(payload: Any) -> str | None:
     return f"{getattr(payload, 'event_type', None)}/v{getattr(payload, 'schema_version', None)}"
 
 
+# One tag per (event_type, schema_version): a plain discriminator on event_type cannot tell
+# OrderPlaced v1 from v2.
 _ANY_EVENT: TypeAdapter[Envelope] = TypeAdapter(
     Annotated[
-        (
-            Annotated[OrderPlacedV1, Tag("OrderPlaced/v1")]
-            | Annotated[OrderPlaced, Tag("OrderPlaced/v2")]
-            | Annotated[OrderItemAdded, Tag("OrderItemAdded/v1")]
-            | Annotated[OrderPaid, Tag("OrderPaid/v1")]
-            | Annotated[OrderShipped, Tag("OrderShipped/v1")]
-            | Annotated[OrderDelivered, Tag("OrderDelivered/v1")]
-            | Annotated[OrderCancelled, Tag("OrderCancelled/v1")]
-        ),
+        Union[  # noqa: UP007 (a union built from a tuple of types)
+            tuple(
+                Annotated[model, Tag(f"{event_type}/v{version}")]
+                for (event_type, version), model in EVENT_MODELS.items()
+            )
+        ],
         Discriminator(_tag),
     ]
 )
