@@ -91,6 +91,19 @@ JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 """An integer as JSON Schema sees one: 2 or 2.0, never true or "2"."""
 
 
+class _SchemaVersion:
+    """`SchemaVersion[2]`: the constant 2 as JSON Schema's `const` reads it (2 or 2.0, not true).
+
+    A bare `Literal[1]` would take `True`, since `True == 1` in Python.
+    """
+
+    def __class_getitem__(cls, version: int) -> Any:
+        return Annotated[Literal[version], BeforeValidator(_json_integer)]
+
+
+SchemaVersion = _SchemaVersion
+
+
 def _is_real_instant(value: str) -> str:
     # The pattern admits 2026-02-30; the calendar does not.
     datetime.fromisoformat(value)
@@ -291,7 +304,7 @@ class OrderPlaced(Envelope):
     """A customer placed an order (schema version 2, the current one)."""
 
     event_type: Literal["OrderPlaced"] = Field(description="What happened: the order was placed.")
-    schema_version: Literal[2] = Field(description="Version of the OrderPlaced schema.")
+    schema_version: SchemaVersion[2] = Field(description="Version of the OrderPlaced schema.")
     data: OrderPlacedData = Field(description="Who ordered which lines.")
 
 
@@ -299,7 +312,7 @@ class OrderPlacedV1(Envelope):
     """A customer placed an order, as schema version 1 wrote it; upcast before use."""
 
     event_type: Literal["OrderPlaced"] = Field(description="What happened: the order was placed.")
-    schema_version: Literal[1] = Field(description="Version of the OrderPlaced schema.")
+    schema_version: SchemaVersion[1] = Field(description="Version of the OrderPlaced schema.")
     data: OrderPlacedV1Data = Field(description="Who ordered which items, in integer cents.")
 
 
@@ -307,7 +320,7 @@ class OrderItemAdded(Envelope):
     """The customer added a line before paying; the total grows."""
 
     event_type: Literal["OrderItemAdded"] = Field(description="What happened: a line was added.")
-    schema_version: Literal[1] = Field(description="Version of the OrderItemAdded schema.")
+    schema_version: SchemaVersion[1] = Field(description="Version of the OrderItemAdded schema.")
     data: OrderItemAddedData = Field(description="The line added.")
 
 
@@ -315,7 +328,7 @@ class OrderPaid(Envelope):
     """The order was paid in full."""
 
     event_type: Literal["OrderPaid"] = Field(description="What happened: the order was paid.")
-    schema_version: Literal[1] = Field(description="Version of the OrderPaid schema.")
+    schema_version: SchemaVersion[1] = Field(description="Version of the OrderPaid schema.")
     data: OrderPaidData = Field(description="The payment.")
 
 
@@ -323,7 +336,7 @@ class OrderShipped(Envelope):
     """The order left the warehouse."""
 
     event_type: Literal["OrderShipped"] = Field(description="What happened: the order shipped.")
-    schema_version: Literal[1] = Field(description="Version of the OrderShipped schema.")
+    schema_version: SchemaVersion[1] = Field(description="Version of the OrderShipped schema.")
     data: OrderShippedData = Field(description="Carrier and tracking number.")
 
 
@@ -333,7 +346,7 @@ class OrderDelivered(Envelope):
     event_type: Literal["OrderDelivered"] = Field(
         description="What happened: the order was delivered."
     )
-    schema_version: Literal[1] = Field(description="Version of the OrderDelivered schema.")
+    schema_version: SchemaVersion[1] = Field(description="Version of the OrderDelivered schema.")
     data: OrderDeliveredData = Field(description="The parcel delivered.")
 
 
@@ -343,7 +356,7 @@ class OrderCancelled(Envelope):
     event_type: Literal["OrderCancelled"] = Field(
         description="What happened: the order was cancelled."
     )
-    schema_version: Literal[1] = Field(description="Version of the OrderCancelled schema.")
+    schema_version: SchemaVersion[1] = Field(description="Version of the OrderCancelled schema.")
     data: OrderCancelledData = Field(description="Why it was cancelled.")
 
 
@@ -373,10 +386,15 @@ _DATA_TO_EVENT: dict[type[BaseModel], type[Envelope]] = {
 }
 
 
-def _tag(payload: Any) -> str | None:
+def _tag(payload: Any) -> str:
     if isinstance(payload, dict):
-        return f"{payload.get('event_type')}/v{payload.get('schema_version')}"
-    return f"{getattr(payload, 'event_type', None)}/v{getattr(payload, 'schema_version', None)}"
+        event_type, version = payload.get("event_type"), payload.get("schema_version")
+    else:
+        event_type = getattr(payload, "event_type", None)
+        version = getattr(payload, "schema_version", None)
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)  # 2.0 is the integer 2 to JSON Schema; true stays "True" and fails
+    return f"{event_type}/v{version}"
 
 
 # One tag per (event_type, schema_version): a plain discriminator on event_type cannot tell

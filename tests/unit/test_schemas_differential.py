@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
-from order_service.events import EVENT_MODELS
+from order_service.events import EVENT_MODELS, parse_event
 from order_service.schemas import schema_file_name
 from order_service.validation import validator_for
 from pydantic import ValidationError
@@ -84,5 +84,35 @@ def test_a_payload_broken_anywhere_is_judged_alike_by_schema_and_model(key):
             parent[path[-1]] = data.draw(ODD_VALUES, label="value")
         schema_accepts = validator.is_valid(broken)
         assert _model_accepts(key, broken) == schema_accepts, broken
+
+    check()
+
+
+FIXTURES = sorted((SCHEMAS / "fixtures").rglob("*.json"))
+
+
+@pytest.mark.slow
+def test_any_event_schema_and_parse_event_agree_on_every_fixture_broken_anywhere():
+    validator = validator_for(json.loads((SCHEMAS / "order-event.schema.json").read_text()))
+    assert len(FIXTURES) == 23
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.sampled_from(FIXTURES), st.data())
+    def check(path, data):
+        broken = json.loads(path.read_text(encoding="utf-8"))
+        where = data.draw(st.sampled_from(list(_paths(broken))[1:]), label="path")
+        parent = broken
+        for step in where[:-1]:
+            parent = parent[step]
+        if data.draw(st.booleans(), label="delete") and isinstance(parent, dict):
+            del parent[where[-1]]
+        else:
+            parent[where[-1]] = data.draw(ODD_VALUES | st.sampled_from([1, 2, 3]), label="value")
+        try:
+            parse_event(broken)
+            model_accepts = True
+        except ValidationError:
+            model_accepts = False
+        assert model_accepts == validator.is_valid(broken), broken
 
     check()
