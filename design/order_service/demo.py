@@ -22,9 +22,14 @@ from order_service.commands import (
     ShipOrder,
 )
 from order_service.decide import CommandRejected
-from order_service.handlers import SNAPSHOT_EVERY, load_order
+from order_service.handlers import load_order
 from order_service.projections import contents, open_read_model, rebuild
 from order_service.queries import OrderSummary, order_as_of
+
+DEMO_SNAPSHOT_EVERY = 3
+"""The demo's snapshot policy: low, so that #1001's short story shows a snapshot being taken.
+
+The service's default is `handlers.SNAPSHOT_EVERY`."""
 
 
 class DemoClock:
@@ -116,7 +121,7 @@ class _Story:
         if snapshot is not None and snapshot.version == version:
             self.say(
                 f"    snapshot: state saved at version {version} "
-                f"(policy: every {SNAPSHOT_EVERY} events)"
+                f"(demo policy: every {DEMO_SNAPSHOT_EVERY} events)"
             )
         return version
 
@@ -156,7 +161,9 @@ def run_demo(write_db: str | Path, out: TextIO) -> None:
     replay_db = write_db.with_name(f"{write_db.stem}.replay{write_db.suffix or '.db'}")
     _refuse_existing(write_db, read_db_for(write_db), replay_db)
     clock = DemoClock("2026-11-02T09:15:00Z")
-    service = bootstrap(write_db, clock=clock, new_id=DemoIds("00000000"))
+    service = bootstrap(
+        write_db, clock=clock, new_id=DemoIds("00000000"), snapshot_every=DEMO_SNAPSHOT_EVERY
+    )
     story = _Story(service, clock, out)
     try:
         _tell(story, service, replay_db)
