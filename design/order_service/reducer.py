@@ -365,17 +365,6 @@ class _Draft:
         )
 
 
-# Amounts already found well-formed: prices repeat, so most lines skip the regex. A fact about
-# strings, not state of any order, so evolve and fold stay pure; capped so it cannot grow.
-_CHECKED_AMOUNTS: set[str] = set()
-
-
-def _remember_amount(amount: str) -> None:
-    if len(_CHECKED_AMOUNTS) >= 4096:
-        _CHECKED_AMOUNTS.clear()
-    _CHECKED_AMOUNTS.add(amount)
-
-
 def _cents(amount: str) -> int:
     if type(amount) is not str or not _AMOUNT.fullmatch(amount):
         raise ValueError(f"amount {amount!r} is not a decimal string with two decimals")
@@ -398,10 +387,8 @@ def _add_line(draft: _Draft, event: Mapping[str, Any], line: Mapping[str, Any]) 
     quantity = line["quantity"]
     price = line["unit_price"]
     amount = price["amount"]
-    if amount not in _CHECKED_AMOUNTS:
-        if type(amount) is not str or _AMOUNT_MATCH(amount) is None:
-            raise ValueError(f"amount {amount!r} is not a decimal string with two decimals")
-        _remember_amount(amount)
+    if type(amount) is not str or _AMOUNT_MATCH(amount) is None:
+        raise ValueError(f"amount {amount!r} is not a decimal string with two decimals")
     if type(quantity) is not int or quantity < 1:
         raise _refuse(
             InvariantBroken, draft, event, f"quantity of {sku} must be a positive integer"
