@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 """A payload invalid, a file not JSON, or a stream the reducer refuses."""
 EXIT_USAGE = 2
-"""Wrong arguments, or a file that cannot be read."""
+"""Wrong arguments, a file that cannot be read, or an output closed by its reader."""
 
 
 class Unreadable(Exception):
@@ -307,7 +308,15 @@ def main(
     handler.setFormatter(logging.Formatter("orders: %(message)s"))
     reducer_log.addHandler(handler)
     try:
-        return args.handler(args, out, err)
+        status = args.handler(args, out, err)
+        out.flush()  # a reader that went away shows here, not as a traceback at exit
+        return status
+    except BrokenPipeError:
+        # `orders validate ... | head`: the reader closed the pipe. Stop quietly, as a tool
+        # killed by SIGPIPE would, and keep the interpreter's final flush from failing too.
+        if out is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_USAGE
     finally:
         reducer_log.removeHandler(handler)
 

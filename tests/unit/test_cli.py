@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -246,3 +247,26 @@ def test_validate_refuses_a_directory_without_event_files(tmp_path):
     status, _, err = run("validate", tmp_path)
     assert status == EXIT_USAGE
     assert err == f"orders: cannot read {tmp_path}: a directory without *.json or *.jsonl files\n"
+
+
+@pytest.mark.parametrize("command", ["validate", "derive"])
+def test_an_output_closed_by_its_reader_ends_quietly_without_a_traceback(command):
+    # `orders derive ... | head -1`: here the reader is gone before orders writes a byte.
+    script = shutil.which("orders", path=str(Path(sys.executable).parent))
+    assert script, "the orders console script is not installed in this environment"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    path = INVALID / "float-amount.json" if command == "validate" else STREAM[0]
+    try:
+        finished = subprocess.run(
+            [script, command, str(path)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert finished.returncode == EXIT_USAGE
+    assert "Traceback" not in finished.stderr
+    assert "BrokenPipeError" not in finished.stderr
