@@ -13,10 +13,12 @@ import dataclasses
 import json
 import sqlite3
 import tempfile
+from contextlib import closing
 from pathlib import Path
 from typing import Any, TextIO
 
 from order_service.app import bootstrap, read_db_for
+from order_service.database import connect
 from order_service.demo import run_demo
 from order_service.projections import ProjectionError
 from order_service.queries import OrderQueries, QueryError, order_as_of
@@ -46,16 +48,38 @@ def run_demo_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _existing(path: str, what: str) -> Path:
+def _write_db(path: str) -> Path:
+    """The write database at `path`, checked before anything opens it for writing.
+
+    Opening a file as the event store creates its tables: a mistyped `--db` (the read
+    database, any other file) must be refused, not quietly turned into an empty store.
+    """
     if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no such {what} (run `orders demo --db {path}` first?)")
+        raise FileNotFoundError(f"{path}: no such write database (run `orders demo --db {path}`?)")
+    try:
+        with closing(connect(path, read_only=True)) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'order_events'"
+            ).fetchone()
+    except sqlite3.DatabaseError as error:
+        raise FileNotFoundError(f"{path}: not a SQLite database ({error})") from None
+    if found is None:
+        raise FileNotFoundError(f"{path}: not a write database (it has no order_events table)")
+    return Path(path)
+
+
+def _read_db(path: str, write_db: Path) -> Path:
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"{path}: no such read database (build it with `orders replay --db {write_db}`)"
+        )
     return Path(path)
 
 
 def run_replay_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`orders replay --db PATH`: rebuild the read DB from the write DB's events."""
     try:
-        write_db = _existing(args.db, "write database")
+        write_db = _write_db(args.db)
         service = bootstrap(write_db, args.read_db)
     except FileNotFoundError as error:
         return _fail(err, str(error))
@@ -72,8 +96,8 @@ def run_replay_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
 def run_query_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`orders query --db PATH get|search|as-of ...`: read-only answers, as JSON."""
     try:
-        write_db = _existing(args.db, "write database")
-        read_db = _existing(args.read_db or str(read_db_for(write_db)), "read database")
+        write_db = _write_db(args.db)
+        read_db = _read_db(args.read_db or str(read_db_for(write_db)), write_db)
         if args.query == "as-of":
             store = EventStore(write_db, clock=lambda: "", read_only=True)
             try:

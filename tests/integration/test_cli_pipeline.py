@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
+from contextlib import closing
 
 import pytest
 from order_service.cli import main
@@ -88,3 +90,52 @@ def test_orders_replay_rebuilds_the_read_model_from_the_events(demo_db):
     assert status == 0
     assert out.startswith("replayed 6 events from ")
     assert orders("query", "--db", demo_db, "search")[1] == before
+
+
+def another_sqlite_file(db):
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE TABLE customers (id TEXT)")
+        conn.commit()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda db: db.write_text("not a database"), "not a SQLite database"),
+        (another_sqlite_file, "not a write database"),
+    ],
+    ids=["a text file", "another SQLite file"],
+)
+@pytest.mark.parametrize("command", [("replay",), ("query", "get", "1001")])
+def test_a_db_that_is_not_a_write_database_is_refused_and_left_as_it_was(
+    tmp_path, make, message, command
+):
+    db = tmp_path / "orders.db"
+    make(db)
+    before = db.read_bytes()
+    status, out, err = orders(command[0], "--db", db, *command[1:])
+    assert (status, out) == (1, "")
+    assert err.startswith(f"orders: {db}: {message}")
+    assert err.count("\n") == 1
+    assert db.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["orders.db"]
+
+
+def test_the_read_database_given_as_the_write_database_is_refused_unchanged(demo_db):
+    read_db = demo_db.with_name("orders.read.db")
+    tables = "SELECT name FROM sqlite_master ORDER BY name"
+    with closing(sqlite3.connect(read_db)) as conn:
+        before = conn.execute(tables).fetchall()
+    status, _, err = orders("replay", "--db", read_db)
+    assert status == 1
+    assert "not a write database (it has no order_events table)" in err
+    with closing(sqlite3.connect(read_db)) as conn:
+        assert conn.execute(tables).fetchall() == before
+    assert not read_db.with_name("orders.read.read.db").exists()
+
+
+def test_a_missing_read_database_names_the_replay_that_builds_it(demo_db):
+    demo_db.with_name("orders.read.db").unlink()
+    status, _, err = orders("query", "--db", demo_db, "get", "1001")
+    assert status == 1
+    assert f"build it with `orders replay --db {demo_db}`" in err
