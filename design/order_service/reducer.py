@@ -652,6 +652,15 @@ def _skip_folded(draft: _Draft, stream: Iterator[Mapping[str, Any]]) -> Iterator
     for event in stream:
         version = event.get("version") if isinstance(event, Mapping) else None
         if type(version) is not int or version > draft.version:
+            if previous is not None and previous != draft.version:
+                # A prefix was given but stops short: [1, 4] for a snapshot at 3 lacks 2 and 3.
+                raise _refuse(
+                    VersionOutOfSequence,
+                    draft,
+                    event,
+                    f"events before the snapshot stop at version {previous}, "
+                    f"the snapshot is at version {draft.version}",
+                )
             return chain((event,), stream)
         if event["order_id"] != draft.order_id:
             raise _refuse(

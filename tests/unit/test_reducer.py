@@ -311,6 +311,15 @@ def test_a_stream_that_skips_part_of_the_snapshot_prefix_is_refused():
         fold([events[0], events[2], events[3]], snapshot)
 
 
+def test_a_stream_whose_snapshot_prefix_stops_short_and_jumps_past_it_is_refused():
+    events = lifecycle("placed", "item_added", "paid", "shipped")
+    snapshot = take_snapshot(fold(events[:3]))
+    with pytest.raises(
+        VersionOutOfSequence, match="stop at version 1, the snapshot is at version 3"
+    ):
+        fold([events[0], events[3]], snapshot)
+
+
 def test_the_reducer_folds_exactly_the_current_schema_version_of_every_event_type():
     from order_service.events import CURRENT_SCHEMA_VERSIONS
     from order_service.reducer import _TRANSITIONS
