@@ -101,6 +101,8 @@ def read_events(path: str, stdin: TextIO | None = None) -> list[Loaded]:
         if whole.msg != "Extra data" or len(text.strip().splitlines()) < 2:
             return [Loaded(path, whole.lineno, 0, error=f"malformed JSON: {_describe(whole)}")]
         return _json_lines(path, text)
+    if document == []:  # as empty as an empty file: a CI check that read nothing must not pass
+        return [Loaded(path, None, 0, error="empty: no events")]
     if isinstance(document, list):
         return [Loaded(path, None, index, payload) for index, payload in enumerate(document)]
     return [Loaded(path, None, 0, document)]

@@ -106,9 +106,10 @@ def test_validate_reports_malformed_json_with_its_line_and_no_traceback(tmp_path
     assert "Traceback" not in err
 
 
-def test_validate_calls_an_empty_file_invalid(tmp_path):
-    path = tmp_path / "empty.jsonl"
-    path.write_text("\n", encoding="utf-8")
+@pytest.mark.parametrize(("name", "text"), [("empty.jsonl", "\n"), ("empty.json", " [ ]\n")])
+def test_validate_calls_an_empty_file_or_an_empty_array_invalid(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
     assert run("validate", path)[:2] == (EXIT_INVALID, f"{path}: empty: no events\n")
 
 
