@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 from command_builders import add, cancel, deliver, line, pay, place, ship
-from order_service.projections import ProjectionError
+from order_service.projections import ProjectionError, contents
 from order_service.queries import QueryError
 from order_service.store import ConcurrencyError
 
@@ -173,8 +173,27 @@ def test_a_projection_failure_surfaces_and_the_event_stays_unsent(service):
     # A read model that lost version 1 (say, restored from an old backup) sees a gap at 2.
     service.projector.conn.execute("UPDATE order_summary SET last_version = 0")
     service.handle(pay("1001"))
+    before = contents(service.projector.conn)
     with pytest.raises(ProjectionError, match="has version 2, the read model expects 1"):
         service.relay.run_once()
+    assert service.relay.pending() == 1
+    assert contents(service.projector.conn) == before  # nothing of version 2 was applied
+
+
+def test_a_projection_that_fails_after_writing_the_row_leaves_the_read_model_as_it_was(service):
+    service.handle(place("1001"))
+    service.relay.run_once()
+    service.handle(pay("1001"))
+    before = contents(service.projector.conn)
+    # The summary row is written, then the checkpoint write fails: one transaction, so neither.
+    service.projector.conn.execute(
+        "CREATE TEMP TRIGGER checkpoint_fails BEFORE UPDATE ON main.projection_checkpoint "
+        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+        service.relay.run_once()
+    assert contents(service.projector.conn) == before
+    assert service.queries.get("1001").status == "placed"
     assert service.relay.pending() == 1
 
 
