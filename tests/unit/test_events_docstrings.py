@@ -1,4 +1,7 @@
-"""The examples in the event model's docstrings run, as they are shown in the API reference."""
+"""The examples in the docstrings run, as they are shown in the API reference.
+
+The event model's modules, and the pipeline's modules that have examples (bus, commands, decide).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,9 @@ EXPECTED_EXAMPLES = {
     "order_service.upcasting": 5,
     "order_service.schemas": 3,
     "order_service.validation": 3,
+    "order_service.bus": 5,
+    "order_service.commands": 2,
+    "order_service.decide": 4,
 }
 
 
