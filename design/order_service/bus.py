@@ -17,7 +17,7 @@ Handler = Callable[[Mapping[str, Any], int], None]
 class Bus:
     """Deliver each published event to every subscriber.
 
-    Example:
+    Examples:
         >>> seen = []
         >>> bus = Bus()
         >>> bus.subscribe("audit", lambda event, position: seen.append(position))

@@ -4,7 +4,7 @@ A command asks for a change; `decide` accepts or rejects it against the order's 
 Fields reuse the event model's types (`Money`, `OrderLine` and their patterns), so a command
 that validates here carries nothing an event could not.
 
-Example:
+Examples:
     >>> command = parse_command({"type": "PayOrder", "order_id": "1001",
     ...     "payment_id": "PAY-7731", "amount": {"amount": "129.97", "currency": "EUR"}})
     >>> type(command).__name__, command.amount.amount
@@ -84,7 +84,11 @@ class PayOrder(_Command):
     """Record the payment of the order's total."""
 
     type: Literal["PayOrder"] = "PayOrder"
-    payment_id: StrictStr = Field(pattern=REFERENCE_PATTERN, max_length=64)
+    payment_id: StrictStr = Field(
+        pattern=REFERENCE_PATTERN,
+        max_length=64,
+        description="Reference of the payment at the payment provider.",
+    )
     amount: Money = Field(description="The amount paid: must equal the order's total.")
 
 
@@ -92,15 +96,23 @@ class ShipOrder(_Command):
     """Hand a paid order to a carrier."""
 
     type: Literal["ShipOrder"] = "ShipOrder"
-    carrier: StrictStr = Field(pattern=REFERENCE_PATTERN, max_length=32)
-    tracking_number: StrictStr = Field(pattern=REFERENCE_PATTERN, max_length=64)
+    carrier: StrictStr = Field(
+        pattern=REFERENCE_PATTERN, max_length=32, description='Carrier code, e.g. "DHL".'
+    )
+    tracking_number: StrictStr = Field(
+        pattern=REFERENCE_PATTERN, max_length=64, description="Carrier's tracking number."
+    )
 
 
 class DeliverOrder(_Command):
     """Confirm that the shipped parcel reached the customer."""
 
     type: Literal["DeliverOrder"] = "DeliverOrder"
-    tracking_number: StrictStr = Field(pattern=REFERENCE_PATTERN, max_length=64)
+    tracking_number: StrictStr = Field(
+        pattern=REFERENCE_PATTERN,
+        max_length=64,
+        description="Tracking number of the parcel delivered; the one it was shipped with.",
+    )
 
 
 class CancelOrder(_Command):

@@ -4,7 +4,7 @@ Given the order's current state (None if it does not exist) and a command, retur
 events, or raise `CommandRejected` naming the order and the rule. Nothing is read or written
 here: ids and the clock are passed in, so the same inputs always give the same events.
 
-Example:
+Examples:
     >>> from order_service.commands import PlaceOrder
     >>> ids = iter(["00000000-0000-4000-8000-000000000001"])
     >>> [placed] = decide(None, PlaceOrder(
