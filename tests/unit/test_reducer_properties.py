@@ -6,9 +6,15 @@ import json
 
 import pytest
 from event_streams import cancelled, delivered, item_added, paid, placed, shipped
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
-from order_service.reducer import IllegalTransition, Snapshot, fold, take_snapshot
+from order_service.reducer import (
+    IllegalTransition,
+    Snapshot,
+    VersionOutOfSequence,
+    fold,
+    take_snapshot,
+)
 
 # The lifecycle, written out independently of the reducer's own table: the oracle.
 NEXT_STATUS = {
@@ -91,3 +97,46 @@ def test_a_snapshot_at_any_version_plus_the_rest_folds_to_the_same_state(steps, 
     through_json = Snapshot.from_dict(json.loads(json.dumps(snapshot.to_dict())))
     assert fold(events[k:], through_json) == fold(events)
     assert fold(events, through_json) == fold(events)
+
+
+@st.composite
+def illegal_sequences(draw) -> tuple[list[str], int]:
+    """A valid lifecycle, then one step its last status does not allow, then anything.
+
+    Returns the steps and the version of the illegal step: every draw is illegal by
+    construction, whatever the draws before it (unlike random lists, mostly illegal at step 1).
+    """
+    prefix = draw(valid_lifecycles()) if draw(st.booleans()) else []
+    status = expected_status(prefix)
+    illegal = draw(st.sampled_from([s for s in STEPS if (status, s) not in NEXT_STATUS]))
+    tail = draw(st.lists(st.sampled_from(STEPS), max_size=3))
+    return [*prefix, illegal, *tail], len(prefix) + 1
+
+
+@given(illegal_sequences())
+def test_a_valid_prefix_then_an_illegal_step_is_refused_at_that_step(case):
+    steps, refused_version = case
+    with pytest.raises(IllegalTransition) as refused:
+        fold(build(steps))
+    assert refused.value.version == refused_version
+    assert refused.value.order_id == "1001"
+    assert "illegal transition" in refused.value.rule
+
+
+@given(valid_lifecycles(), st.data())
+def test_any_reordering_drop_or_duplicate_of_a_valid_stream_is_refused(steps, data):
+    events = build(steps)
+    assume(len(events) >= 2)
+    how = data.draw(st.sampled_from(["reorder", "drop", "duplicate"]), label="how")
+    if how == "reorder":
+        order = data.draw(st.permutations(range(len(events))), label="order")
+        assume(list(order) != sorted(order))
+        broken = [events[i] for i in order]
+    elif how == "drop":
+        i = data.draw(st.integers(0, len(events) - 2), label="dropped")  # not the last: a gap
+        broken = events[:i] + events[i + 1 :]
+    else:
+        i = data.draw(st.integers(0, len(events) - 1), label="duplicated")
+        broken = events[: i + 1] + events[i:]
+    with pytest.raises(VersionOutOfSequence):
+        fold(broken)
