@@ -42,6 +42,10 @@ class ConcurrencyError(Exception):
         self.actual = actual
 
 
+_RETRY_KEYS = ("event_type", "schema_version", "occurred_at", "data", "metadata")
+"""What a retried event must repeat, besides its id, order and version, to count as the same."""
+
+
 class EventIdConflictError(ValueError):
     """An event id is already stored for another event: it cannot be appended again."""
 
@@ -197,24 +201,29 @@ class EventStore:
 
     def _already_stored(self, events: Sequence[Mapping[str, Any]]) -> bool:
         """True if every event is stored already, as it is; raise if an id is reused."""
-        wanted = {e["event_id"]: (e["order_id"], e["version"]) for e in events}
+        wanted = {e["event_id"]: e for e in events}
         ids = list(wanted)
-        stored = {}
+        stored: dict[str, Event] = {}
         for start in range(0, len(ids), 500):  # SQLite caps the parameters of one statement
             chunk = ids[start : start + 500]
-            stored.update(
-                (event_id, (order_id, version))
-                for event_id, order_id, version in self.conn.execute(
-                    "SELECT event_id, order_id, version FROM order_events "
-                    f"WHERE event_id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-            )
-        for event_id, place in stored.items():
-            if place != wanted[event_id]:
+            rows = self.conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM order_events "
+                f"WHERE event_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            stored.update((event["event_id"], event) for event in events_from_rows(rows))
+        for event_id, event in stored.items():
+            new = wanted[event_id]
+            if (event["order_id"], event["version"]) != (new["order_id"], new["version"]):
                 raise EventIdConflictError(
-                    f"event {event_id} is already stored as order {place[0]} version "
-                    f"{place[1]}: an event id names one event only"
+                    f"event {event_id} is already stored as order {event['order_id']} version "
+                    f"{event['version']}: an event id names one event only"
+                )
+            # Same place, other content: not a retry of this event but another one under its id.
+            if any(event[key] != new[key] for key in _RETRY_KEYS):
+                raise EventIdConflictError(
+                    f"event {event_id} is already stored as order {event['order_id']} version "
+                    f"{event['version']} with other content: an event id names one event only"
                 )
         if stored and len(stored) != len(wanted):
             missing = sorted(set(wanted) - set(stored))

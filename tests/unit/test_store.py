@@ -231,3 +231,12 @@ def test_a_retried_batch_longer_than_one_query_chunk_is_still_idempotent(tmp_pat
     assert store.append(batch, expected_version=0) == 1201
     assert count(store, "order_events") == 1201
     store.close()
+
+
+def test_an_event_id_reused_at_the_same_version_with_other_content_is_refused(store):
+    store.append([PLACED, PAID], expected_version=0)
+    other_payment = {**PAID, "data": {**PAID["data"], "payment_id": "PAY-9999"}}
+    with pytest.raises(EventIdConflictError, match="version 2 with other content"):
+        store.append([other_payment], expected_version=1)
+    assert store.load("1001") == [PLACED, PAID]
+    assert count(store, "outbox") == 2
