@@ -43,6 +43,10 @@ EXIT_USAGE = 2
 """Wrong arguments, a file that cannot be read, or an output closed by its reader."""
 
 
+_TOO_DEEP = "nested too deeply to parse"
+# json.loads raises RecursionError, not JSONDecodeError, on arrays or objects nested ~1000 deep.
+
+
 class Unreadable(Exception):
     """A path that cannot be read at all (missing, a directory, not UTF-8...)."""
 
@@ -101,6 +105,8 @@ def read_events(path: str, stdin: TextIO | None = None) -> list[Loaded]:
         if whole.msg != "Extra data" or len(text.strip().splitlines()) < 2:
             return [Loaded(path, whole.lineno, 0, error=f"malformed JSON: {_describe(whole)}")]
         return _json_lines(path, text)
+    except RecursionError:
+        return [Loaded(path, None, 0, error=f"malformed JSON: {_TOO_DEEP}")]
     if document == []:  # as empty as an empty file: a CI check that read nothing must not pass
         return [Loaded(path, None, 0, error="empty: no events")]
     if isinstance(document, list):
@@ -118,6 +124,8 @@ def _json_line(path: str, number: int, index: int, line: str) -> Loaded:
         return Loaded(path, number, index, json.loads(line))
     except json.JSONDecodeError as error:
         return Loaded(path, number, index, error=f"malformed JSON: {_describe(error)}")
+    except RecursionError:
+        return Loaded(path, number, index, error=f"malformed JSON: {_TOO_DEEP}")
 
 
 def _describe(error: json.JSONDecodeError) -> str:
@@ -189,6 +197,9 @@ def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return EXIT_USAGE
         except json.JSONDecodeError as error:
             print(f"orders: snapshot {args.snapshot}: malformed JSON: {_describe(error)}", file=err)
+            return EXIT_INVALID
+        except RecursionError:
+            print(f"orders: snapshot {args.snapshot}: malformed JSON: {_TOO_DEEP}", file=err)
             return EXIT_INVALID
         except ReducerError as error:
             print(f"orders: snapshot {args.snapshot}: {error.rule}", file=err)

@@ -271,3 +271,20 @@ def test_an_output_closed_by_its_reader_ends_quietly_without_a_traceback(command
     assert finished.returncode == EXIT_USAGE
     assert "Traceback" not in finished.stderr
     assert "BrokenPipeError" not in finished.stderr
+
+
+@pytest.mark.parametrize("name", ["deep.json", "deep.jsonl"])
+def test_json_nested_too_deeply_is_reported_as_malformed_not_a_traceback(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    status, out, _ = run("validate", path)
+    where = f"{path}:1" if name.endswith(".jsonl") else f"{path}"
+    assert (status, out) == (EXIT_INVALID, f"{where}: malformed JSON: nested too deeply to parse\n")
+
+
+def test_derive_reports_a_snapshot_nested_too_deeply_as_malformed(tmp_path):
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    status, out, err = run("derive", STREAM[0], "--snapshot", snapshot)
+    assert (status, out) == (EXIT_INVALID, "")
+    assert err == f"orders: snapshot {snapshot}: malformed JSON: nested too deeply to parse\n"
