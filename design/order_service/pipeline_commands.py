@@ -36,15 +36,22 @@ def _print_json(out: TextIO, value: Any) -> None:
 
 def run_demo_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`orders demo [--db PATH]`: #1001's story on fresh files."""
+    if args.db is not None and not Path(args.db).name:
+        return _fail(err, f"--db {args.db!r}: give a file path, e.g. --db orders.db")
     try:
         if args.db is None:
             with tempfile.TemporaryDirectory(prefix="orders-demo-") as folder:
                 run_demo(Path(folder) / "orders.db", out)
         else:
-            Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:  # a file where a folder should be, no permission...
+                return _fail(err, f"cannot write the demo database {args.db}: {error}")
             run_demo(args.db, out)
-    except FileExistsError as error:
+    except FileExistsError as error:  # the demo's own refusal to reuse a database
         return _fail(err, str(error))
+    except (OSError, sqlite3.Error) as error:  # a folder that cannot be written, a full disk...
+        return _fail(err, f"cannot write the demo database {args.db}: {error}")
     return 0
 
 

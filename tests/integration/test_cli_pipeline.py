@@ -139,3 +139,14 @@ def test_a_missing_read_database_names_the_replay_that_builds_it(demo_db):
     status, _, err = orders("query", "--db", demo_db, "get", "1001")
     assert status == 1
     assert f"build it with `orders replay --db {demo_db}`" in err
+
+
+@pytest.mark.parametrize("where", ["under a file", "empty"])
+def test_orders_demo_on_a_path_it_cannot_write_says_so_in_one_line(tmp_path, where):
+    (tmp_path / "a-file").write_text("not a folder")
+    db = "" if where == "empty" else str(tmp_path / "a-file" / "orders.db")
+    status, out, err = orders("demo", "--db", db)
+    assert (status, out) == (1, "")
+    assert err.startswith("orders: ")
+    assert err.count("\n") == 1
+    assert ("give a file path" if where == "empty" else "cannot write the demo database") in err
