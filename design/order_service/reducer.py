@@ -9,7 +9,7 @@ upcast first (see `order_service.upcasting`). The reducer builds no model per ev
 parses no timestamp, so replaying a long stream costs little more than reading it.
 
 Examples:
-    >>> from order_service.reducer import fold
+    >>> from order_service.reducer import EXAMPLE_STREAM, fold
     >>> state = fold(EXAMPLE_STREAM)
     >>> state.status, state.version, state.total
     ('shipped', 3, '99.98')
