@@ -527,17 +527,17 @@ def _fold_into(draft: _Draft, events: Iterable[Mapping[str, Any]]) -> _Draft:
                     event,
                     f"event belongs to order {event['order_id']}, not {order_id}",
                 )
-            if event["version"] != expected:
+            version = event["version"]
+            # `type(...) is not int`: True == 1 and 2.0 == 2 in Python, never in the contract.
+            if version != expected or type(version) is not int:
                 draft.version = expected - 1
-                raise _refuse(
-                    VersionOutOfSequence, draft, event, _version_rule(draft, event["version"])
-                )
+                raise _refuse(VersionOutOfSequence, draft, event, _version_rule(draft, version))
             entry = transitions.get(event["event_type"])
             if entry is None:
                 raise _refuse(
                     UnknownEventType, draft, event, f"unknown event type {event['event_type']!r}"
                 )
-            if event["schema_version"] != entry[0]:
+            if event["schema_version"] != entry[0] or type(event["schema_version"]) is not int:
                 raise _refuse(
                     UnknownSchemaVersion,
                     draft,

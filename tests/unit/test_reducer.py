@@ -150,6 +150,18 @@ def test_a_version_out_of_sequence_is_refused(versions, rule):
     assert refusal.value.rule == rule
 
 
+@pytest.mark.parametrize("version", [True, 1.0, "1"], ids=["true", "float", "string"])
+def test_a_version_that_only_compares_equal_to_1_is_refused(version):
+    with pytest.raises(VersionOutOfSequence, match=f"version {version!r} is not an integer"):
+        fold([dict(placed(1), version=version)])
+
+
+@pytest.mark.parametrize("schema_version", [2.0, "2"], ids=["float", "string"])
+def test_a_schema_version_that_only_looks_current_is_refused(schema_version):
+    with pytest.raises(UnknownSchemaVersion, match=f"schema version {schema_version!r} is not"):
+        fold([dict(placed(1), schema_version=schema_version)])
+
+
 def test_an_unknown_event_type_is_refused_by_name():
     with pytest.raises(UnknownEventType, match="unknown event type 'OrderTeleported'"):
         fold([placed(1), envelope(2, "OrderTeleported", {})])
