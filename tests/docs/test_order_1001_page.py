@@ -178,16 +178,18 @@ def test_the_lifecycle_diagram_is_what_the_reducer_allows():
 
 def test_every_event_shown_anywhere_on_the_site_validates():
     pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
-    shown = []
+    shown, not_json = [], []
     for page in pages:
         for line, body in fenced_blocks(page, "json"):
             try:
                 payload = json.loads(body)
-            except json.JSONDecodeError:
+            except json.JSONDecodeError as error:  # a typo must not hide an event from the check
+                not_json.append(f"{page.relative_to(REPO_ROOT)}:{line}: {error}")
                 continue
             for item in payload if isinstance(payload, list) else [payload]:
                 if isinstance(item, dict) and "event_type" in item:
                     shown.append((f"{page.relative_to(REPO_ROOT)}:{line}", item))
+    assert not_json == []
     assert len(shown) >= 7
     problems = [f"{where}: {p}" for where, item in shown for p in validate_event(item)]
     assert problems == []
