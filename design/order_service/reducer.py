@@ -198,6 +198,8 @@ class OrderState:
             for line in state["lines"]:
                 if line["unit_price"]["currency"] != currency:
                     raise ValueError("every amount must be in the order's currency")
+                if type(line["quantity"]) is not int or line["quantity"] < 1:
+                    raise ValueError(f"quantity of {line['sku']} must be a positive integer")
                 lines.append(Line(line["sku"], line["quantity"], line["unit_price"]["amount"]))
             result = cls(
                 order_id=state["order_id"],

@@ -305,6 +305,16 @@ def test_a_snapshot_whose_state_does_not_add_up_is_refused():
         fold([paid(2, "1.00")], Snapshot("1001", 1, REDUCER_VERSION, state))
 
 
+@pytest.mark.parametrize("quantity", [0, -1, 1.0], ids=["zero", "negative", "float"])
+def test_a_snapshot_with_a_line_no_event_could_have_made_is_refused(quantity):
+    state = fold([placed(1)]).to_dict()
+    state["lines"].append(
+        {"sku": "X", "quantity": quantity, "unit_price": {"amount": "0.00", "currency": "EUR"}}
+    )
+    with pytest.raises(SnapshotRejected, match="quantity of X must be a positive integer"):
+        fold([paid(2, "79.99")], Snapshot("1001", 1, REDUCER_VERSION, state))
+
+
 def test_a_snapshot_whose_state_is_at_another_version_is_refused():
     state = fold([placed(1)]).to_dict()
     with pytest.raises(SnapshotRejected, match="snapshot state is order 1001 at version 1"):
