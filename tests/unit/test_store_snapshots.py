@@ -81,3 +81,18 @@ def test_an_older_snapshot_never_replaces_a_newer_one(store):
         Snapshot("1001", 1, REDUCER_VERSION, fold(store.load("1001", upto_version=1)).to_dict())
     )
     assert store.latest_snapshot("1001") == newest
+
+
+def test_a_snapshot_that_cannot_be_saved_leaves_the_command_succeeded_and_says_so(store, caplog):
+    # The events are committed before the snapshot is written: failing then would make the
+    # client send the command again, although it was carried out.
+    store.conn.execute(
+        "CREATE TEMP TRIGGER snapshot_fails BEFORE INSERT ON main.order_snapshots "
+        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    with caplog.at_level(logging.WARNING, logger="order_service.handlers"):
+        assert story(store, snapshot_every=2) == 3
+    assert [event["version"] for event in store.load("1001")] == [1, 2, 3]
+    assert store.latest_snapshot("1001") is None
+    assert "order 1001: snapshot not saved: disk full" in caplog.text
+    assert load_order(store, "1001").state == fold(store.load("1001"))
