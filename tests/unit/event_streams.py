@@ -65,12 +65,16 @@ def cancelled(version: int, **kw: Any) -> dict[str, Any]:
 
 
 def lifecycle(*steps: str) -> list[dict[str, Any]]:
-    """A valid stream from step names, e.g. lifecycle("placed", "paid", "shipped")."""
+    """Envelopes for step names, versions 1..n, e.g. lifecycle("placed", "paid", "shipped").
+
+    Payments pay the running total, so the stream is valid whenever the steps are.
+    """
     events: list[dict[str, Any]] = []
-    total = 7999
+    total = 0  # cents; every payment pays the running total, even in an illegal stream
     for version, step in enumerate(steps, start=1):
         if step == "placed":
             events.append(placed(version))
+            total += 7999
         elif step == "item_added":
             events.append(item_added(version))
             total += 2499
