@@ -21,11 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, Valid
 from order_service.events import (
     CUSTOMER_ID_PATTERN,
     ORDER_ID_PATTERN,
-    REFERENCE_PATTERN,
     UUID_PATTERN,
+    CarrierCode,
     Money,
     OrderCancelledData,
     OrderLine,
+    PaymentId,
+    TrackingNumber,
 )
 
 __all__ = [
@@ -84,11 +86,7 @@ class PayOrder(_Command):
     """Record the payment of the order's total."""
 
     type: Literal["PayOrder"] = "PayOrder"
-    payment_id: StrictStr = Field(
-        pattern=REFERENCE_PATTERN,
-        max_length=64,
-        description="Reference of the payment at the payment provider.",
-    )
+    payment_id: PaymentId = Field(description="Reference of the payment at the payment provider.")
     amount: Money = Field(description="The amount paid: must equal the order's total.")
 
 
@@ -96,22 +94,16 @@ class ShipOrder(_Command):
     """Hand a paid order to a carrier."""
 
     type: Literal["ShipOrder"] = "ShipOrder"
-    carrier: StrictStr = Field(
-        pattern=REFERENCE_PATTERN, max_length=32, description='Carrier code, e.g. "DHL".'
-    )
-    tracking_number: StrictStr = Field(
-        pattern=REFERENCE_PATTERN, max_length=64, description="Carrier's tracking number."
-    )
+    carrier: CarrierCode = Field(description='Carrier code, e.g. "DHL".')
+    tracking_number: TrackingNumber = Field(description="Carrier's tracking number.")
 
 
 class DeliverOrder(_Command):
     """Confirm that the shipped parcel reached the customer."""
 
     type: Literal["DeliverOrder"] = "DeliverOrder"
-    tracking_number: StrictStr = Field(
-        pattern=REFERENCE_PATTERN,
-        max_length=64,
-        description="Tracking number of the parcel delivered; the one it was shipped with.",
+    tracking_number: TrackingNumber = Field(
+        description="Tracking number of the parcel delivered; the one it was shipped with."
     )
 
 

@@ -127,6 +127,12 @@ Timestamp = Annotated[
 ]
 
 
+# Constraints shared by events and the commands that cause them: one definition, no drift.
+PaymentId = Annotated[StrictStr, Field(pattern=REFERENCE_PATTERN, max_length=64)]
+CarrierCode = Annotated[StrictStr, Field(pattern=REFERENCE_PATTERN, max_length=32)]
+TrackingNumber = Annotated[StrictStr, Field(pattern=REFERENCE_PATTERN, max_length=64)]
+
+
 class Money(BaseModel):
     """An amount of money: a decimal string with two decimals and an ISO 4217 currency code.
 
@@ -215,11 +221,7 @@ class OrderPaidData(BaseModel):
 
     model_config = _FROZEN
 
-    payment_id: StrictStr = Field(
-        pattern=REFERENCE_PATTERN,
-        max_length=64,
-        description="Reference of the payment at the payment provider.",
-    )
+    payment_id: PaymentId = Field(description="Reference of the payment at the payment provider.")
     amount: Money = Field(description="Amount paid; equal to the order total.")
 
 
@@ -228,12 +230,8 @@ class OrderShippedData(BaseModel):
 
     model_config = _FROZEN
 
-    carrier: StrictStr = Field(
-        pattern=REFERENCE_PATTERN, max_length=32, description='Carrier code, e.g. "DHL".'
-    )
-    tracking_number: StrictStr = Field(
-        pattern=REFERENCE_PATTERN, max_length=64, description="Carrier's tracking number."
-    )
+    carrier: CarrierCode = Field(description='Carrier code, e.g. "DHL".')
+    tracking_number: TrackingNumber = Field(description="Carrier's tracking number.")
 
 
 class OrderDeliveredData(BaseModel):
@@ -241,10 +239,8 @@ class OrderDeliveredData(BaseModel):
 
     model_config = _FROZEN
 
-    tracking_number: StrictStr = Field(
-        pattern=REFERENCE_PATTERN,
-        max_length=64,
-        description="Tracking number of the parcel delivered; the one it was shipped with.",
+    tracking_number: TrackingNumber = Field(
+        description="Tracking number of the parcel delivered; the one it was shipped with."
     )
 
 
