@@ -53,29 +53,15 @@ class EventIdConflictError(ValueError):
 def events_from_rows(rows: Sequence[Sequence[Any]], *, with_metadata: bool = True) -> list[Event]:
     """Turn rows that start with `EVENT_COLUMNS` back into envelope dicts, in the same order.
 
-    The JSON columns of all rows are parsed by one `json.loads` of one JSON array: for small
+    Each JSON column of all rows is parsed by one `json.loads` of one JSON array: for small
     payloads the cost of a call outweighs the parsing, so this is about twice as fast as a
     call per column. The columns hold valid JSON (a CHECK guarantees it), so joining them
     gives valid JSON. `with_metadata=False` leaves `metadata` out: a fold never reads it.
     """
     if not rows:
         return []
-    if not with_metadata:
-        payloads = json.loads("[" + ",".join([row[5] for row in rows]) + "]")
-        return [
-            {
-                "event_id": row[0],
-                "event_type": row[3],
-                "schema_version": row[4],
-                "order_id": row[1],
-                "version": row[2],
-                "occurred_at": row[7],
-                "data": data,
-            }
-            for row, data in zip(rows, payloads, strict=True)
-        ]
-    payloads = json.loads("[" + ",".join([f"[{row[5]},{row[6]}]" for row in rows]) + "]")
-    return [
+    payloads = json.loads("[" + ",".join([row[5] for row in rows]) + "]")
+    events = [
         {
             "event_id": row[0],
             "event_type": row[3],
@@ -84,10 +70,14 @@ def events_from_rows(rows: Sequence[Sequence[Any]], *, with_metadata: bool = Tru
             "version": row[2],
             "occurred_at": row[7],
             "data": data,
-            "metadata": metadata,
         }
-        for row, (data, metadata) in zip(rows, payloads, strict=True)
+        for row, data in zip(rows, payloads, strict=True)
     ]
+    if with_metadata:
+        metadata = json.loads("[" + ",".join([row[6] for row in rows]) + "]")
+        for event, meta in zip(events, metadata, strict=True):
+            event["metadata"] = meta
+    return events
 
 
 def _compact(value: Any) -> str:
