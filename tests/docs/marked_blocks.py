@@ -1,7 +1,8 @@
 """Read the blocks a page marks for checking: `<!-- check: KIND [key=value ...] -->` before a block.
 
 The marker is an HTML comment, invisible on the site and in a rendered pull request; the block after
-it (a fenced JSON block, or a Markdown table) stays plain Markdown, readable raw.
+it (a fenced JSON block, or a Markdown table) stays plain Markdown, readable raw. Marker and block
+may be indented together, inside a collapsed "Going deeper" block; the indentation is removed.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def marked_blocks(page: Path) -> list[Marked]:
         while start < len(lines) and not lines[start].strip():
             start += 1
         where = f"{page.name}:{index + 1}"
-        if start < len(lines) and (fence := FENCE.match(lines[start])):
+        if start < len(lines) and (fence := FENCE.match(lines[start].strip())):
+            indent = len(lines[start]) - len(lines[start].lstrip())
             end = start + 1
             while end < len(lines) and lines[end].strip() != "```":
                 end += 1
@@ -53,13 +55,13 @@ def marked_blocks(page: Path) -> list[Marked]:
                     marker["kind"],
                     attrs,
                     index + 1,
-                    "\n".join(lines[start + 1 : end]),
+                    "\n".join(line[indent:] for line in lines[start + 1 : end]),
                     fence["lang"],
                 )
             )
-        elif start < len(lines) and lines[start].startswith("|"):
+        elif start < len(lines) and lines[start].lstrip().startswith("|"):
             end = start
-            while end < len(lines) and lines[end].startswith("|"):
+            while end < len(lines) and lines[end].lstrip().startswith("|"):
                 end += 1
             table = lines[start:end]
             rows = [
@@ -78,13 +80,15 @@ def fenced_blocks(page: Path, lang: str) -> list[tuple[int, str]]:
     lines = page.read_text(encoding="utf-8").splitlines()
     blocks, index = [], 0
     while index < len(lines):
-        fence = FENCE.match(lines[index])
+        fence = FENCE.match(lines[index].strip())
         if fence:
+            indent = len(lines[index]) - len(lines[index].lstrip())
             end = index + 1
             while end < len(lines) and lines[end].strip() != "```":
                 end += 1
             if fence["lang"] == lang:
-                blocks.append((index + 1, "\n".join(lines[index + 1 : end])))
+                body = "\n".join(line[indent:] for line in lines[index + 1 : end])
+                blocks.append((index + 1, body))
             index = end
         index += 1
     return blocks

@@ -123,7 +123,7 @@ def test_the_v1_event_upcasts_to_the_v2_event_on_the_page():
 
 def test_the_refusal_shown_is_the_reducers_message():
     page = PAGE.read_text(encoding="utf-8")
-    (shown,) = re.findall(r"```text\n(order 1001, .*)\n```", page)
+    (shown,) = re.findall(r"```text\n\s*(order 1001, .*)\n\s*```", page)
     shipped_early = dict(story()[2], version=2)
     with pytest.raises(ReducerError) as refusal:
         fold([story()[0], shipped_early])
