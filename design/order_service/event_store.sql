@@ -3,8 +3,8 @@
 
 -- --8<-- [start:order_events]
 CREATE TABLE IF NOT EXISTS order_events (
-    position       INTEGER PRIMARY KEY AUTOINCREMENT, -- global order, never reused: what subscribers checkpoint
-    event_id       TEXT    NOT NULL UNIQUE,           -- appending the same event id twice stores it once
+    position       INTEGER PRIMARY KEY AUTOINCREMENT, -- global order, never reused
+    event_id       TEXT    NOT NULL UNIQUE,           -- the same event id twice is stored once
     order_id       TEXT    NOT NULL,                  -- the stream
     version        INTEGER NOT NULL CHECK (version >= 1),
     event_type     TEXT    NOT NULL,
@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS order_events (
     metadata       TEXT    NOT NULL CHECK (json_valid(metadata)),
     occurred_at    TEXT    NOT NULL,                  -- when it happened (RFC 3339, UTC)
     recorded_at    TEXT    NOT NULL,                  -- when the store accepted it
-    UNIQUE (order_id, version)                        -- optimistic concurrency: one writer wins each version
+    UNIQUE (order_id, version)                        -- optimistic concurrency per version
 );
 
 CREATE TRIGGER IF NOT EXISTS order_events_refuse_update
@@ -43,7 +43,7 @@ CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (position) WHERE sent_at IS N
 CREATE TABLE IF NOT EXISTS order_snapshots (
     order_id        TEXT    PRIMARY KEY,
     version         INTEGER NOT NULL,                 -- the last event folded into state
-    reducer_version INTEGER NOT NULL,                 -- a snapshot from another reducer is not trusted
+    reducer_version INTEGER NOT NULL,                 -- another reducer's snapshot is not trusted
     state           TEXT    NOT NULL CHECK (json_valid(state)),
     taken_at        TEXT    NOT NULL
 );

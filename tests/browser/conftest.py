@@ -115,3 +115,28 @@ def screenshots() -> Path:
     """The folder for screenshots (git-ignored), for anyone to look at after a run."""
     SCREENSHOTS.mkdir(exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture
+def offline_context(browser: Browser):
+    """`offline_context(viewport)`: a light-mode context, shadow roots open, kept on loopback."""
+    contexts = []
+
+    def new_context(viewport: dict[str, int]):
+        context = browser.new_context(viewport=viewport, color_scheme="light")
+        context.add_init_script(OPEN_SHADOW_ROOTS)
+        context.route(
+            "**/*",
+            lambda route: (
+                route.continue_()
+                if urlsplit(route.request.url).hostname == "127.0.0.1"
+                or urlsplit(route.request.url).scheme in {"data", "blob"}
+                else route.abort()
+            ),
+        )
+        contexts.append(context)
+        return context
+
+    yield new_context
+    for context in contexts:
+        context.close()
