@@ -23,7 +23,7 @@ NO_HOVER = {"Command", "Query", "Event", "Version"}
 _TERM_LINE = re.compile(r"^(?P<term>[A-Za-z][^:].*?)\s*$")
 _DEFINITION = re.compile(r"^:\s{3}(?P<text>.+)$")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_MARKUP = re.compile(r"[`*_]")
+_MARKUP = re.compile(r"[`*]")
 _FIRST_SENTENCE = re.compile(r"^(.+?\.)(?:\s|$)")
 
 

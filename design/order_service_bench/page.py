@@ -202,15 +202,17 @@ def render_meaning(results: dict[str, Any]) -> str:
     saved = ", ".join(f"{format_seconds(s)} at N = {n:,}" for n, s in e["saved_s"].items())
     return "\n".join(
         [
-            f"- Folding costs about **{format_seconds(e['per_event_s'])} per event** (the slope "
-            f"of our full replay between the smallest and the largest N): one millisecond of "
-            f"load time folds about **{e['events_per_ms']:,.0f} events**.",
-            f"- Loading from the latest snapshot instead of replaying saves {saved}.",
-            f"- An order of {e['smallest_n']} events rebuilds in "
+            f"- **Cost per event.** Rebuilding an order costs about "
+            f"**{format_seconds(e['per_event_s'])} per event** (the slope of our full replay "
+            f"between the smallest and the largest N): one millisecond of load time folds about "
+            f"**{e['events_per_ms']:,.0f} events**.",
+            f"- **What a snapshot saves.** Loading from the latest snapshot instead of replaying "
+            f"saves {saved}.",
+            f"- **When a snapshot pays.** An order of {e['smallest_n']} events rebuilds in "
             f"**{format_seconds(e['smallest_full_s'])}**, store read included; appending "
             f"{e['smallest_n']} events costs {format_seconds(e['smallest_append_s'])}. For a "
             "stream of an order's length, a snapshot saves less than the write every command "
-            "makes anyway, and taking one is a write too.",
+            "makes anyway, and taking one is a write too: snapshots pay only on long streams.",
         ]
     )
 
