@@ -19,7 +19,7 @@ import bisect
 import re
 from json.decoder import scanstring  # raises JSONDecodeError, a ValueError
 
-__all__ = ["locate", "positions"]
+__all__ = ["PointerIndex", "locate", "positions"]
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -32,7 +32,7 @@ def positions(text: str) -> dict[str, int]:
     Raises:
         ValueError: `text` is not one JSON value.
     """
-    start = _skip(text, 1 if text.startswith("\ufeff") else 0)  # a byte order mark is no value
+    start = _skip(text, 0)
     found = {"": start}
     end = _value(text, start, "", found)
     if _skip(text, end) != len(text):
@@ -40,21 +40,41 @@ def positions(text: str) -> dict[str, int]:
     return found
 
 
+class PointerIndex:
+    """A JSON text read once, then asked where each pointer is.
+
+    Args:
+        text: The JSON text; if it is not one JSON value, every answer is None.
+    """
+
+    def __init__(self, text: str) -> None:
+        text = text.removeprefix("\ufeff")  # a byte order mark is no character of line 1
+        try:
+            self._found: dict[str, int] | None = positions(text)
+        except (ValueError, RecursionError):
+            self._found = None
+        self._starts = [0, *(newline.end() for newline in re.finditer("\n", text))]
+        self.is_array = text.lstrip(" \t\r\n").startswith("[")
+        """Whether the text is a JSON array (of events), so an event's pointers start `/index`."""
+
+    def locate(self, pointer: str) -> tuple[int, int] | None:
+        """(line, column), both from 1, of `pointer`, or of its nearest present parent."""
+        if self._found is None:
+            return None
+        while pointer not in self._found:
+            pointer = pointer.rpartition("/")[0]
+        offset = self._found[pointer]
+        line = bisect.bisect_right(self._starts, offset)
+        return line, offset - self._starts[line - 1] + 1
+
+
 def locate(text: str, pointer: str) -> tuple[int, int] | None:
     """(line, column), both from 1, of `pointer` in `text`, or of its nearest present parent.
 
     None when `text` is not one JSON value (the caller keeps the position it already had).
+    To ask about many pointers in one text, build one `PointerIndex` instead.
     """
-    try:
-        found = positions(text)
-    except (ValueError, RecursionError):
-        return None
-    while pointer not in found:
-        pointer = pointer.rpartition("/")[0]
-    offset = found[pointer]
-    starts = [0, *(m.end() for m in re.finditer("\n", text))]
-    line = bisect.bisect_right(starts, offset)
-    return line, offset - starts[line - 1] + 1
+    return PointerIndex(text).locate(pointer)
 
 
 def _skip(text: str, at: int) -> int:

@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import TextIO
 
-from order_service.locations import locate
+from order_service.locations import PointerIndex, locate
 
 __all__ = ["FORMATS", "Finding", "github_command", "render"]
 
@@ -96,22 +96,27 @@ def _escape_property(value: str) -> str:
     return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
-def _position(finding: Finding, read: Callable[[str], list[str] | None]) -> tuple[int, int] | None:
-    """Line and column of the field in its file; the event's own line when that is all we know."""
-    fallback = None if finding.line is None else (finding.line, 1)
-    if finding.path == "-" or finding.pointer is None:
-        return fallback
-    lines = read(finding.path)
-    if lines is None:
-        return fallback
-    if finding.line is not None:  # JSON Lines: the pointer is inside that one line
-        if finding.line > len(lines):
+def _locator() -> Callable[[Finding], tuple[int, int] | None]:
+    """Line and column of a finding's field, each file read and indexed once per run."""
+    lines_of, index_of = cache(_lines), cache(_index)
+
+    def position(finding: Finding) -> tuple[int, int] | None:
+        fallback = None if finding.line is None else (finding.line, 1)  # all we knew already
+        if finding.path == "-" or finding.pointer is None:
             return fallback
-        found = locate(lines[finding.line - 1], finding.pointer)
-        return fallback if found is None else (finding.line, found[1])
-    whole = "\n".join(lines)
-    array = whole.lstrip("\ufeff \t\r\n").startswith("[")
-    return locate(whole, f"/{finding.index}{finding.pointer}" if array else finding.pointer)
+        if finding.line is not None:  # JSON Lines: the pointer is inside that one line
+            lines = lines_of(finding.path)
+            if lines is None or finding.line > len(lines):
+                return fallback
+            found = locate(lines[finding.line - 1], finding.pointer)
+            return fallback if found is None else (finding.line, found[1])
+        document = index_of(finding.path)
+        if document is None:
+            return fallback
+        in_array = f"/{finding.index}{finding.pointer}"
+        return document.locate(in_array if document.is_array else finding.pointer)
+
+    return position
 
 
 def _lines(path: str) -> list[str] | None:
@@ -122,21 +127,28 @@ def _lines(path: str) -> list[str] | None:
         return None
 
 
+def _index(path: str) -> PointerIndex | None:
+    try:
+        return PointerIndex(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _text(findings: Sequence[Finding], events: int, out: TextIO) -> None:
     for finding in findings:
         print(finding.text, file=out)
 
 
 def _github(findings: Sequence[Finding], events: int, out: TextIO) -> None:
-    read = cache(_lines)  # each file read once per run, however many problems it holds
+    position = _locator()
     for finding in findings:
-        print(github_command(finding, _position(finding, read)), file=out)
+        print(github_command(finding, position(finding)), file=out)
 
 
 def _json(findings: Sequence[Finding], events: int, out: TextIO) -> None:
-    problems, read = [], cache(_lines)
+    problems, position = [], _locator()
     for finding in findings:
-        line, column = _position(finding, read) or (None, None)
+        line, column = position(finding) or (None, None)
         problems.append(
             {
                 "file": finding.path,

@@ -91,6 +91,11 @@ def test_a_missing_member_is_placed_on_its_nearest_present_parent():
     assert locate(text, "/order_id") == (1, 1)
 
 
+def test_a_byte_order_mark_is_not_counted_as_a_column():
+    assert locate('\ufeff[{"a": 1},\n {"b": 2}]', "/0/a") == (1, 3)
+    assert locate('\ufeff[{"a": 1},\n {"b": 2}]', "/1/b") == (2, 3)
+
+
 def test_a_text_that_is_not_json_has_no_location():
     assert locate('{"a": 1,, }', "/a") is None
     assert locate('{"a": 1} {"b": 2}', "/a") is None
