@@ -207,6 +207,23 @@ def test_the_action_refuses_paths_that_name_nothing(tmp_path, installed_action):
     )
 
 
+def test_the_action_says_plainly_when_the_runner_s_python_is_too_old(tmp_path):
+    old_python = tmp_path / "bin" / "python3"
+    old_python.parent.mkdir()
+    old_python.write_text("#!/bin/sh\nexit 1\n", encoding="utf-8")  # as 3.10 answers the check
+    old_python.chmod(0o755)
+    (install, *_) = ACTION["runs"]["steps"]
+    path = f"{old_python.parent}{os.pathsep}{os.environ['PATH']}"
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", install["run"]],
+        cwd=tmp_path, env={**os.environ, "PATH": path, "RUNNER_TEMP": str(tmp_path)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stdout.startswith("::error title=orders validate::orders needs Python 3.11")
+    assert not (tmp_path / "orders-validate-venv").exists()
+
+
 def test_the_action_s_inputs_are_the_ones_the_page_lists_with_their_defaults():
     table = block("action-inputs")
     listed = {row[0].strip("`"): row[1].strip("`") for row in table.rows}
