@@ -1,6 +1,6 @@
 """The `orders` command: validate event payloads and derive an order's state, for people and CI.
 
-    orders validate PATH...                          # exit 0 valid, 1 invalid, 2 usage or I/O
+    orders validate PATH... [--format text|github|json]  # exit 0 valid, 1 invalid, 2 usage/I/O
     orders derive PATH... [--upto VERSION] [--snapshot FILE] [--as-snapshot]
     orders demo [--db PATH]                          # order #1001 through the whole design
     orders query --db PATH get|search|as-of ...      # read the read model (read-only)
@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from order_service import pipeline_commands
+from order_service import pipeline_commands, reports
 from order_service.reducer import ReducerError, Snapshot, fold, take_snapshot
+from order_service.reports import Finding
 from order_service.upcasting import upcast
 from order_service.validation import validate_event
 
@@ -161,30 +162,25 @@ def _read_all(paths: Sequence[str], err: TextIO) -> list[Loaded] | None:
     return entries
 
 
-def _problem_lines(entries: Sequence[Loaded]) -> list[str]:
-    lines = []
+def _findings(entries: Sequence[Loaded]) -> list[Finding]:
+    findings = []
     for entry in entries:
+        at = (entry.path, entry.line, entry.index)
         if entry.error is not None:
-            lines.append(f"{entry.where}: {entry.error}")
+            findings.append(Finding(*at, pointer=None, message=entry.error))
             continue
         for problem in validate_event(entry.payload):
-            lines.append(f"{entry.where}: event {entry.label}: {problem}")
-    return lines
+            findings.append(Finding(*at, problem.pointer, problem.reason, event=entry.label))
+    return findings
 
 
 def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     entries = _read_all(args.paths, err)
     if entries is None:
         return EXIT_USAGE
-    problems = _problem_lines(entries)
-    for line in problems:
-        print(line, file=out)
-    out.flush()  # problems first, then the summary, also when both streams go to one log
-    if problems:
-        print(f"orders: {len(problems)} problem(s) in {len(entries)} event(s)", file=err)
-        return EXIT_INVALID
-    print(f"orders: {len(entries)} event(s) valid", file=err)
-    return EXIT_OK
+    findings = _findings(entries)
+    reports.render(args.format, findings, len(entries), out, err)
+    return EXIT_INVALID if findings else EXIT_OK
 
 
 def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -214,10 +210,10 @@ def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     entries = _read_all(args.paths, err)
     if entries is None:
         return EXIT_USAGE
-    problems = _problem_lines(entries)
+    problems = _findings(entries)
     if problems:
-        for line in problems:
-            print(line, file=err)
+        for problem in problems:
+            print(problem.text, file=err)
         print("orders: nothing derived from invalid payloads", file=err)
         return EXIT_INVALID
     events = (upcast(entry.payload) for entry in entries)
@@ -261,6 +257,12 @@ def _add_validate(subparsers: Any) -> None:
         nargs="+",
         metavar="PATH",
         help="a JSON, JSON array or JSON Lines file, a directory of them, or -",
+    )
+    command.add_argument(
+        "--format",
+        choices=sorted(reports.FORMATS),
+        default="text",
+        help="text (default); github: annotations on the lines that hold each problem; json",
     )
     command.set_defaults(handler=_validate)
 

@@ -1,4 +1,4 @@
-"""The GitHub Actions workflows are valid, pinned, least-privilege, and clean under two linters.
+"""The workflows and the action are valid, pinned, least-privilege, and clean under two linters.
 
 check-jsonschema validates them against its vendored GitHub workflow schema, and zizmor audits them
 offline (its online audits need a GitHub token and the network; the offline ones include unpinned
@@ -18,6 +18,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+ACTION = REPO_ROOT / "action.yml"  # the composite action consumers `uses:` (see validate-in-ci.md)
 BIN = Path(sys.executable).parent
 
 # One workflow: test on every pull request and push, publish the tested site from main.
@@ -40,8 +41,24 @@ def _run(*command: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _check_schema(*files: Path) -> subprocess.CompletedProcess[str]:
-    return _run(BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *files)
+FLAWED_ACTION = """\
+name: flawed
+description: splices its input into the script
+inputs:
+  paths:
+    description: what to validate
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: orders validate ${{ inputs.paths }}
+"""
+
+
+def _check_schema(
+    *files: Path, schema: str = "github-workflows"
+) -> subprocess.CompletedProcess[str]:
+    return _run(BIN / "check-jsonschema", "--builtin-schema", f"vendor.{schema}", *files)
 
 
 def _zizmor(target: Path) -> subprocess.CompletedProcess[str]:
@@ -92,6 +109,43 @@ def test_zizmor_offline_flags_an_unpinned_action_and_template_injection(tmp_path
     assert "template-injection" in result.stdout
 
 
+def test_the_action_matches_the_github_action_schema():
+    result = _check_schema(ACTION, schema="github-actions")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_check_rejects_an_action_of_an_unknown_kind(tmp_path):
+    flawed = tmp_path / "action.yml"
+    flawed.write_text(FLAWED_ACTION.replace("using: composite", "using: compose"), "utf-8")
+    result = _check_schema(flawed, schema="github-actions")
+    assert result.returncode != 0
+    assert "compose" in result.stdout + result.stderr
+
+
+def test_zizmor_finds_nothing_in_the_action_offline():
+    result = _zizmor(ACTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+def test_zizmor_offline_flags_an_input_spliced_into_an_action_s_script(tmp_path):
+    flawed = tmp_path / "action.yml"
+    flawed.write_text(FLAWED_ACTION, encoding="utf-8")
+    result = _zizmor(flawed)
+    assert result.returncode != 0
+    assert "template-injection" in result.stdout
+
+
+def test_the_action_installs_this_package_from_its_own_checkout_with_the_pinned_versions():
+    action = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+    assert action["runs"]["using"] == "composite"
+    installs = [step for step in action["runs"]["steps"] if "pip install" in step.get("run", "")]
+    assert len(installs) == 1
+    (install,) = installs
+    assert install["env"] == {"ACTION_PATH": "${{ github.action_path }}"}
+    assert '-c "$ACTION_PATH/requirements.lock" "$ACTION_PATH"' in install["run"]
+
+
 def test_ci_runs_make_test_on_pull_requests_and_pushes(ci):
     assert {"pull_request", "push"} <= set(ci["on"])
     steps = ci["jobs"]["test"]["steps"]
@@ -129,7 +183,7 @@ def test_permissions_are_least_privilege(ci):
 def test_every_action_is_pinned_to_a_full_commit_sha(workflow_files):
     uses = [
         line.split("uses:", 1)[1].strip()
-        for path in workflow_files
+        for path in [*workflow_files, ACTION]
         for line in path.read_text(encoding="utf-8").splitlines()
         if re.match(r"\s*(- )?uses:", line)
     ]
