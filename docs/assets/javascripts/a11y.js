@@ -5,7 +5,10 @@
       is named after it. Material already does this for code blocks; the rule here is general.
    2. The header's menu and search buttons are <label>s, which Tab skips: below 76 em (a phone, or
       a desktop zoomed to 400 %) a keyboard could neither open the navigation nor search. They
-      become buttons that Enter and Space press. */
+      become buttons that Enter and Space press.
+   3. While the scheme follows the system's, Material checks neither palette radio, so Tab lands on
+      the first, whose label is hidden in the dark scheme: the radio of the scheme shown is checked.
+   (extra.css takes what is hidden off the tab order: the closed drawer and search.) */
 (() => {
   "use strict";
 
@@ -60,22 +63,43 @@
     regions.forEach(element => (element.isConnected ? mark(element) : regions.delete(element)));
   }
 
-  function makeButton(label, name) {
+  // `focusInside`: where focus goes once the button has opened its panel (the search box).
+  function makeButton(label, name, focusInside) {
     if (!label || label.hasAttribute("tabindex")) return;
+    const toggle = document.getElementById(label.htmlFor);
     label.setAttribute("tabindex", "0");
     label.setAttribute("role", "button");
     label.setAttribute("aria-label", name);
+    // Enter is Material's: its keyboard handler clicks a focused <label>. Space is added here.
     label.addEventListener("keydown", event => {
-      if (event.key === "Enter" || event.key === " ") {
-        event.preventDefault();
-        label.click();
-      }
+      if (event.key !== " ") return;
+      event.preventDefault();
+      label.click();
     });
+    label.addEventListener("keyup", event => {
+      if ((event.key === "Enter" || event.key === " ") && focusInside && toggle.checked) focusInside.focus();
+    });
+    // Escape closes search (Material) and leaves focus in the hidden box or on <body>: give it
+    // back to the button.
+    if (!focusInside) return;
+    document.addEventListener("keyup", event => {
+      if (event.key !== "Escape" || toggle.checked || !label.getClientRects().length) return;
+      const lost = document.activeElement;
+      if (lost === document.body || lost === focusInside) label.focus();
+    });
+  }
+
+  function checkShownScheme() {
+    const options = [...document.querySelectorAll("input.md-option[name='__palette']")];
+    if (options.some(option => option.checked)) return;
+    const shown = options.find(option => option.dataset.mdColorScheme === document.body.dataset.mdColorScheme);
+    if (shown) shown.checked = true;
   }
 
   function start() {
     const content = document.querySelector(".md-content") || document.body;
     watchScrollRegions(content);
+    checkShownScheme();
     let pending = false;
     new MutationObserver(() => {
       if (pending) return;
@@ -86,7 +110,11 @@
       });
     }).observe(content, { childList: true, subtree: true });
     makeButton(document.querySelector(".md-header label.md-header__button[for='__drawer']"), "Navigation");
-    makeButton(document.querySelector(".md-header label.md-header__button[for='__search']"), "Search");
+    makeButton(
+      document.querySelector(".md-header label.md-header__button[for='__search']"),
+      "Search",
+      document.querySelector(".md-search__input"),
+    );
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
