@@ -37,10 +37,10 @@ $(MERMAID_JS):
 
 $(AXE_JS):
 	@command -v npm >/dev/null || { echo >&2 "npm is missing: install Node.js and npm (Debian: apt-get install -y nodejs npm), then run make again."; exit 1; }
-	mkdir -p .cache/axe
+	mkdir -p .cache
 	cd .cache && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null
-	tar -xzf .cache/axe-core-$(AXE_VERSION).tgz -C .cache/axe package/axe.min.js
-	mv .cache/axe/package/axe.min.js $@
+	tar -xzOf .cache/axe-core-$(AXE_VERSION).tgz package/axe.min.js > $@.part
+	mv $@.part $@
 
 setup: $(BIN)/.installed $(MERMAID_JS) $(AXE_JS)  ## virtual environment, pinned dependencies, mermaid.js, axe-core
 

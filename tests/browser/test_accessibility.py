@@ -152,6 +152,17 @@ def test_the_checked_pages_are_every_page_the_build_wrote(
     assert nav_urls <= set(built_pages), "a nav page was not found in the built site"
 
 
+def test_axe_core_is_a_test_tool_the_site_never_ships(built_site: Path, axe_script: str):
+    banner = axe_script[:200].splitlines()[0]  # "/*! axe v4.14.1"
+    assert banner == f"/*! axe v{_axe_version()}"
+    shipped = [
+        path.relative_to(built_site).as_posix()
+        for path in built_site.rglob("*.js")
+        if banner in path.read_text(encoding="utf-8", errors="replace")
+    ]
+    assert shipped == []
+
+
 def _visit(page: Page, url: str) -> None:
     response = page.goto(url)
     assert response is not None and response.ok, f"{url}: HTTP {response and response.status}"
@@ -169,7 +180,6 @@ def test_no_built_page_has_a_serious_wcag_violation_in_either_scheme_at_either_w
         page.context.add_init_script(axe_script)
         pages[scheme, width] = page, watch
     problems: list[str] = []
-    checked: list[tuple[str, str, str]] = []
     for path in built_pages:
         for page, _ in pages.values():
             _visit(page, deployed_url + path)
@@ -183,11 +193,7 @@ def test_no_built_page_has_a_serious_wcag_violation_in_either_scheme_at_either_w
                 for v in result["violations"]
             ]
             problems += _page_problems(page, where, SCHEMES[scheme])
-            checked.append((path, scheme, width))
 
-    assert checked == [
-        (path, *configuration) for path in built_pages for configuration in configurations
-    ]
     assert problems == [], f"{len(problems)} accessibility problems:\n" + "\n".join(problems)
     for (scheme, width), (_, watch) in pages.items():
         assert (watch.outside_requests, watch.page_errors) == ([], []), (scheme, width)

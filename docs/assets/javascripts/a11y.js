@@ -1,4 +1,4 @@
-/* Keyboard access Material leaves out (tests/browser/test_accessibility.py checks both).
+/* Keyboard access Material leaves out (tests/browser/test_accessibility.py checks each).
 
    1. A region that scrolls (a wide table, code, a diagram, anything styled overflow: auto) takes
       keyboard focus while it overflows, so arrow keys can scroll it (WCAG 2.1.1). A table's region
@@ -77,7 +77,8 @@
       label.click();
     });
     label.addEventListener("keyup", event => {
-      if ((event.key === "Enter" || event.key === " ") && focusInside && toggle.checked) focusInside.focus();
+      const pressed = event.key === "Enter" || event.key === " ";
+      if (pressed && focusInside && toggle.checked) focusInside.focus();
     });
     // Escape closes search (Material) and leaves focus in the hidden box or on <body>: give it
     // back to the button.
@@ -92,7 +93,8 @@
   function checkShownScheme() {
     const options = [...document.querySelectorAll("input.md-option[name='__palette']")];
     if (options.some(option => option.checked)) return;
-    const shown = options.find(option => option.dataset.mdColorScheme === document.body.dataset.mdColorScheme);
+    const scheme = document.body.dataset.mdColorScheme;
+    const shown = options.find(option => option.dataset.mdColorScheme === scheme);
     if (shown) shown.checked = true;
   }
 
@@ -109,7 +111,10 @@
         watchScrollRegions(content);
       });
     }).observe(content, { childList: true, subtree: true });
-    makeButton(document.querySelector(".md-header label.md-header__button[for='__drawer']"), "Navigation");
+    makeButton(
+      document.querySelector(".md-header label.md-header__button[for='__drawer']"),
+      "Navigation",
+    );
     makeButton(
       document.querySelector(".md-header label.md-header__button[for='__search']"),
       "Search",
