@@ -199,6 +199,45 @@ def test_no_built_page_has_a_serious_wcag_violation_in_either_scheme_at_either_w
         assert (watch.outside_requests, watch.page_errors) == ([], []), (scheme, width)
 
 
+# One span per token class the stylesheets colour inside code (read from the live CSS rules), in
+# a plain line and in a highlighted one (`hl_lines`), appended to the page's content for axe.
+EVERY_TOKEN = """() => {
+  const classes = new Set();
+  for (const sheet of document.styleSheets) {
+    for (const rule of sheet.cssRules) {
+      if (!rule.selectorText || !rule.style?.color) continue;
+      for (const match of rule.selectorText.matchAll(/\\.highlight (?:code )?\\.([a-z0-9]+)\\b/g)) {
+        if (match[1] !== "hll") classes.add(match[1]);
+      }
+    }
+  }
+  const line = [...classes].map(name => `<span class="${name}">${name}_token</span>`).join(" ");
+  const block = document.createElement("div");
+  block.id = "every-token";
+  block.className = "highlight";
+  block.innerHTML = `<pre><code>${line}\n<span class="hll">${line}</span></code></pre>`;
+  document.querySelector("article.md-content__inner").append(block);
+  return [...classes];
+}"""
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_every_highlight_token_is_legible_on_code_and_on_a_highlighted_line(
+    scheme, open_watched_page, deployed_url, axe_script
+):
+    page, _ = open_watched_page(color_scheme=scheme)
+    page.context.add_init_script(axe_script)
+    _visit(page, deployed_url)
+    classes = page.evaluate(EVERY_TOKEN)
+    assert {"c1", "k", "s", "o", "go"} <= set(classes), "token classes not read from the CSS"
+    violations = page.evaluate(
+        """async () => (await axe.run("#every-token", {runOnly: ["color-contrast"]}))
+             .violations.flatMap(rule => rule.nodes.map(node =>
+               node.target.join(" ") + ": " + node.failureSummary.split("\\n")[1].trim()))"""
+    )
+    assert violations == [], f"[{scheme}] illegible tokens:\n" + "\n".join(violations)
+
+
 def _page_problems(page: Page, where: str, scheme: str) -> list[str]:
     facts = page.evaluate(PAGE_FACTS)
     assert facts["scheme"] == scheme, f"{where}: the page is in the {facts['scheme']} scheme"
