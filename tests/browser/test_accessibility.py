@@ -4,9 +4,10 @@ The pages come from the built site (its sitemap, plus Material's 404 page), serv
 `site_url` as they would be deployed. Each is checked in the light and the dark scheme at a desktop
 (1280 px) and a phone (390 px) width: no serious or critical violation of axe's WCAG 2.0/2.1 A and
 AA rules, every overflowing region of the content takes focus, every diagram keeps its accessible
-title and description. Keyboard: Tab reaches every visible control with a focus ring of 3:1
-against what surrounds it, and the palette toggle, menu, search and collapsible sections work by
-key. axe-core is fetched at set-up (`make setup`, version pinned in the Makefile), never committed.
+title and description. Every highlight token the stylesheets colour is legible, used or not yet.
+Keyboard: Tab reaches every visible control with a focus ring of 3:1 against what surrounds it,
+and the palette toggle, menu, search and collapsible sections work by key. axe-core is fetched at
+set-up (`make setup`, version pinned in the Makefile), never committed nor served.
 """
 
 from __future__ import annotations
