@@ -11,6 +11,10 @@ export NO_MKDOCS_2_WARNING := 1
 # Mermaid's single-file UMD build, fetched from the npm registry and served by the site itself.
 MERMAID_VERSION := 11.12.2
 MERMAID_JS := docs/assets/javascripts/mermaid.min.js
+# axe-core, injected into each built page by tests/browser/test_accessibility.py (which reads this
+# version); a test tool, so it stays in .cache/ and never reaches the site.
+AXE_VERSION := 4.14.1
+AXE_JS := .cache/axe-core-$(AXE_VERSION).min.js
 
 .PHONY: help setup serve docs test lint bench bench-quick schemas clean chromium
 
@@ -31,7 +35,14 @@ $(MERMAID_JS):
 	tar -xzf .cache/mermaid-$(MERMAID_VERSION).tgz -C .cache package/dist/mermaid.min.js
 	mv .cache/package/dist/mermaid.min.js $@
 
-setup: $(BIN)/.installed $(MERMAID_JS)  ## virtual environment, pinned dependencies, mermaid.js
+$(AXE_JS):
+	@command -v npm >/dev/null || { echo >&2 "npm is missing: install Node.js and npm (Debian: apt-get install -y nodejs npm), then run make again."; exit 1; }
+	mkdir -p .cache
+	cd .cache && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null
+	tar -xzOf .cache/axe-core-$(AXE_VERSION).tgz package/axe.min.js > $@.part
+	mv $@.part $@
+
+setup: $(BIN)/.installed $(MERMAID_JS) $(AXE_JS)  ## virtual environment, pinned dependencies, mermaid.js, axe-core
 
 chromium:  ## Debian's Chromium for the browser tests, when it is missing
 	@command -v chromium >/dev/null || { \

@@ -11,14 +11,14 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -88,26 +88,42 @@ def browser(chromium: Path) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def watched_page(browser: Browser) -> Iterator[tuple[Page, Watch]]:
-    """A fresh light-mode page whose errors and off-loopback requests are recorded in a Watch."""
-    watch = Watch()
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
-    context.add_init_script(OPEN_SHADOW_ROOTS)
+def open_watched_page(browser: Browser) -> Iterator[Callable[..., tuple[Page, Watch]]]:
+    """`open_watched_page(width=1280, color_scheme="light")`: a fresh page in its own context (the
+    scheme is the system preference it reports), errors and off-loopback requests in a Watch."""
+    contexts: list[BrowserContext] = []
 
-    def keep_on_loopback(route: Route) -> None:
-        url = urlsplit(route.request.url)
-        if url.scheme in {"data", "blob"} or url.hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            watch.outside_requests.append(route.request.url)
-            route.abort()
+    def open_page(width: int = 1280, color_scheme: str = "light") -> tuple[Page, Watch]:
+        watch = Watch()
+        context = browser.new_context(
+            viewport={"width": width, "height": 900}, color_scheme=color_scheme
+        )
+        contexts.append(context)
+        context.add_init_script(OPEN_SHADOW_ROOTS)
 
-    context.route("**/*", keep_on_loopback)
-    page = context.new_page()
-    page.on("console", lambda m: m.type == "error" and watch.console_errors.append(m.text))
-    page.on("pageerror", lambda error: watch.page_errors.append(str(error)))
-    yield page, watch
-    context.close()
+        def keep_on_loopback(route: Route) -> None:
+            url = urlsplit(route.request.url)
+            if url.scheme in {"data", "blob"} or url.hostname == "127.0.0.1":
+                route.continue_()
+            else:
+                watch.outside_requests.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", keep_on_loopback)
+        page = context.new_page()
+        page.on("console", lambda m: m.type == "error" and watch.console_errors.append(m.text))
+        page.on("pageerror", lambda error: watch.page_errors.append(str(error)))
+        return page, watch
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def watched_page(open_watched_page) -> tuple[Page, Watch]:
+    """A fresh light-mode page, 1280 px wide, its errors and off-loopback requests recorded."""
+    return open_watched_page()
 
 
 @pytest.fixture(scope="session")
