@@ -7,31 +7,21 @@ read database (the `order_summary` read model).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from order_service.bus import Bus
-from order_service.events import parse_event
+from order_service.clock import new_id as new_uuid
+from order_service.clock import utc_now
+from order_service.events import canonical_event
 from order_service.handlers import SNAPSHOT_EVERY, CommandHandler
 from order_service.notifications import ShippingNotifier
 from order_service.outbox import Relay, RelayWorker
 from order_service.projections import OrderSummaryProjector, open_read_model, rebuild
 from order_service.queries import OrderQueries
 from order_service.store import EventStore
-
-
-def utc_now() -> str:
-    """The system clock as RFC 3339 UTC to the second, the one text form all timestamps use."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def new_uuid() -> str:
-    """A random event id."""
-    return str(uuid.uuid4())
 
 
 def read_db_for(write_db: str | Path) -> Path:
@@ -95,7 +85,7 @@ def bootstrap(
     write_db = Path(write_db)
     read_db = read_db_for(write_db) if read_db is None else Path(read_db)
     # Every new event is checked by the event model before it is stored: the boundary.
-    store = EventStore(write_db, clock=clock, validate=parse_event)
+    store = EventStore(write_db, clock=clock, validate=canonical_event)
     bus = Bus()
     projector = OrderSummaryProjector(open_read_model(read_db))
     notifier = ShippingNotifier()

@@ -19,6 +19,7 @@ status: adding a command is writing an `_add_<name>(subparsers)` and calling it 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -29,7 +30,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from order_service import pipeline_commands, reports
-from order_service.reducer import ReducerError, Snapshot, fold, take_snapshot
+from order_service.fold import FoldError, OrderState
+from order_service.history import check_history
+from order_service.snapshots import (
+    REDUCER_VERSION,
+    Snapshot,
+    resume,
+    state_from_dict,
+    take_snapshot,
+)
 from order_service.reports import Finding
 from order_service.upcasting import upcast
 from order_service.validation import validate_event
@@ -39,7 +48,7 @@ __all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "Loaded", "build_parser", "m
 EXIT_OK = 0
 """Every payload valid; the state derived."""
 EXIT_INVALID = 1
-"""A payload invalid, a file not JSON, or a stream the reducer refuses."""
+"""A payload invalid, a file not JSON, a broken stream or a history that breaks a rule."""
 EXIT_USAGE = 2
 """Wrong arguments, a file that cannot be read, or an output closed by its reader."""
 
@@ -96,6 +105,7 @@ def read_events(path: str, stdin: TextIO | None = None) -> list[Loaded]:
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise Unreadable(f"cannot read {path}: {reason}") from None
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark: allowed, and not JSON
     if not text.strip():
         return [Loaded(path, None, 0, error="empty: no events")]
     if path.endswith((".jsonl", ".ndjson")):
@@ -103,7 +113,7 @@ def read_events(path: str, stdin: TextIO | None = None) -> list[Loaded]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as whole:
-        if whole.msg != "Extra data" or len(text.strip().splitlines()) < 2:
+        if whole.msg != "Extra data" or len(_lines(text.strip())) < 2:
             return [Loaded(path, whole.lineno, 0, error=f"malformed JSON: {_describe(whole)}")]
         return _json_lines(path, text)
     except RecursionError:
@@ -115,8 +125,14 @@ def read_events(path: str, stdin: TextIO | None = None) -> list[Loaded]:
     return [Loaded(path, None, 0, document)]
 
 
+def _lines(text: str) -> list[str]:
+    # JSON Lines end at "\n" (and "\r\n") only: U+2028, U+0085 and the other characters
+    # str.splitlines() also breaks at are legal, unescaped, inside a JSON string.
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def _json_lines(path: str, text: str) -> list[Loaded]:
-    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    lines = [(number, line) for number, line in enumerate(_lines(text), 1) if line.strip()]
     return [_json_line(path, number, index, line) for index, (number, line) in enumerate(lines)]
 
 
@@ -162,15 +178,41 @@ def _read_all(paths: Sequence[str], err: TextIO) -> list[Loaded] | None:
     return entries
 
 
+def reused_event_ids(entries: Sequence[Loaded]) -> dict[int, str]:
+    """Entries whose `event_id` an earlier, different event of the same file already has.
+
+    Returns {index in `entries`: where the first one is}. The same event twice is not a
+    problem (the store keeps it once); two different events under one id are: the store would
+    refuse the second. Files are checked one by one: a folder of fixtures often holds
+    variants of one event, each in its own file.
+    """
+    first: dict[tuple[str, str], tuple[str, Any]] = {}
+    reused = {}
+    for index, entry in enumerate(entries):
+        event_id = entry.payload.get("event_id") if isinstance(entry.payload, dict) else None
+        if not isinstance(event_id, str):
+            continue
+        key = (entry.path, event_id)
+        if key not in first:
+            first[key] = (entry.where, entry.payload)
+        elif first[key][1] != entry.payload:
+            reused[index] = first[key][0]
+    return reused
+
+
 def _findings(entries: Sequence[Loaded]) -> list[Finding]:
     findings = []
-    for entry in entries:
+    reused = reused_event_ids(entries)
+    for index, entry in enumerate(entries):
         at = (entry.path, entry.line, entry.index)
         if entry.error is not None:
             findings.append(Finding(*at, pointer=None, message=entry.error))
             continue
         for problem in validate_event(entry.payload):
             findings.append(Finding(*at, problem.pointer, problem.reason, event=entry.label))
+        if index in reused:
+            message = f"already the id of another event ({reused[index]}); an event id names one event"
+            findings.append(Finding(*at, "/event_id", message, event=entry.label))
     return findings
 
 
@@ -197,7 +239,7 @@ def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except RecursionError:
             print(f"orders: snapshot {args.snapshot}: malformed JSON: {_TOO_DEEP}", file=err)
             return EXIT_INVALID
-        except ReducerError as error:
+        except FoldError as error:
             print(f"orders: snapshot {args.snapshot}: {error.rule}", file=err)
             return EXIT_INVALID
         if args.upto is not None and args.upto < snapshot.version:
@@ -216,13 +258,24 @@ def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(problem.text, file=err)
         print("orders: nothing derived from invalid payloads", file=err)
         return EXIT_INVALID
-    events = (upcast(entry.payload) for entry in entries)
-    if args.upto is not None:
-        events = (event for event in events if event["version"] <= args.upto)
     try:
-        state = fold(events, snapshot)
-    except ReducerError as error:
+        upcast_entries = [(entry, upcast(entry.payload)) for entry in entries]
+    except FoldError as error:
         print(f"orders: {error}", file=err)
+        return EXIT_INVALID
+    if args.upto is not None:
+        upcast_entries = [pair for pair in upcast_entries if pair[1]["version"] <= args.upto]
+    try:
+        state = derive_state([event for _, event in upcast_entries], snapshot)
+    except FoldError as error:
+        print(f"orders: {error}", file=err)
+        return EXIT_INVALID
+    except HistoryBroken as broken:
+        for problem in broken.problems:
+            entry = upcast_entries[problem.index][0]
+            where = f"{problem.pointer}: " if problem.pointer else ""
+            print(f"{entry.where}: event {entry.label}: {where}{problem.rule}", file=err)
+        print(f"orders: {len(broken.problems)} rule(s) broken: nothing derived", file=err)
         return EXIT_INVALID
     if state is None:
         print("orders: no events to derive a state from", file=err)
@@ -230,6 +283,37 @@ def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     result = take_snapshot(state).to_dict() if args.as_snapshot else state.to_dict()
     print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
     return EXIT_OK
+
+
+class HistoryBroken(Exception):
+    """The events break business rules: `problems` lists each, with its event."""
+
+    def __init__(self, problems: list[Any]) -> None:
+        super().__init__(f"{len(problems)} rule(s) broken")
+        self.problems = problems
+
+
+def derive_state(events: list[Any], snapshot: Snapshot | None = None) -> OrderState | None:
+    """The state `orders derive` prints: the history checked, then folded (from `snapshot`).
+
+    Raises `FoldError` if the stream is broken, `HistoryBroken` if it breaks business rules.
+    With a trusted snapshot, the rules are checked on the events after it, from its state.
+    """
+    state = resume(snapshot, events)  # the stream's integrity first: a FoldError stops here
+    if snapshot is None or snapshot.reducer_version != REDUCER_VERSION:
+        problems = check_history(events)
+        if problems:
+            raise HistoryBroken(problems)
+        return state
+    start = state_from_dict(snapshot.state)
+    tail = [e for e in events if type(e.get("version")) is int and e["version"] > start.version]
+    offset = len(events) - len(tail)
+    problems = check_history(tail, start)
+    if problems:
+        raise HistoryBroken(
+            [dataclasses.replace(problem, index=problem.index + offset) for problem in problems]
+        )
+    return state
 
 
 def _positive(text: str) -> int:
@@ -272,8 +356,9 @@ def _add_derive(subparsers: Any) -> None:
         "derive",
         help="fold events into the order's state and print it as JSON",
         description=(
-            "Validate, upcast and fold the events in the order given; print the state as JSON. "
-            "Exit 1 with the reducer's message if the sequence is refused."
+            "Validate, upcast, check the history's rules, then fold the events in the order "
+            "given; print the state as JSON. Exit 1 with one line per problem if the stream "
+            "is broken or breaks a rule."
         ),
     )
     command.add_argument(
@@ -318,7 +403,7 @@ def main(
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # argparse exits on --help (0) and on usage errors (2)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    reducer_log = logging.getLogger("order_service.reducer")
+    reducer_log = logging.getLogger("order_service.snapshots")
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("orders: %(message)s"))
     reducer_log.addHandler(handler)

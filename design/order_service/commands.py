@@ -13,11 +13,13 @@ Examples:
 
 from __future__ import annotations
 
-import uuid
+import hashlib
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
 
+from order_service.clock import new_id
 from order_service.events import (
     CUSTOMER_ID_PATTERN,
     ORDER_ID_PATTERN,
@@ -39,6 +41,7 @@ __all__ = [
     "PayOrder",
     "PlaceOrder",
     "ShipOrder",
+    "command_digest",
     "parse_command",
 ]
 
@@ -47,16 +50,12 @@ __all__ = [
 CancellationReason = OrderCancelledData.model_fields["reason"].annotation
 
 
-def _new_id() -> str:
-    return str(uuid.uuid4())
-
-
 class _Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     order_id: StrictStr = Field(pattern=ORDER_ID_PATTERN, description='The order, e.g. "1001".')
     command_id: StrictStr = Field(
-        default_factory=_new_id,
+        default_factory=new_id,
         pattern=UUID_PATTERN,
         description="Id of this command; the events it causes carry it as causation_id.",
     )
@@ -111,7 +110,7 @@ class CancelOrder(_Command):
     """Cancel an order that has not shipped."""
 
     type: Literal["CancelOrder"] = "CancelOrder"
-    reason: CancellationReason = Field(description="Why the order is cancelled.")  # type: ignore[valid-type]
+    reason: CancellationReason = Field(description="Why the order is cancelled.")
 
 
 Command = PlaceOrder | AddOrderItem | PayOrder | ShipOrder | DeliverOrder | CancelOrder
@@ -134,3 +133,20 @@ def parse_command(payload: Any) -> Command:
             for problem in error.errors()
         )
         raise InvalidCommand(f"invalid command: {problems}") from None
+
+
+def command_digest(command: Command) -> str:
+    """SHA-256 of the command's canonical JSON, ids left out: what "the same command" means.
+
+    A command sent again with the same `command_id` must have the same digest; `command_id`
+    and `correlation_id` (tracing) are not part of what the command asks for.
+
+    Examples:
+        >>> a = CancelOrder(order_id="1001", reason="customer_request")
+        >>> b = CancelOrder(order_id="1001", reason="customer_request")
+        >>> command_digest(a) == command_digest(b), a.command_id == b.command_id
+        (True, False)
+    """
+    fields = command.model_dump(mode="json", exclude={"command_id", "correlation_id"})
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -11,15 +11,12 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from order_service.clock import timestamp
 from order_service.database import connect
 from order_service.projections import PROJECTION
-from order_service.reducer import OrderState, fold
-from order_service.store import EventStore
-from order_service.upcasting import upcast_all
 
 MAX_LIMIT = 500
 """The most rows one search returns."""
@@ -74,15 +71,11 @@ class QueryError(ValueError):
     """A query's arguments are invalid; the message names the argument."""
 
 
-def _utc_text(name: str, value: str) -> str:
-    """Normalise a date or date-time to the text form `placed_at` is stored in."""
+def _timestamp(name: str, value: str) -> str:
     try:
-        parsed = datetime.fromisoformat(value)
+        return timestamp(value, round_up=True)  # for `>=` and `<`: see clock.timestamp
     except ValueError:
         raise QueryError(f"{name}: {value!r} is not an ISO 8601 date or date-time") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class OrderQueries:
@@ -145,10 +138,10 @@ class OrderQueries:
                 params.append(value)
         if placed_from is not None:
             where.append("s.placed_at >= ?")
-            params.append(_utc_text("placed_from", placed_from))
+            params.append(_timestamp("placed_from", placed_from))
         if placed_before is not None:
             where.append("s.placed_at < ?")
-            params.append(_utc_text("placed_before", placed_before))
+            params.append(_timestamp("placed_before", placed_before))
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY s.placed_at DESC, s.order_id DESC LIMIT ?"
@@ -161,7 +154,7 @@ class OrderQueries:
         row = self.conn.execute(
             "SELECT position FROM projection_checkpoint WHERE projection = ?", (PROJECTION,)
         ).fetchone()
-        return 0 if row is None else row[0]
+        return 0 if row is None else row["position"]
 
     # --8<-- [start:wait_for]
     def wait_for(
@@ -176,32 +169,10 @@ class OrderQueries:
             row = self.conn.execute(
                 "SELECT last_version FROM order_summary WHERE order_id = ?", (order_id,)
             ).fetchone()
-            seen = 0 if row is None else row[0]
+            seen = 0 if row is None else row["last_version"]
             waited = time.monotonic() - start
             if seen >= version or waited >= timeout:
                 return WaitResult(seen >= version, order_id, version, seen, waited)
             time.sleep(min(poll, max(timeout - waited, 0)))
 
     # --8<-- [end:wait_for]
-
-
-# --8<-- [start:order_as_of]
-def order_as_of(
-    store: EventStore, order_id: str, *, version: int | None = None, at: str | None = None
-) -> OrderState | None:
-    """A temporal query: the order as it was at `version`, or at time `at` (or both).
-
-    It folds the order's events up to that point from the event store (the read model only
-    knows the present). None if the order had no event by then.
-
-    Example:
-        `order_as_of(store, "1001", version=2).status` is `"paid"` for #1001.
-    """
-    if version is not None and version < 1:
-        raise QueryError(f"version: {version} is not a version (1, 2, 3 ...)")
-    upto_time = None if at is None else _utc_text("at", at)
-    events = store.load(order_id, upto_version=version, upto_time=upto_time, with_metadata=False)
-    return fold(upcast_all(events))
-
-
-# --8<-- [end:order_as_of]

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from order_service.database import connect, run_script, transaction
-from order_service.reducer import Snapshot
+from order_service.snapshots import Snapshot
 
 Event = dict[str, Any]
 """An event envelope as a plain dict: the shape of the JSON contract."""
@@ -46,12 +46,28 @@ _RETRY_KEYS = ("event_type", "schema_version", "occurred_at", "data", "metadata"
 """What a retried event must repeat, besides its id, order and version, to count as the same."""
 
 
+class CommandIdReused(ValueError):
+    """A command id already carried out another command; nothing was appended.
+
+    Attributes:
+        command_id: The id sent again with a different command.
+    """
+
+    def __init__(self, command_id: str, order_id: str) -> None:
+        super().__init__(
+            f"command {command_id} was already carried out as another command (on order "
+            f"{order_id}): a command id names one command only; send a new id"
+        )
+        self.command_id = command_id
+        self.order_id = order_id
+
+
 class EventIdConflictError(ValueError):
     """An event id is already stored for another event: it cannot be appended again."""
 
 
-def events_from_rows(rows: Sequence[Sequence[Any]], *, with_metadata: bool = True) -> list[Event]:
-    """Turn rows that start with `EVENT_COLUMNS` back into envelope dicts, in the same order.
+def events_from_rows(rows: Sequence[sqlite3.Row], *, with_metadata: bool = True) -> list[Event]:
+    """Turn rows holding `EVENT_COLUMNS` back into envelope dicts, in the same order.
 
     Each JSON column of all rows is parsed by one `json.loads` of one JSON array: for small
     payloads the cost of a call outweighs the parsing, so this is about twice as fast as a
@@ -60,21 +76,21 @@ def events_from_rows(rows: Sequence[Sequence[Any]], *, with_metadata: bool = Tru
     """
     if not rows:
         return []
-    payloads = json.loads("[" + ",".join([row[5] for row in rows]) + "]")
+    payloads = json.loads("[" + ",".join([row["data"] for row in rows]) + "]")
     events = [
         {
-            "event_id": row[0],
-            "event_type": row[3],
-            "schema_version": row[4],
-            "order_id": row[1],
-            "version": row[2],
-            "occurred_at": row[7],
+            "event_id": row["event_id"],
+            "event_type": row["event_type"],
+            "schema_version": row["schema_version"],
+            "order_id": row["order_id"],
+            "version": row["version"],
+            "occurred_at": row["occurred_at"],
             "data": data,
         }
         for row, data in zip(rows, payloads, strict=True)
     ]
     if with_metadata:
-        metadata = json.loads("[" + ",".join([row[6] for row in rows]) + "]")
+        metadata = json.loads("[" + ",".join([row["metadata"] for row in rows]) + "]")
         for event, meta in zip(events, metadata, strict=True):
             event["metadata"] = meta
     return events
@@ -101,7 +117,7 @@ class EventStore:
         path: str | Path,
         *,
         clock: Callable[[], str],
-        validate: Callable[[Mapping[str, Any]], object] | None = None,
+        validate: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
         read_only: bool = False,
     ) -> None:
         """Open (and on first use create) the store.
@@ -109,14 +125,16 @@ class EventStore:
         Args:
             path: the write database file.
             clock: returns `recorded_at`, an RFC 3339 UTC timestamp (injected so runs repeat).
-            validate: checks one new event at the boundary and raises on a bad one (its
-                result is ignored); the application passes `events.parse_event`.
+            validate: checks one new event at the boundary, raises on a bad one, and returns
+                its canonical form, which is what is stored (never the raw input); the
+                application passes `events.canonical_event`.
             read_only: open for reading only (temporal queries); `append` then fails.
         """
         self.path = Path(path)
         self.clock = clock
         self.validate = validate
         self.conn = connect(path, read_only=read_only)
+        self.conn.row_factory = sqlite3.Row  # rows are read by column name
         if not read_only:
             run_script(self.conn, "event_store.sql")
 
@@ -125,19 +143,30 @@ class EventStore:
         self.conn.close()
 
     # --8<-- [start:append]
-    def append(self, events: Sequence[Mapping[str, Any]], expected_version: int) -> int:
+    def append(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        expected_version: int,
+        *,
+        command: tuple[str, str] | None = None,
+    ) -> int:
         """Append one order's new events if the order is still at `expected_version`.
 
         Returns the order's version after the append. Raises `ConcurrencyError` (and writes
         nothing) when another writer got there first. Appending events whose ids are all
         stored already (a retried request) changes nothing and returns their last version.
+
+        `command` is the `(command_id, digest)` of the command that produced the events: it is
+        recorded in the same transaction. If that command id is recorded already with the same
+        digest, nothing is appended and its recorded version is returned (an identical retry
+        that lost the race); with another digest, `CommandIdReused` is raised.
         """
         if not events:
             raise ValueError("append needs at least one event")
+        if self.validate is not None:
+            events = [self.validate(event) for event in events]
         order_id = events[0]["order_id"]
         for offset, event in enumerate(events, start=1):
-            if self.validate is not None:
-                self.validate(event)
             if event["order_id"] != order_id:
                 raise ValueError(
                     f"event {event['event_id']}: order {event['order_id']} in a batch for "
@@ -165,6 +194,10 @@ class EventStore:
             for e in events
         ]
         with transaction(self.conn):  # BEGIN IMMEDIATE: concurrent writers queue here
+            if command is not None:
+                done = self._command_version(*command)
+                if done is not None:
+                    return done
             actual = self._version(order_id)
             if actual != expected_version:
                 if self._already_stored(events):  # a retried request: its events are in
@@ -185,9 +218,32 @@ class EventStore:
                 "WHERE order_id = ? AND version > ? ORDER BY position",
                 (order_id, expected_version),
             )
+            if command is not None:
+                self.conn.execute(
+                    "INSERT INTO commands (command_id, order_id, digest, version) "
+                    "VALUES (?, ?, ?, ?)",
+                    (command[0], order_id, command[1], events[-1]["version"]),
+                )
         return events[-1]["version"]
 
     # --8<-- [end:append]
+
+    def command_version(self, command_id: str, digest: str) -> int | None:
+        """The version a command left its order at, or None if it was never carried out.
+
+        Raises `CommandIdReused` if `command_id` was carried out with another digest.
+        """
+        return self._command_version(command_id, digest)
+
+    def _command_version(self, command_id: str, digest: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT order_id, digest, version FROM commands WHERE command_id = ?", (command_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        if row["digest"] != digest:
+            raise CommandIdReused(command_id, row["order_id"])
+        return row["version"]
 
     def _already_stored(self, events: Sequence[Mapping[str, Any]]) -> bool:
         """True if every event is stored already, as it is; raise if an id is reused."""
@@ -230,17 +286,12 @@ class EventStore:
         ).fetchone()
         return version
 
-    def version(self, order_id: str) -> int:
-        """The order's current version: 0 if it has no events."""
-        return self._version(order_id)
-
     def load(
         self,
         order_id: str,
         *,
         after_version: int = 0,
         upto_version: int | None = None,
-        upto_time: str | None = None,
         with_metadata: bool = True,
     ) -> list[Event]:
         """One order's events in version order, optionally only a slice of them.
@@ -249,7 +300,6 @@ class EventStore:
             order_id: the stream.
             after_version: skip the events up to this version (those a snapshot holds).
             upto_version: stop after this version (a temporal query by version).
-            upto_time: keep events that occurred at or before this RFC 3339 UTC time.
             with_metadata: False leaves `metadata` out of each envelope (a fold ignores it).
         """
         sql = f"SELECT {EVENT_COLUMNS} FROM order_events WHERE order_id = ? AND version > ?"
@@ -257,9 +307,6 @@ class EventStore:
         if upto_version is not None:
             sql += " AND version <= ?"
             params.append(upto_version)
-        if upto_time is not None:
-            sql += " AND occurred_at <= ?"
-            params.append(upto_time)
         rows = self.conn.execute(sql + " ORDER BY version", params).fetchall()
         return events_from_rows(rows, with_metadata=with_metadata)
 
@@ -278,7 +325,7 @@ class EventStore:
         )
         while rows := cursor.fetchmany(1000):
             events = events_from_rows(rows, with_metadata=with_metadata)
-            yield from zip([row[8] for row in rows], events, strict=True)
+            yield from zip([row["position"] for row in rows], events, strict=True)
 
     def head(self) -> int:
         """The global position of the last stored event (0 for an empty store)."""
@@ -286,6 +333,28 @@ class EventStore:
             "SELECT COALESCE(MAX(position), 0) FROM order_events"
         ).fetchone()
         return position
+
+    # --- the outbox: its rows are written by `append`; the relay reads and marks them here ---
+
+    def unsent(self, *, limit: int | None = None) -> list[tuple[int, Event]]:
+        """Up to `limit` events not yet published, with their positions, in position order."""
+        rows = self.conn.execute(
+            f"SELECT {EVENT_COLUMNS}, e.position AS position FROM outbox AS o "
+            "JOIN order_events AS e ON e.position = o.position "
+            "WHERE o.sent_at IS NULL ORDER BY o.position LIMIT ?",
+            (-1 if limit is None else limit,),
+        ).fetchall()
+        events = events_from_rows(rows)
+        return [(row["position"], event) for row, event in zip(rows, events, strict=True)]
+
+    def mark_sent(self, position: int, sent_at: str) -> None:
+        """Record that the event at `position` was published at `sent_at`."""
+        self.conn.execute("UPDATE outbox SET sent_at = ? WHERE position = ?", (sent_at, position))
+
+    def pending(self) -> int:
+        """How many outbox rows wait to be published."""
+        (count,) = self.conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()
+        return count
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Keep `snapshot` as the order's latest, unless a later one is stored already."""
@@ -314,4 +383,6 @@ class EventStore:
         ).fetchone()
         if row is None:
             return None
-        return Snapshot(row[0], row[1], row[2], json.loads(row[3]))
+        return Snapshot(
+            row["order_id"], row["version"], row["reducer_version"], json.loads(row["state"])
+        )

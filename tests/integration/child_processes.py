@@ -9,18 +9,19 @@ import os
 import uuid
 from typing import Any
 
-from order_service.app import bootstrap, utc_now
+from order_service.app import bootstrap
+from order_service.clock import utc_now
 from order_service.commands import AddOrderItem
 from order_service.decide import decide
-from order_service.events import parse_event
+from order_service.events import canonical_event
 from order_service.handlers import CommandHandler, load_order
 from order_service.store import ConcurrencyError, EventStore
 
 MAX_RETRIES = 200
 
 
-def _validate(event: Any) -> None:
-    parse_event(event)
+def _validate(event: Any) -> dict[str, Any]:
+    return canonical_event(event)
 
 
 def race(write_db: str, writer: int, barrier: Any, results: Any) -> None:
@@ -55,6 +56,28 @@ def race(write_db: str, writer: int, barrier: Any, results: Any) -> None:
         results.put((writer, "gave up", MAX_RETRIES + 1, None))
     except BaseException as error:  # reported, so the test fails with it instead of hanging
         results.put((writer, f"error: {error!r}", 0, None))
+    finally:
+        store.close()
+
+
+def send_when_released(write_db: str, command: Any, barrier: Any, results: Any) -> None:
+    """Wait for every sender at the barrier, then send `command` (one id, sent by all).
+
+    Puts ("ok", version) or ("error: ...", None) on `results`.
+    """
+    store = EventStore(write_db, clock=utc_now, validate=_validate)
+    try:
+        handle = CommandHandler(store, new_id=lambda: str(uuid.uuid4()), clock=utc_now)
+        barrier.wait(timeout=60)
+        for _ in range(MAX_RETRIES):
+            try:
+                results.put(("ok", handle(command)))
+                return
+            except ConcurrencyError:  # another command moved the order on: decide again
+                continue
+        results.put(("gave up", None))
+    except BaseException as error:  # reported, so the test fails with it instead of hanging
+        results.put((f"error: {error!r}", None))
     finally:
         store.close()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from order_service.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
-from order_service.reducer import REDUCER_VERSION
+from order_service.snapshots import REDUCER_VERSION
 
 FIXTURES = Path(__file__).resolve().parents[2] / "schemas" / "fixtures"
 VALID = FIXTURES / "valid"
@@ -201,13 +201,33 @@ def test_derive_refuses_upto_before_the_snapshot(tmp_path):
     assert "--upto 2 is before the snapshot's version 3" in err
 
 
-def test_derive_exits_1_with_the_reducers_message_on_a_refused_sequence():
+def test_derive_exits_1_with_the_folds_message_on_a_broken_stream():
     status, out, err = run("derive", STREAM[0], STREAM[3])
     assert (status, out) == (EXIT_INVALID, "")
     assert err == (
         "orders: order 2002, event 8c1f2a3b-4d5e-4f60-9a7b-000000000004 (version 4): "
-        "version gap: expected version 2, got 4\n"
+        "expected version 2, got 4 (a gap, duplicate or reordering)\n"
     )
+
+
+def test_derive_exits_1_with_one_line_per_broken_rule_of_the_history(tmp_path):
+    placed, added, _, shipped, delivered = (load(path) for path in STREAM)
+    shipped_unpaid = {**shipped, "version": 3}
+    wrong_parcel = {**delivered, "version": 4, "data": {"tracking_number": "OTHER-PARCEL"}}
+    path = tmp_path / "history.jsonl"
+    path.write_text(
+        "\n".join(json.dumps(e) for e in (placed, added, shipped_unpaid, wrong_parcel)) + "\n",
+        encoding="utf-8",
+    )
+    status, out, err = run("derive", path)
+    assert (status, out) == (EXIT_INVALID, "")
+    assert err.splitlines() == [
+        f"{path}:3: event {shipped['event_id']}: /event_type: "
+        "only a paid order ships; the order is placed",
+        f"{path}:4: event {delivered['event_id']}: /data/tracking_number: "
+        f"parcel OTHER-PARCEL is not the one shipped ({shipped['data']['tracking_number']})",
+        "orders: 2 rule(s) broken: nothing derived",
+    ]
 
 
 def test_derive_derives_nothing_from_an_invalid_payload():
@@ -288,3 +308,52 @@ def test_derive_reports_a_snapshot_nested_too_deeply_as_malformed(tmp_path):
     status, out, err = run("derive", STREAM[0], "--snapshot", snapshot)
     assert (status, out) == (EXIT_INVALID, "")
     assert err == f"orders: snapshot {snapshot}: malformed JSON: nested too deeply to parse\n"
+
+
+def _jsonl(path: Path, events: list[dict]) -> Path:
+    # ensure_ascii=False: the characters are written raw, as another producer may write them.
+    path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), "utf-8")
+    return path
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u0085", "\u2029", "\x1c"])
+def test_json_lines_are_split_on_newlines_only_not_on_characters_legal_inside_a_string(
+    tmp_path, separator
+):
+    events = [load(path) for path in STREAM[:3]]
+    events[1]["data"]["line"]["sku"] = f"TEA{separator}TIN"  # legal JSON, not a valid SKU
+    path = _jsonl(tmp_path / "three.jsonl", events)
+    status, out, err = run("validate", path)
+    assert status == EXIT_INVALID
+    assert [line.split(": ")[0] for line in out.splitlines()] == [f"{path}:2"]
+    assert "/data/line/sku" in out
+    assert err == "orders: 1 problem(s) in 3 event(s)\n"
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    for name, text in (
+        ("bom.json", VALID.joinpath("order-paid.v1.json").read_text("utf-8")),
+        ("bom.jsonl", json.dumps(load(VALID / "order-paid.v1.json")) + "\n"),
+    ):
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+        assert run("validate", path) == (EXIT_OK, "", "orders: 1 event(s) valid\n")
+
+
+def test_two_different_events_with_one_event_id_are_reported_at_the_second(tmp_path):
+    placed, added = load(STREAM[0]), load(STREAM[1])
+    twin = {**added, "event_id": placed["event_id"]}
+    path = _jsonl(tmp_path / "twins.jsonl", [placed, twin])
+    status, out, _ = run("validate", path)
+    assert status == EXIT_INVALID
+    assert out == (
+        f"{path}:2: event {placed['event_id']}: /event_id: already the id of another event "
+        f"({path}:1); an event id names one event\n"
+    )
+    assert run("derive", path)[0] == EXIT_INVALID
+
+
+def test_the_same_event_twice_is_not_a_reused_id(tmp_path):
+    placed = load(STREAM[0])
+    path = _jsonl(tmp_path / "again.jsonl", [placed, placed])
+    assert run("validate", path) == (EXIT_OK, "", "orders: 2 event(s) valid\n")
