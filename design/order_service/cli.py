@@ -32,6 +32,7 @@ from typing import Any, TextIO
 from order_service import pipeline_commands, reports
 from order_service.fold import FoldError, OrderState
 from order_service.history import check_history
+from order_service.reports import Finding
 from order_service.snapshots import (
     REDUCER_VERSION,
     Snapshot,
@@ -39,7 +40,6 @@ from order_service.snapshots import (
     state_from_dict,
     take_snapshot,
 )
-from order_service.reports import Finding
 from order_service.upcasting import upcast
 from order_service.validation import validate_event
 
@@ -211,7 +211,9 @@ def _findings(entries: Sequence[Loaded]) -> list[Finding]:
         for problem in validate_event(entry.payload):
             findings.append(Finding(*at, problem.pointer, problem.reason, event=entry.label))
         if index in reused:
-            message = f"already the id of another event ({reused[index]}); an event id names one event"
+            message = (
+                f"already the id of another event ({reused[index]}); an event id names one event"
+            )
             findings.append(Finding(*at, "/event_id", message, event=entry.label))
     return findings
 
