@@ -308,7 +308,7 @@ class RequestGuard:
     """ASGI middleware: a body must be JSON (else 415) and at most `limit` bytes (else 413).
 
     The size is checked on the declared `Content-Length` and again while the body streams
-    in, so a chunked body cannot slip past it.
+    in, so a chunked body cannot slip past it; the body is then handed on whole.
     """
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
@@ -332,28 +332,29 @@ class RequestGuard:
             detail += "send it as application/json"
             await self._refuse(scope, send, 415, "unsupported-media-type", detail)
             return
-        received = 0
-        started = False
-
-        async def counted_receive() -> Message:
-            nonlocal received
+        body = b""  # read whole before the app sees it: at most `limit` bytes are kept
+        while True:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.limit:
-                raise _TooLarge
-            return message
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":  # the client went away
+                return
+            body += message.get("body", b"")
+            if len(body) > self.limit:
                 detail = f"the request body is over {self.limit} bytes"
                 await self._refuse(scope, send, 413, "payload-too-large", detail)
+                return
+            if not message.get("more_body", False):
+                break
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:  # after the body, only the disconnect is left to receive
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, send: Send, status: int, kind: str, detail: str) -> None:
         await problem_response(ProblemError(status, kind, detail))(scope, _no_body, send)
@@ -363,10 +364,6 @@ def _is_json(media_type: bytes) -> bool:
     return media_type == b"application/json" or (
         media_type.startswith(b"application/") and media_type.endswith(b"+json")
     )
-
-
-class _TooLarge(Exception):
-    pass
 
 
 async def _no_body() -> Message:
