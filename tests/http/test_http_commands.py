@@ -72,9 +72,14 @@ def test_placing_an_order_twice_is_409_and_appends_nothing(api):
 
 @pytest.mark.parametrize(
     ("path", "body"),
-    [("items", {"line": line()}), ("payment", PAY), ("shipment", SHIP),
-     ("delivery", DELIVER), ("cancellation", {"reason": "customer_request"})],
-)  # fmt: skip
+    [
+        ("items", {"line": line()}),
+        ("payment", PAY),
+        ("shipment", SHIP),
+        ("delivery", DELIVER),
+        ("cancellation", {"reason": "customer_request"}),
+    ],
+)
 def test_a_command_to_an_unknown_order_is_404_and_appends_nothing(api, path, body):
     response = api.client.post(f"/orders/4242/{path}", json=body, headers=key())
     assert "4242" in assert_problem(response, 404, "not-found")["detail"]
@@ -91,8 +96,9 @@ def test_if_match_with_a_version_the_order_moved_on_from_is_412_and_appends_noth
     api.place()
     api.client.post(f"/orders/{ORDER}/payment", json=PAY)
     headers = {"If-Match": '"1"', **key()}
-    response = api.client.post(f"/orders/{ORDER}/cancellation", json={"reason": "customer_request"},
-                               headers=headers)  # fmt: skip
+    response = api.client.post(
+        f"/orders/{ORDER}/cancellation", json={"reason": "customer_request"}, headers=headers
+    )
     problem = assert_problem(response, 412, "precondition-failed")
     assert problem["current_version"] == 2
     assert "version 2, not 1" in problem["detail"]
@@ -122,11 +128,15 @@ def test_a_body_that_is_not_json_is_400(api):
 
 
 def test_a_body_not_sent_as_json_is_415(api):
-    response = api.client.post("/orders", content=b"order_id=1001",
-                               headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
-    assert "application/x-www-form-urlencoded" in assert_problem(
-        response, 415, "unsupported-media-type"
-    )["detail"]
+    response = api.client.post(
+        "/orders",
+        content=b"order_id=1001",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (
+        "application/x-www-form-urlencoded"
+        in assert_problem(response, 415, "unsupported-media-type")["detail"]
+    )
     assert api.head() == 0
 
 
@@ -165,8 +175,9 @@ def test_a_body_over_the_limit_is_413_whether_declared_or_streamed(api):
             yield b"x" * 1000
         yield b'"}'
 
-    response = api.client.post("/orders", content=chunks(),
-                               headers={"Content-Type": "application/json"})  # fmt: skip
+    response = api.client.post(
+        "/orders", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert_problem(response, 413, "payload-too-large")
     assert api.head() == 0
 

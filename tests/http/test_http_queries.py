@@ -20,8 +20,10 @@ def test_min_version_reads_your_own_write_with_its_version_as_etag(api):
     assert response.status_code == 200
     summary = response.json()
     assert (summary["order_id"], summary["status"], summary["total_amount"]) == (
-        ORDER, "placed", "129.97",
-    )  # fmt: skip
+        ORDER,
+        "placed",
+        "129.97",
+    )
     assert summary["last_version"] == version
     assert response.headers["etag"] == f'"{version}"'
     assert "read-model-stale" not in response.headers
@@ -62,8 +64,9 @@ def _place_many(api: Api, count: int) -> list[str]:
     ids = [str(2000 + n) for n in range(count)]
     for n, order_id in enumerate(ids):
         customer = "C-0042" if n % 2 == 0 else "C-0007"
-        response = api.client.post("/orders", json={**PLACE, "order_id": order_id,
-                                                     "customer_id": customer}, headers=key())  # fmt: skip
+        response = api.client.post(
+            "/orders", json={**PLACE, "order_id": order_id, "customer_id": customer}, headers=key()
+        )
         assert response.status_code == 201
     api.client.get(f"/orders/{ids[-1]}", params={"min_version": 1})
     return ids
@@ -110,10 +113,16 @@ def test_search_by_status_sku_and_placed_range(api):
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"status": "lost"}, "status"), ({"limit": "0"}, "limit"), ({"limit": "501"}, "limit"),
-     ({"placed_from": "yesterday"}, "placed_from"), ({"placed_to": "2026-13-01"}, "placed_to"),
-     ({"customer_id": "42"}, "customer_id"), ({"after": "not-a-cursor"}, "after")],
-)  # fmt: skip
+    [
+        ({"status": "lost"}, "status"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "501"}, "limit"),
+        ({"placed_from": "yesterday"}, "placed_from"),
+        ({"placed_to": "2026-13-01"}, "placed_to"),
+        ({"customer_id": "42"}, "customer_id"),
+        ({"after": "not-a-cursor"}, "after"),
+    ],
+)
 def test_a_search_parameter_not_valid_is_422_naming_it(api, params, field):
     problem = assert_problem(api.client.get("/orders", params=params), 422, "invalid-request")
     assert [(e["location"], e["field"]) for e in problem["errors"]] == [("query", field)]
