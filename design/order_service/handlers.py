@@ -12,8 +12,8 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from order_service.commands import Command
-from order_service.decide import decide
+from order_service.commands import Command, command_digest
+from order_service.decide import CommandRejected, decide
 from order_service.reducer import REDUCER_VERSION, OrderState, evolve, fold, take_snapshot
 from order_service.store import EventStore
 from order_service.upcasting import upcast_all
@@ -61,6 +61,11 @@ def load_order(store: EventStore, order_id: str) -> LoadedOrder:
 class CommandHandler:
     """Handle commands against one event store; call it with a command.
 
+    Commands are idempotent: each is recorded by its `command_id` with the events it caused,
+    in one transaction, so a command sent again returns the version it left the order at and
+    appends nothing, whatever happened to the order since. The same id with another command
+    raises `CommandIdReused`.
+
     Commands are not retried here: a `ConcurrencyError` reaches the caller, who may send the
     command again (it is then decided against the newer state).
     """
@@ -82,12 +87,26 @@ class CommandHandler:
     def __call__(self, command: Command) -> int:
         """Carry out `command`; return the order's version after it (read-your-writes token).
 
-        Raises `CommandRejected` (a domain rule), `ConcurrencyError` (another writer won).
+        Raises `CommandRejected` (a domain rule), `ConcurrencyError` (another writer won),
+        `CommandIdReused` (the command id was used for another command).
         """
+        carried_out = (command.command_id, command_digest(command))
+        done = self.store.command_version(*carried_out)
+        if done is not None:  # sent again (a lost response): the first result, nothing new
+            return done
         loaded = load_order(self.store, command.order_id)
-        events = decide(loaded.state, command, new_id=self.new_id, now=self.clock())
-        version = self.store.append(events, expected_version=loaded.version)
-        if version // self.snapshot_every > loaded.version // self.snapshot_every:
+        try:
+            events = decide(loaded.state, command, new_id=self.new_id, now=self.clock())
+        except CommandRejected:
+            # An identical copy of this command may have committed since the check above (two
+            # retries racing): then this one succeeded too, and gets the winner's version.
+            done = self.store.command_version(*carried_out)
+            if done is not None:
+                return done
+            raise
+        version = self.store.append(events, expected_version=loaded.version, command=carried_out)
+        crossed = version // self.snapshot_every > loaded.version // self.snapshot_every
+        if crossed and version == events[-1]["version"]:
             state = loaded.state
             for event in events:
                 state = evolve(state, event)
