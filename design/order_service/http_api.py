@@ -61,7 +61,7 @@ from order_service.queries import (
     QueryError,
     order_as_of,
 )
-from order_service.store import ConcurrencyError, EventStore
+from order_service.store import CommandIdReused, ConcurrencyError, EventStore
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -468,23 +468,26 @@ def _carry_out(
     """Hand the command to the command handler; turn its refusals into problems."""
     expected = None if if_match is None else int(if_match.strip('"'))
     order_id = command.order_id
-    if expected is not None:
-        current = session.store.version(order_id)
-        if current == 0:
-            raise ProblemError(404, "not-found", f"order {order_id} does not exist")
-        if current != expected:
-            raise _moved_on(order_id, expected, current)
     try:
-        return session.handle(command)
+        return session.handle(command, expected_version=expected)
     except CommandRejected as error:
         if existing_order and session.store.version(order_id) == 0:
             raise ProblemError(404, "not-found", f"order {order_id} does not exist") from None
         raise ProblemError(409, "command-rejected", str(error), rule=error.rule) from None
     except ConcurrencyError as error:
-        if expected is not None:
-            raise _moved_on(order_id, expected, error.actual) from None
+        if expected is None:
+            raise ProblemError(
+                409, "concurrency-conflict", str(error), current_version=error.actual
+            ) from None
+        if error.actual == 0:
+            raise ProblemError(404, "not-found", f"order {order_id} does not exist") from None
+        raise _moved_on(order_id, expected, error.actual) from None
+    except CommandIdReused as error:
         raise ProblemError(
-            409, "concurrency-conflict", str(error), current_version=error.actual
+            422,
+            "idempotency-key-reused",
+            f"Idempotency-Key {error.command_id} was sent before with another request "
+            f"(on order {error.order_id}): send a new key for a new request",
         ) from None
 
 

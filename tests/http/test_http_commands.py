@@ -185,3 +185,43 @@ def test_a_body_over_the_limit_is_413_whether_declared_or_streamed(api):
 def test_an_unknown_path_is_404_and_a_wrong_method_405_both_as_problems(api):
     assert_problem(api.client.get("/customers"), 404, "not-found")
     assert_problem(api.client.delete(f"/orders/{ORDER}"), 405, "method-not-allowed")
+
+
+def test_a_retry_with_the_same_key_and_body_answers_as_the_first_time_and_appends_nothing(api):
+    headers = key()
+    first = api.client.post("/orders", json=PLACE, headers=headers)
+    api.client.post(f"/orders/{ORDER}/payment", json=PAY)  # the order moves on meanwhile
+    again = api.client.post("/orders", json=PLACE, headers=headers)
+    assert (again.status_code, again.headers["location"], again.json()) == (
+        first.status_code,
+        first.headers["location"],
+        first.json(),
+    )
+    assert len(api.events()) == 2
+
+
+def test_a_retry_with_if_match_after_its_first_send_succeeded_answers_as_the_first_time(api):
+    api.place()
+    headers = {"If-Match": '"1"', **key()}
+    first = api.client.post(f"/orders/{ORDER}/payment", json=PAY, headers=headers)
+    again = api.client.post(f"/orders/{ORDER}/payment", json=PAY, headers=headers)
+    assert (
+        (again.status_code, again.json())
+        == (200, first.json())
+        == (200, {"order_id": ORDER, "version": 2})
+    )
+    assert len(api.events()) == 2
+
+
+def test_the_same_key_with_another_body_is_422_and_appends_nothing(api):
+    headers = key()
+    api.client.post("/orders", json=PLACE, headers=headers)
+    response = api.client.post("/orders", json={**PLACE, "order_id": "1002"}, headers=headers)
+    problem = assert_problem(response, 422, "idempotency-key-reused")
+    assert headers["Idempotency-Key"] in problem["detail"]
+    assert api.head() == 1
+
+
+def test_if_match_on_an_unknown_order_is_404(api):
+    response = api.client.post("/orders/4242/payment", json=PAY, headers={"If-Match": '"1"'})
+    assert_problem(response, 404, "not-found")

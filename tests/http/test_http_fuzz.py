@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
 from http_story import ORDER, PLACE
+from hypothesis import HealthCheck, settings
 from order_service.http_api import create_app
 from order_service.store import EventStore
 from schemathesis import checks
