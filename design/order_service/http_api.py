@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TextIO, Union
 
+import uvicorn
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -844,8 +845,6 @@ def serve(
     err: TextIO,
 ) -> int:
     """Run the API on uvicorn until interrupted; a temporary database when `db` is None."""
-    import uvicorn
-
     with tempfile.TemporaryDirectory(prefix="orders-serve-") as folder:
         write_db = Path(db) if db else Path(folder) / "orders.db"
         try:
@@ -860,12 +859,26 @@ def serve(
         )
         print(f"orders: serving http://{host}:{port} (write db {write_db})", file=err, flush=True)
         try:
-            uvicorn.Server(config).run()
+            _Server(config).run()
         except SystemExit:  # uvicorn exits when it cannot bind the port; it logged why
             print(f"orders: could not serve on {host}:{port}", file=err)
             return 1
         print("orders: stopped", file=err, flush=True)
     return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending normally on Ctrl-C or SIGTERM once it has shut down.
+
+    uvicorn re-raises the signal after its graceful shutdown, so the process would die of it;
+    by then the lifespan has stopped the relay and closed the files: a clean stop, exit 0.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
 
 def _check_write_db(path: Path) -> None:
