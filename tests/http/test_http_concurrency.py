@@ -111,3 +111,26 @@ def test_parallel_retries_with_one_idempotency_key_append_once_and_all_get_its_v
         (200, {"order_id": ORDER, "version": 2})
     ] * CLIENTS
     assert [event["version"] for event in store.load(ORDER)] == [1, 2]
+
+
+def test_parallel_clients_deciding_on_one_seen_version_one_wins_the_others_get_412(
+    live_server, lined_up
+):
+    base, store = live_server
+    with httpx.Client(base_url=base) as client:
+        assert client.post("/orders", json=PLACE).status_code == 201
+    lined_up.arm()
+
+    def add_item(n):
+        def send():
+            with httpx.Client(base_url=base, timeout=60) as client:
+                body = {"line": line(f"PART-{n}", 1, "1.00")}
+                headers = {"If-Match": '"1"', **key()}
+                return client.post(f"/orders/{ORDER}/items", json=body, headers=headers)
+
+        return send
+
+    responses = _send_all([add_item(n) for n in range(CLIENTS)])
+    assert sorted(r.status_code for r in responses) == [200] + [412] * (CLIENTS - 1)
+    assert all(r.json()["current_version"] == 2 for r in responses if r.status_code == 412)
+    assert [event["version"] for event in store.load(ORDER)] == [1, 2]
