@@ -319,6 +319,14 @@ def _command(command_type: type[BaseModel], order_id: str, key: str | None, body
         raise ProblemError(422, "invalid-request", f"invalid command: {error}") from None
 
 
+def _header(description: str, pattern: str) -> dict[str, Any]:
+    """A response header for the OpenAPI document."""
+    return {"description": description, "schema": {"type": "string", "pattern": pattern}}
+
+
+_ETAG = _header('The order\'s version the body shows, e.g. "3": send it as If-Match', '^"[0-9]+"$')
+
+
 def _add_command_routes(app: FastAPI) -> None:
     @app.post(
         "/orders",
@@ -327,7 +335,7 @@ def _add_command_routes(app: FastAPI) -> None:
         summary="Place an order",
         tags=["commands"],
         responses={
-            201: {"headers": {"Location": {"description": "/orders/{id}", "schema": {}}}},
+            201: {"headers": {"Location": _header("The new order: /orders/{id}", "^/orders/")}},
             **_problems(400, 409, 413, 415, 422),
         },
     )
@@ -411,12 +419,13 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
         responses={
             200: {
                 "headers": {
-                    "ETag": {"description": 'The version shown, e.g. "3"', "schema": {}},
-                    "Read-Model-Stale": {
-                        "description": "Present (true) when min_version was not reached "
-                        f"within {wait_timeout} s: the body is older than asked.",
-                        "schema": {},
-                    },
+                    "ETag": _ETAG,
+                    "Read-Model-Stale": _header(
+                        "Present (true) when min_version was not reached within "
+                        f"{wait_timeout:g} s: the body is older than asked.",
+                        "^true$",
+                    ),
+                    "Retry-After": _header("With Read-Model-Stale: seconds to wait", "^[0-9]+$"),
                 }
             },
             **_problems(404, 422),
@@ -465,7 +474,7 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
         summary="Search orders (read model)",
         tags=["queries"],
         responses={
-            200: {"headers": {"Link": {"description": 'rel="next" page', "schema": {}}}},
+            200: {"headers": {"Link": _header('The next page: <url>; rel="next"', 'rel="next"$')}},
             **_problems(422),
         },
     )
@@ -539,7 +548,7 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
         response_model=OrderStateView,
         summary="The order's state, now or as of a version or time (event store)",
         tags=["event store"],
-        responses=_problems(404, 422),
+        responses={200: {"headers": {"ETag": _ETAG}}, **_problems(404, 422)},
     )
     def order_state(
         order_id: OrderId,
