@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TextIO, Union
 
 import uvicorn
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Body, Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -155,6 +155,36 @@ def _request_body(command: type[BaseModel], *, with_order_id: bool = False) -> t
 
 
 PlaceOrderRequest = _request_body(PlaceOrder, with_order_id=True)
+
+_EUR = "EUR"
+REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
+    "PlaceOrder": {
+        "order_id": "1001",
+        "customer_id": "C-0042",
+        "lines": [
+            {"sku": "RETRO-CLOCK", "quantity": 1,
+             "unit_price": {"amount": "79.99", "currency": _EUR}},
+            {"sku": "BRASS-KEY", "quantity": 2,
+             "unit_price": {"amount": "24.99", "currency": _EUR}},
+        ],
+    },
+    "AddOrderItem": {
+        "line": {"sku": "TIN-ROBOT", "quantity": 1,
+                 "unit_price": {"amount": "15.00", "currency": _EUR}},
+    },
+    "PayOrder": {"payment_id": "PAY-7731", "amount": {"amount": "129.97", "currency": _EUR}},
+    "ShipOrder": {"carrier": "DHL", "tracking_number": "JD014600006281230704"},
+    "DeliverOrder": {"tracking_number": "JD014600006281230704"},
+    "CancelOrder": {"reason": "customer_request"},
+}  # fmt: skip
+"""One example body per command, from #1001's story; shown in the document and sent by the
+fuzz tests (a test checks that each one validates)."""
+
+
+def _example(command: type[BaseModel]) -> Any:
+    name = command.__name__
+    return Body(openapi_examples={"1001": {"summary": "#1001", "value": REQUEST_EXAMPLES[name]}})
+
 
 ORDER_COMMANDS: dict[str, tuple[type[BaseModel], str]] = {
     "items": (AddOrderItem, "Add an item"),
@@ -340,7 +370,7 @@ def _add_command_routes(app: FastAPI) -> None:
         },
     )
     def place_order(
-        body: PlaceOrderRequest,  # type: ignore[valid-type]
+        body: Annotated[PlaceOrderRequest, _example(PlaceOrder)],  # type: ignore[valid-type]
         response: Response,
         session: SessionDep,
         idempotency_key: IdempotencyKey = None,
@@ -362,7 +392,7 @@ def _add_order_command(
 
     def endpoint(
         order_id: OrderId,
-        body: body_model,  # type: ignore[valid-type]
+        body: Annotated[body_model, _example(command_type)],  # type: ignore[valid-type]
         session: SessionDep,
         idempotency_key: IdempotencyKey = None,
         if_match: IfMatch = None,

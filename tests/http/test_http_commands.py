@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from http_story import DELIVER, ORDER, PAY, PLACE, SHIP, key, line
+from order_service.http_api import openapi_document
 from order_service.http_problems import MAX_BODY_BYTES, PROBLEM_BASE, PROBLEM_TYPES
 
 
@@ -225,3 +226,22 @@ def test_the_same_key_with_another_body_is_422_and_appends_nothing(api):
 def test_if_match_on_an_unknown_order_is_404(api):
     response = api.client.post("/orders/4242/payment", json=PAY, headers={"If-Match": '"1"'})
     assert_problem(response, 404, "not-found")
+
+
+def test_the_request_examples_of_the_openapi_document_tell_1001s_story(api):
+    examples = {}
+    for path, item in openapi_document()["paths"].items():
+        if "post" in item:
+            content = item["post"]["requestBody"]["content"]["application/json"]
+            examples[path] = content["examples"]["1001"]["value"]
+    assert len(examples) == 6
+    place = examples.pop("/orders")
+    assert api.client.post("/orders", json=place).status_code == 201
+    for step in ("payment", "shipment", "delivery"):
+        body = examples.pop(f"/orders/{{order_id}}/{step}")
+        response = api.client.post(f"/orders/{ORDER}/{step}", json=body)
+        assert response.status_code == 200, response.text
+    assert api.client.post("/orders", json={**place, "order_id": "1002"}).status_code == 201
+    for path, body in examples.items():  # items, then cancellation, on #1002
+        response = api.client.post(path.replace("{order_id}", "1002"), json=body)
+        assert response.status_code == 200, response.text
