@@ -282,6 +282,7 @@ OrderId = Annotated[
 IdempotencyKey = Annotated[
     str | None,
     Header(
+        alias="Idempotency-Key",
         pattern=UUID_PATTERN,
         description="A UUID chosen by the client; it becomes the command id. The same key "
         "with the same request answers as the first time and appends nothing; with another "
@@ -291,6 +292,7 @@ IdempotencyKey = Annotated[
 IfMatch = Annotated[
     str | None,
     Header(
+        alias="If-Match",
         pattern=r'^"[1-9][0-9]{0,9}"$',
         description='The version the client last saw, e.g. "3" (the ETag of GET '
         "/orders/{id}). If the order has moved on, the command fails with 412.",
