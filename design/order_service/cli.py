@@ -20,6 +20,7 @@ status: adding a command is writing an `_add_<name>(subparsers)` and calling it 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -30,7 +31,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from order_service import pipeline_commands
-from order_service.reducer import ReducerError, Snapshot, fold, take_snapshot
+from order_service.fold import FoldError, OrderState
+from order_service.history import check_history
+from order_service.snapshots import (
+    REDUCER_VERSION,
+    Snapshot,
+    resume,
+    state_from_dict,
+    take_snapshot,
+)
 from order_service.upcasting import upcast
 from order_service.validation import validate_event
 
@@ -39,7 +48,7 @@ __all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "Loaded", "build_parser", "m
 EXIT_OK = 0
 """Every payload valid; the state derived."""
 EXIT_INVALID = 1
-"""A payload invalid, a file not JSON, or a stream the reducer refuses."""
+"""A payload invalid, a file not JSON, a broken stream or a history that breaks a rule."""
 EXIT_USAGE = 2
 """Wrong arguments, a file that cannot be read, or an output closed by its reader."""
 
@@ -202,7 +211,7 @@ def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except RecursionError:
             print(f"orders: snapshot {args.snapshot}: malformed JSON: {_TOO_DEEP}", file=err)
             return EXIT_INVALID
-        except ReducerError as error:
+        except FoldError as error:
             print(f"orders: snapshot {args.snapshot}: {error.rule}", file=err)
             return EXIT_INVALID
         if args.upto is not None and args.upto < snapshot.version:
@@ -221,13 +230,24 @@ def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(line, file=err)
         print("orders: nothing derived from invalid payloads", file=err)
         return EXIT_INVALID
-    events = (upcast(entry.payload) for entry in entries)
-    if args.upto is not None:
-        events = (event for event in events if event["version"] <= args.upto)
     try:
-        state = fold(events, snapshot)
-    except ReducerError as error:
+        upcast_entries = [(entry, upcast(entry.payload)) for entry in entries]
+    except FoldError as error:
         print(f"orders: {error}", file=err)
+        return EXIT_INVALID
+    if args.upto is not None:
+        upcast_entries = [pair for pair in upcast_entries if pair[1]["version"] <= args.upto]
+    try:
+        state = derive_state([event for _, event in upcast_entries], snapshot)
+    except FoldError as error:
+        print(f"orders: {error}", file=err)
+        return EXIT_INVALID
+    except HistoryBroken as broken:
+        for problem in broken.problems:
+            entry = upcast_entries[problem.index][0]
+            where = f"{problem.pointer}: " if problem.pointer else ""
+            print(f"{entry.where}: event {entry.label}: {where}{problem.rule}", file=err)
+        print(f"orders: {len(broken.problems)} rule(s) broken: nothing derived", file=err)
         return EXIT_INVALID
     if state is None:
         print("orders: no events to derive a state from", file=err)
@@ -235,6 +255,37 @@ def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     result = take_snapshot(state).to_dict() if args.as_snapshot else state.to_dict()
     print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
     return EXIT_OK
+
+
+class HistoryBroken(Exception):
+    """The events break business rules: `problems` lists each, with its event."""
+
+    def __init__(self, problems: list[Any]) -> None:
+        super().__init__(f"{len(problems)} rule(s) broken")
+        self.problems = problems
+
+
+def derive_state(events: list[Any], snapshot: Snapshot | None = None) -> OrderState | None:
+    """The state `orders derive` prints: the history checked, then folded (from `snapshot`).
+
+    Raises `FoldError` if the stream is broken, `HistoryBroken` if it breaks business rules.
+    With a trusted snapshot, the rules are checked on the events after it, from its state.
+    """
+    state = resume(snapshot, events)  # the stream's integrity first: a FoldError stops here
+    if snapshot is None or snapshot.reducer_version != REDUCER_VERSION:
+        problems = check_history(events)
+        if problems:
+            raise HistoryBroken(problems)
+        return state
+    start = state_from_dict(snapshot.state)
+    tail = [e for e in events if type(e.get("version")) is int and e["version"] > start.version]
+    offset = len(events) - len(tail)
+    problems = check_history(tail, start)
+    if problems:
+        raise HistoryBroken(
+            [dataclasses.replace(problem, index=problem.index + offset) for problem in problems]
+        )
+    return state
 
 
 def _positive(text: str) -> int:
@@ -271,8 +322,9 @@ def _add_derive(subparsers: Any) -> None:
         "derive",
         help="fold events into the order's state and print it as JSON",
         description=(
-            "Validate, upcast and fold the events in the order given; print the state as JSON. "
-            "Exit 1 with the reducer's message if the sequence is refused."
+            "Validate, upcast, check the history's rules, then fold the events in the order "
+            "given; print the state as JSON. Exit 1 with one line per problem if the stream "
+            "is broken or breaks a rule."
         ),
     )
     command.add_argument(
@@ -372,7 +424,7 @@ def main(
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # argparse exits on --help (0) and on usage errors (2)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    reducer_log = logging.getLogger("order_service.reducer")
+    reducer_log = logging.getLogger("order_service.snapshots")
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("orders: %(message)s"))
     reducer_log.addHandler(handler)

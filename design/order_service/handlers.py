@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from order_service.commands import Command, command_digest
 from order_service.decide import CommandRejected, decide
-from order_service.reducer import REDUCER_VERSION, OrderState, evolve, fold, take_snapshot
+from order_service.fold import OrderState, fold
+from order_service.snapshots import REDUCER_VERSION, resume, take_snapshot
 from order_service.store import ConcurrencyError, EventStore
 from order_service.upcasting import upcast_all
 
@@ -51,11 +52,11 @@ def load_order(store: EventStore, order_id: str) -> LoadedOrder:
     snapshot = store.latest_snapshot(order_id)
     if snapshot is not None and snapshot.reducer_version == REDUCER_VERSION:
         events = store.load(order_id, after_version=snapshot.version, with_metadata=False)
-        state = fold(upcast_all(events), snapshot)
+        state = resume(snapshot, upcast_all(events))
         return LoadedOrder(order_id, state, snapshot.version, len(events))
-    # No snapshot, or one from another reducer version: fold logs it and replays everything.
+    # No snapshot, or one from another reducer version: resume logs it and replays everything.
     events = store.load(order_id, with_metadata=False)
-    return LoadedOrder(order_id, fold(upcast_all(events), snapshot), 0, len(events))
+    return LoadedOrder(order_id, resume(snapshot, upcast_all(events)), 0, len(events))
 
 
 class CommandHandler:
@@ -112,11 +113,9 @@ class CommandHandler:
         version = self.store.append(events, expected_version=loaded.version, command=carried_out)
         crossed = version // self.snapshot_every > loaded.version // self.snapshot_every
         if crossed and version == events[-1]["version"]:
-            state = loaded.state
-            for event in events:
-                state = evolve(state, event)
+            state = fold(events, loaded.state)
             try:
-                self.store.save_snapshot(take_snapshot(state))  # type: ignore[arg-type]
+                self.store.save_snapshot(take_snapshot(state))
             except sqlite3.Error as error:
                 # The events are committed: the command succeeded. Raising now would make the
                 # client retry it (AddOrderItem twice); a missing snapshot only costs a replay.

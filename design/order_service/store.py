@@ -16,7 +16,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from order_service.database import connect, run_script, transaction
-from order_service.reducer import Snapshot
+from order_service.snapshots import Snapshot
 
 Event = dict[str, Any]
 """An event envelope as a plain dict: the shape of the JSON contract."""
