@@ -284,7 +284,8 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         pattern=UUID_PATTERN,
-        description="A UUID chosen by the client; it becomes the command id. The same key "
+        description="A UUID (lower-case hex) chosen by the client; it becomes the command id. "
+        "The same key "
         "with the same request answers as the first time and appends nothing; with another "
         "request it is refused (422).",
     ),

@@ -82,7 +82,12 @@ def _utc_text(name: str, value: str) -> str:
         raise QueryError(f"{name}: {value!r} is not an ISO 8601 date or date-time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is after the last year datetime holds
+        raise QueryError(
+            f"{name}: {value!r} is out of the range of dates (years 1 to 9999)"
+        ) from None
 
 
 class OrderQueries:

@@ -118,6 +118,7 @@ def test_search_by_status_sku_and_placed_range(api):
         ({"limit": "0"}, "limit"),
         ({"limit": "501"}, "limit"),
         ({"placed_from": "yesterday"}, "placed_from"),
+        ({"placed_from": "9999-12-31T23:59:59-01:00"}, "placed_from"),
         ({"placed_to": "2026-13-01"}, "placed_to"),
         ({"customer_id": "42"}, "customer_id"),
         ({"after": "not-a-cursor"}, "after"),
@@ -154,7 +155,11 @@ def test_the_state_endpoint_folds_the_events_now_or_as_of_a_version_or_time(api)
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"as_of_version": "0"}, "as_of_version"), ({"as_of": "last week"}, "as_of")],
+    [
+        ({"as_of_version": "0"}, "as_of_version"),
+        ({"as_of": "last week"}, "as_of"),
+        ({"as_of": "0001-01-01T00:00:00+01:00"}, "as_of"),
+    ],
 )
 def test_a_state_parameter_not_valid_is_422_naming_it(api, params, field):
     api.place()
