@@ -156,27 +156,35 @@ def _request_body(command: type[BaseModel], *, with_order_id: bool = False) -> t
 
 PlaceOrderRequest = _request_body(PlaceOrder, with_order_id=True)
 
-_EUR = "EUR"
 REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
     "PlaceOrder": {
         "order_id": "1001",
         "customer_id": "C-0042",
         "lines": [
-            {"sku": "RETRO-CLOCK", "quantity": 1,
-             "unit_price": {"amount": "79.99", "currency": _EUR}},
-            {"sku": "BRASS-KEY", "quantity": 2,
-             "unit_price": {"amount": "24.99", "currency": _EUR}},
+            {
+                "sku": "RETRO-CLOCK",
+                "quantity": 1,
+                "unit_price": {"amount": "79.99", "currency": "EUR"},
+            },
+            {
+                "sku": "BRASS-KEY",
+                "quantity": 2,
+                "unit_price": {"amount": "24.99", "currency": "EUR"},
+            },
         ],
     },
     "AddOrderItem": {
-        "line": {"sku": "TIN-ROBOT", "quantity": 1,
-                 "unit_price": {"amount": "15.00", "currency": _EUR}},
+        "line": {
+            "sku": "TIN-ROBOT",
+            "quantity": 1,
+            "unit_price": {"amount": "15.00", "currency": "EUR"},
+        },
     },
-    "PayOrder": {"payment_id": "PAY-7731", "amount": {"amount": "129.97", "currency": _EUR}},
+    "PayOrder": {"payment_id": "PAY-7731", "amount": {"amount": "129.97", "currency": "EUR"}},
     "ShipOrder": {"carrier": "DHL", "tracking_number": "JD014600006281230704"},
     "DeliverOrder": {"tracking_number": "JD014600006281230704"},
     "CancelOrder": {"reason": "customer_request"},
-}  # fmt: skip
+}
 """One example body per command, from #1001's story; shown in the document and sent by the
 fuzz tests (a test checks that each one validates)."""
 
