@@ -47,7 +47,6 @@ from order_service.events import (
     ORDER_ID_PATTERN,
     SKU_PATTERN,
     UUID_PATTERN,
-    parse_event,
 )
 from order_service.handlers import CommandHandler
 from order_service.http_problems import (
@@ -245,8 +244,11 @@ class _Sessions:
         self._opened: list[_Session] = []
 
     def _open(self) -> _Session:
-        handler = self.service.handle
-        store = EventStore(self.service.write_db, clock=handler.clock, validate=parse_event)
+        # The same wiring as the service's own store and handler (bootstrap's), on new connections.
+        service, handler = self.service, self.service.handle
+        store = EventStore(
+            service.write_db, clock=service.store.clock, validate=service.store.validate
+        )
         session = _Session(
             store,
             CommandHandler(
@@ -255,7 +257,7 @@ class _Sessions:
                 clock=handler.clock,
                 snapshot_every=handler.snapshot_every,
             ),
-            OrderQueries(self.service.read_db),
+            OrderQueries(service.read_db),
         )
         self._opened.append(session)
         return session
@@ -321,7 +323,7 @@ def _carry_out(
     try:
         return session.handle(command, expected_version=expected)
     except CommandRejected as error:
-        if existing_order and session.store.version(order_id) == 0:
+        if existing_order and not _exists(session.store, order_id):
             raise ProblemError(404, "not-found", f"order {order_id} does not exist") from None
         raise ProblemError(409, "command-rejected", str(error), rule=error.rule) from None
     except ConcurrencyError as error:
@@ -339,6 +341,10 @@ def _carry_out(
             f"Idempotency-Key {error.command_id} was sent before with another request "
             f"(on order {error.order_id}): send a new key for a new request",
         ) from None
+
+
+def _exists(store: EventStore, order_id: str) -> bool:
+    return bool(store.load(order_id, upto_version=1, with_metadata=False))
 
 
 def _moved_on(order_id: str, expected: int, current: int) -> ProblemError:
