@@ -4,8 +4,9 @@ One endpoint per command (`POST /orders`, `POST /orders/{id}/items`, ...) answer
 order id and the version written, never the read model. Queries read the read model
 (`GET /orders/{id}`, `GET /orders`); the order's events and its state as of a version or a
 time come from the event store (`GET /orders/{id}/events`, `GET /orders/{id}/state`).
-Errors are `application/problem+json` (RFC 9457). `create_app` builds the app; `serve` runs it
-on uvicorn with the outbox relay (and so the projector) as a background worker.
+Errors are `application/problem+json` (RFC 9457, see `http_problems`). `create_app` builds the
+app; `serve` runs it on uvicorn with the outbox relay (and so the projector) as a background
+worker.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at runtime,
@@ -295,9 +296,8 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         pattern=UUID_PATTERN,
         description="A UUID (lower-case hex) chosen by the client; it becomes the command id. "
-        "The same key "
-        "with the same request answers as the first time and appends nothing; with another "
-        "request it is refused (422).",
+        "The same key with the same request answers as the first time and appends nothing; "
+        "with another request it is refused (422).",
     ),
 ]
 IfMatch = Annotated[
