@@ -124,3 +124,18 @@ def test_orders_serve_refuses_a_port_or_timeout_out_of_range_naming_it():
         with contextlib.redirect_stderr(err):
             assert cli.main(["serve", option], out=io.StringIO(), err=err) == cli.EXIT_USAGE
         assert message in err.getvalue()
+
+
+def test_orders_serve_help_states_the_defaults_the_api_uses():
+    import inspect
+
+    from order_service.http_api import DEFAULT_PORT, WAIT_TIMEOUT, create_app
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        cli.main(["serve", "--help"], out=out, err=io.StringIO())
+    text = " ".join(out.getvalue().split())
+    relay_interval = inspect.signature(create_app).parameters["relay_interval"].default
+    assert f"for the read model (default {WAIT_TIMEOUT:g})" in text
+    assert f"polls of the outbox (default {relay_interval:g})" in text
+    assert f"TCP port (default {DEFAULT_PORT})" in text
