@@ -16,7 +16,7 @@ MERMAID_JS := docs/assets/javascripts/mermaid.min.js
 AXE_VERSION := 4.14.1
 AXE_JS := .cache/axe-core-$(AXE_VERSION).min.js
 
-.PHONY: help setup serve docs test lint bench bench-quick schemas clean chromium
+.PHONY: help setup serve docs test lint bench bench-quick schemas openapi clean chromium curl
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,7 +25,7 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[docs,test,bench]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[docs,test,bench,http]'
 	touch $@
 
 $(MERMAID_JS):
@@ -49,6 +49,11 @@ chromium:  ## Debian's Chromium for the browser tests, when it is missing
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo >&2 "chromium is missing: sudo apt-get install -y chromium (browser tests will be skipped)"; fi; }
 
+curl:  ## curl, which the Run page's HTTP session uses, when it is missing
+	@command -v curl >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq curl >/dev/null; \
+	  else echo >&2 "curl is missing: sudo apt-get install -y curl (the curl session test will fail)"; fi; }
+
 docs: setup  ## build the site strictly into site/
 	$(BIN)/mkdocs build --strict
 
@@ -59,11 +64,14 @@ lint: setup  ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup chromium lint  ## every test, browser tests included
+test: setup chromium curl lint  ## every test, browser tests included
 	$(BIN)/pytest
 
 schemas: setup  ## regenerate schemas/ from the pydantic models
 	$(BIN)/python -m order_service.schemas
+
+openapi: setup  ## regenerate docs/design/openapi.json from the HTTP API
+	$(BIN)/python -m order_service.http_api docs/design/openapi.json
 
 bench: setup  ## the full benchmark (a few minutes); writes its results file and re-renders the performance page
 	$(BIN)/python -m order_service_bench --out design/order_service_bench/results.json

@@ -5,6 +5,7 @@
     orders demo [--db PATH]                          # order #1001 through the whole design
     orders query --db PATH get|search|as-of ...      # read the read model (read-only)
     orders replay --db PATH                          # rebuild the read model from the events
+    orders serve [--db PATH] [--port 8080]           # the HTTP API on 127.0.0.1 (extra `http`)
 
 A PATH holds one JSON event, a JSON array of events, or JSON Lines (one event per line,
 always so for `*.jsonl`); a directory stands for its `*.json` and `*.jsonl` files; `-` reads
@@ -383,6 +384,60 @@ def _add_derive(subparsers: Any) -> None:
     command.set_defaults(handler=_derive)
 
 
+def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:  # FastAPI and uvicorn are the optional extra `http`: the other commands work without
+        from order_service import http_api
+    except ModuleNotFoundError as error:
+        print(
+            f"orders: serve needs the `http` extra ({error.name} is not installed): "
+            "pip install -e '.[http]' (or `make setup`)",
+            file=err,
+        )
+        return EXIT_USAGE
+    timings = {"wait_timeout": args.wait_timeout, "relay_interval": args.relay_interval}
+    given = {name: value for name, value in timings.items() if value is not None}
+    return http_api.serve(args.db, port=args.port, err=err, **given)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 60:
+        raise argparse.ArgumentTypeError(f"{text!r}: give more than 0 and at most 60 seconds")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1 to 65535)")
+    return int(text)
+
+
+def _add_serve(subparsers: Any) -> None:
+    command = subparsers.add_parser(
+        "serve",
+        help="serve the HTTP API on 127.0.0.1, with the relay and projector in the background",
+        description="Serve the commands and queries over HTTP until Ctrl-C (or SIGTERM).",
+    )
+    command.add_argument("--db", help="the write database (default: a temporary file)")
+    command.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
+    command.add_argument(
+        "--wait-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="how long GET /orders/{id}?min_version=N waits for the read model (default 2)",
+    )
+    command.add_argument(
+        "--relay-interval",
+        type=_seconds,
+        metavar="SECONDS",
+        help="how long the idle relay sleeps between polls of the outbox (default 0.01)",
+    )
+    command.set_defaults(handler=_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `orders` parser, one subparser per command."""
     parser = argparse.ArgumentParser(
@@ -392,6 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(subparsers)
     _add_derive(subparsers)
     pipeline_commands.register(subparsers)  # demo, replay, query: the running design
+    _add_serve(subparsers)
     return parser
 
 

@@ -41,7 +41,10 @@ def timestamp(value: str, *, round_up: bool) -> str:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
-    if parsed.microsecond:
-        parsed = parsed.replace(microsecond=0) + timedelta(seconds=1 if round_up else 0)
+    try:
+        parsed = parsed.astimezone(UTC)
+        if parsed.microsecond:
+            parsed = parsed.replace(microsecond=0) + timedelta(seconds=1 if round_up else 0)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is after the last year datetime holds
+        raise ValueError(f"{value!r} is out of the range of dates (years 1 to 9999)") from None
     return parsed.strftime(TIMESTAMP_FORMAT)

@@ -16,7 +16,7 @@ from order_service.commands import Command, command_digest
 from order_service.decide import CommandRejected, decide
 from order_service.fold import OrderState, fold
 from order_service.snapshots import REDUCER_VERSION, resume, take_snapshot
-from order_service.store import EventStore
+from order_service.store import ConcurrencyError, EventStore
 from order_service.upcasting import upcast_all
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,11 @@ class CommandHandler:
         self.snapshot_every = snapshot_every
 
     # --8<-- [start:handle]
-    def __call__(self, command: Command) -> int:
+    def __call__(self, command: Command, *, expected_version: int | None = None) -> int:
         """Carry out `command`; return the order's version after it (read-your-writes token).
+
+        `expected_version` is the version the client decided on (HTTP `If-Match`): if the
+        order is at another one, `ConcurrencyError` is raised and nothing is appended.
 
         Raises `CommandRejected` (a domain rule), `ConcurrencyError` (another writer won),
         `CommandIdReused` (the command id was used for another command).
@@ -96,6 +99,8 @@ class CommandHandler:
         if done is not None:  # sent again (a lost response): the first result, nothing new
             return done
         loaded = load_order(self.store, command.order_id)
+        if expected_version is not None and loaded.version != expected_version:
+            raise ConcurrencyError(command.order_id, expected_version, loaded.version)
         try:
             events = decide(loaded.state, command, new_id=self.new_id, now=self.clock())
         except CommandRejected:

@@ -110,6 +110,7 @@ class OrderQueries:
         placed_before: str | None = None,
         sku: str | None = None,
         limit: int = 50,
+        after: tuple[str, str] | None = None,
     ) -> list[OrderSummary]:
         """Orders matching every filter given, newest first, at most `limit` of them.
 
@@ -120,6 +121,7 @@ class OrderQueries:
             placed_before: orders placed before this date or date-time.
             sku: orders with a line of this product.
             limit: 1 to `MAX_LIMIT`.
+            after: `(placed_at, order_id)` of the last row of the page before: the next page.
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise QueryError(f"limit: {limit} is not between 1 and {MAX_LIMIT}")
@@ -142,6 +144,9 @@ class OrderQueries:
         if placed_before is not None:
             where.append("s.placed_at < ?")
             params.append(_timestamp("placed_before", placed_before))
+        if after is not None:  # keyset paging: rows after the last one seen, in the same order
+            where.append("(s.placed_at, s.order_id) < (?, ?)")
+            params.extend(after)
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY s.placed_at DESC, s.order_id DESC LIMIT ?"

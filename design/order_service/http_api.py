@@ -1,0 +1,770 @@
+"""The HTTP API: the diagram's client arrows as HTTP, over the same service `bootstrap` wires.
+
+One endpoint per command (`POST /orders`, `POST /orders/{id}/items`, ...) answers with the
+order id and the version written, never the read model. Queries read the read model
+(`GET /orders/{id}`, `GET /orders`); the order's events and its state as of a version or a
+time come from the event store (`GET /orders/{id}/events`, `GET /orders/{id}/state`).
+Errors are `application/problem+json` (RFC 9457, see `http_problems`). `create_app` builds the
+app; `serve` runs it on uvicorn with the outbox relay (and so the projector) as a background
+worker.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at runtime,
+# and the command endpoints are closures over their body model.
+
+import base64
+import binascii
+import json
+import logging
+import queue
+import re
+import sqlite3
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, TextIO, Union
+
+import uvicorn
+from fastapi import Body, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from order_service.app import OrderService, bootstrap, new_uuid, utc_now
+from order_service.commands import (
+    AddOrderItem,
+    CancelOrder,
+    DeliverOrder,
+    PayOrder,
+    PlaceOrder,
+    ShipOrder,
+)
+from order_service.decide import CommandRejected
+from order_service.events import (
+    CUSTOMER_ID_PATTERN,
+    EVENT_MODELS,
+    ORDER_ID_PATTERN,
+    SKU_PATTERN,
+    UUID_PATTERN,
+)
+from order_service.handlers import CommandHandler
+from order_service.http_problems import (
+    EXCEPTION_HANDLERS,
+    MAX_BODY_BYTES,
+    FieldProblem,
+    Problem,
+    ProblemError,
+    RequestGuard,
+)
+from order_service.queries import (
+    MAX_LIMIT,
+    STATUSES,
+    OrderQueries,
+    OrderSummary,
+    QueryError,
+    order_as_of,
+)
+from order_service.store import CommandIdReused, ConcurrencyError, EventStore
+
+__all__ = [
+    "WAIT_TIMEOUT",
+    "create_app",
+    "openapi_document",
+    "serve",
+    "write_openapi",
+]
+
+log = logging.getLogger(__name__)
+
+WAIT_TIMEOUT = 2.0
+"""How long `GET /orders/{id}?min_version=N` waits for the read model, in seconds."""
+
+DEFAULT_PORT = 8080
+
+
+# --- Response bodies: the contract the OpenAPI document publishes ---------------------------
+
+
+class CommandAccepted(BaseModel):
+    """A command carried out: the order and the version it wrote."""
+
+    order_id: str = Field(description="The order.")
+    version: int = Field(description="The order's version after the command; pass it as "
+                         "min_version to read your own write.")  # fmt: skip
+
+
+class OrderPage(BaseModel):
+    """One page of a search, newest first."""
+
+    orders: list[OrderSummary] = Field(description="The orders on this page.")
+    next: str | None = Field(description="The next page's URL; null on the last page.")
+
+
+class MoneyView(BaseModel):
+    amount: str
+    currency: str
+
+
+class LineView(BaseModel):
+    sku: str
+    quantity: int
+    unit_price: MoneyView
+
+
+class OrderStateView(BaseModel):
+    """An order's state folded from its events (the write side), as `OrderState.to_dict`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str
+    version: int
+    status: Literal[STATUSES]  # type: ignore[valid-type]
+    customer_id: str
+    lines: list[LineView]
+    total: MoneyView
+    payment_id: str | None
+    carrier: str | None
+    tracking_number: str | None
+    cancellation_reason: str | None
+
+
+StoredEvent = Union[tuple(EVENT_MODELS.values())]  # type: ignore[valid-type]  # noqa: UP007
+"""Any stored event, old schema versions included: events are returned as stored."""
+
+
+# --- Request bodies: each command's own fields, minus what the URL and headers carry --------
+
+_NOT_IN_BODY = {"type", "order_id", "command_id", "correlation_id"}
+
+
+def _request_body(command: type[BaseModel], *, with_order_id: bool = False) -> type[BaseModel]:
+    """The body model of a command's endpoint: the command's own fields, so they cannot drift."""
+    fields: dict[str, Any] = {
+        name: (field.annotation, field)
+        for name, field in command.model_fields.items()
+        if name not in _NOT_IN_BODY or (with_order_id and name == "order_id")
+    }
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{command.__name__}Request",
+        __config__=ConfigDict(frozen=True, extra="forbid"),
+        __doc__=command.__doc__,
+        **fields,
+    )
+
+
+PlaceOrderRequest = _request_body(PlaceOrder, with_order_id=True)
+
+REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
+    "PlaceOrder": {
+        "order_id": "1001",
+        "customer_id": "C-0042",
+        "lines": [
+            {
+                "sku": "RETRO-CLOCK",
+                "quantity": 1,
+                "unit_price": {"amount": "79.99", "currency": "EUR"},
+            },
+            {
+                "sku": "BRASS-KEY",
+                "quantity": 2,
+                "unit_price": {"amount": "24.99", "currency": "EUR"},
+            },
+        ],
+    },
+    "AddOrderItem": {
+        "line": {
+            "sku": "TIN-ROBOT",
+            "quantity": 1,
+            "unit_price": {"amount": "15.00", "currency": "EUR"},
+        },
+    },
+    "PayOrder": {"payment_id": "PAY-7731", "amount": {"amount": "129.97", "currency": "EUR"}},
+    "ShipOrder": {"carrier": "DHL", "tracking_number": "JD014600006281230704"},
+    "DeliverOrder": {"tracking_number": "JD014600006281230704"},
+    "CancelOrder": {"reason": "customer_request"},
+}
+"""One example body per command, from #1001's story; shown in the document and sent by the
+fuzz tests (a test checks that each one validates)."""
+
+
+def _example(command: type[BaseModel]) -> Any:
+    name = command.__name__
+    return Body(openapi_examples={"1001": {"summary": "#1001", "value": REQUEST_EXAMPLES[name]}})
+
+
+ORDER_COMMANDS: dict[str, tuple[type[BaseModel], str]] = {
+    "items": (AddOrderItem, "Add an item"),
+    "payment": (PayOrder, "Pay"),
+    "shipment": (ShipOrder, "Ship"),
+    "delivery": (DeliverOrder, "Confirm delivery"),
+    "cancellation": (CancelOrder, "Cancel"),
+}
+"""`POST /orders/{id}/<path>`: the command it sends, and its summary."""
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "Malformed: the body is not JSON, or a header is not in its form.",
+        404: "No such order (for a read: not in the read model yet).",
+        409: "The command breaks a rule, or another command changed the order first.",
+        412: "If-Match names a version the order has moved on from.",
+        413: f"The body is larger than {MAX_BODY_BYTES} bytes.",
+        415: "The body is not sent as application/json.",
+        422: "A field is invalid, or the Idempotency-Key was used for another request.",
+    }
+    return {status: {"model": Problem, "description": descriptions[status]} for status in statuses}
+
+
+# --- Connections: one per concurrent request, so commands race in SQLite, not in Python ------
+
+
+@dataclass
+class _Session:
+    store: EventStore
+    handle: CommandHandler
+    queries: OrderQueries
+
+    def close(self) -> None:
+        self.queries.close()
+        self.store.close()
+
+
+class _Sessions:
+    """A pool of sessions (store, command handler, read connection), opened on demand.
+
+    SQLite connections are used by one thread at a time; FastAPI runs each request in a
+    worker thread. Each request borrows a session of its own, so two commands on one order
+    really race, and the store's optimistic concurrency decides which one wins.
+    """
+
+    def __init__(self, service: OrderService) -> None:
+        self.service = service
+        self._idle: queue.SimpleQueue[_Session] = queue.SimpleQueue()
+        self._opened: list[_Session] = []
+
+    def _open(self) -> _Session:
+        # The same wiring as the service's own store and handler (bootstrap's), on new connections.
+        service, handler = self.service, self.service.handle
+        store = EventStore(
+            service.write_db, clock=service.store.clock, validate=service.store.validate
+        )
+        session = _Session(
+            store,
+            CommandHandler(
+                store,
+                new_id=handler.new_id,
+                clock=handler.clock,
+                snapshot_every=handler.snapshot_every,
+            ),
+            OrderQueries(service.read_db),
+        )
+        self._opened.append(session)
+        return session
+
+    @contextmanager
+    def borrow(self) -> Iterator[_Session]:
+        try:
+            session = self._idle.get_nowait()
+        except queue.Empty:
+            session = self._open()
+        try:
+            yield session
+        finally:
+            self._idle.put(session)
+
+    def close(self) -> None:
+        for session in self._opened:
+            session.close()
+
+
+def _session(request: Request) -> Iterator[_Session]:
+    with request.app.state.sessions.borrow() as session:
+        yield session
+
+
+SessionDep = Annotated[_Session, Depends(_session)]
+
+OrderId = Annotated[
+    str,
+    PathParam(pattern=ORDER_ID_PATTERN, description='The order, e.g. "1001".', examples=["1001"]),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=UUID_PATTERN,
+        description="A UUID (lower-case hex) chosen by the client; it becomes the command id. "
+        "The same key with the same request answers as the first time and appends nothing; "
+        "with another request it is refused (422).",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        pattern=r'^"[1-9][0-9]{0,9}"$',
+        description='The version the client last saw, e.g. "3" (the ETag of GET '
+        "/orders/{id}). If the order has moved on, the command fails with 412.",
+    ),
+]
+
+
+# --- Commands ---------------------------------------------------------------------------------
+
+
+def _carry_out(
+    session: _Session, command: Any, if_match: str | None, *, existing_order: bool
+) -> int:
+    """Hand the command to the command handler; turn its refusals into problems."""
+    expected = None if if_match is None else int(if_match.strip('"'))
+    order_id = command.order_id
+    try:
+        return session.handle(command, expected_version=expected)
+    except CommandRejected as error:
+        if existing_order and not _exists(session.store, order_id):
+            raise ProblemError(404, "not-found", f"order {order_id} does not exist") from None
+        raise ProblemError(409, "command-rejected", str(error), rule=error.rule) from None
+    except ConcurrencyError as error:
+        if expected is None:
+            raise ProblemError(
+                409, "concurrency-conflict", str(error), current_version=error.actual
+            ) from None
+        if error.actual == 0:
+            raise ProblemError(404, "not-found", f"order {order_id} does not exist") from None
+        raise _moved_on(order_id, expected, error.actual) from None
+    except CommandIdReused as error:
+        raise ProblemError(
+            422,
+            "idempotency-key-reused",
+            f"Idempotency-Key {error.command_id} was sent before with another request "
+            f"(on order {error.order_id}): send a new key for a new request",
+        ) from None
+
+
+def _exists(store: EventStore, order_id: str) -> bool:
+    return bool(store.load(order_id, upto_version=1, with_metadata=False))
+
+
+def _moved_on(order_id: str, expected: int, current: int) -> ProblemError:
+    return ProblemError(
+        412,
+        "precondition-failed",
+        f'order {order_id} is at version {current}, not {expected} (If-Match: "{expected}"): '
+        "read it again and decide on what it is now",
+        current_version=current,
+    )
+
+
+def _command(command_type: type[BaseModel], order_id: str, key: str | None, body: Any) -> Any:
+    fields = {name: getattr(body, name) for name in type(body).model_fields}
+    fields["order_id"] = order_id
+    try:
+        return command_type(command_id=key or new_uuid(), **fields)
+    except ValidationError as error:  # the body validated already: only a combination fails
+        raise ProblemError(422, "invalid-request", f"invalid command: {error}") from None
+
+
+def _header(description: str, pattern: str) -> dict[str, Any]:
+    """A response header for the OpenAPI document."""
+    return {"description": description, "schema": {"type": "string", "pattern": pattern}}
+
+
+_ETAG = _header('The order\'s version the body shows, e.g. "3": send it as If-Match', '^"[0-9]+"$')
+
+
+def _add_command_routes(app: FastAPI) -> None:
+    @app.post(
+        "/orders",
+        status_code=201,
+        response_model=CommandAccepted,
+        summary="Place an order",
+        tags=["commands"],
+        responses={
+            201: {"headers": {"Location": _header("The new order: /orders/{id}", "^/orders/")}},
+            **_problems(400, 409, 413, 415, 422),
+        },
+    )
+    def place_order(
+        body: Annotated[PlaceOrderRequest, _example(PlaceOrder)],  # type: ignore[valid-type]
+        response: Response,
+        session: SessionDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> CommandAccepted:
+        """PlaceOrder: 201 with the order id and version 1, and `Location: /orders/{id}`."""
+        command = _command(PlaceOrder, body.order_id, idempotency_key, body)
+        version = _carry_out(session, command, None, existing_order=False)
+        response.headers["Location"] = f"/orders/{command.order_id}"
+        return CommandAccepted(order_id=command.order_id, version=version)
+
+    for path, (command_type, summary) in ORDER_COMMANDS.items():
+        _add_order_command(app, path, command_type, summary)
+
+
+def _add_order_command(
+    app: FastAPI, path: str, command_type: type[BaseModel], summary: str
+) -> None:
+    body_model = _request_body(command_type)
+
+    def endpoint(
+        order_id: OrderId,
+        body: Annotated[body_model, _example(command_type)],  # type: ignore[valid-type]
+        session: SessionDep,
+        idempotency_key: IdempotencyKey = None,
+        if_match: IfMatch = None,
+    ) -> CommandAccepted:
+        command = _command(command_type, order_id, idempotency_key, body)
+        version = _carry_out(session, command, if_match, existing_order=True)
+        return CommandAccepted(order_id=order_id, version=version)
+
+    endpoint.__name__ = re.sub(r"(?<!^)([A-Z])", r"_\1", command_type.__name__).lower()
+    endpoint.__doc__ = f"{command_type.__name__}: 200 with the order id and the version written."
+    app.post(
+        f"/orders/{{order_id}}/{path}",
+        response_model=CommandAccepted,
+        summary=summary,
+        tags=["commands"],
+        responses=_problems(400, 404, 409, 412, 413, 415, 422),
+    )(endpoint)
+
+
+# --- Queries ----------------------------------------------------------------------------------
+
+
+def _position(summary: OrderSummary) -> tuple[str, str]:
+    return summary.placed_at, summary.order_id
+
+
+def _cursor(summary: OrderSummary) -> str:
+    raw = json.dumps(_position(summary)).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        placed_at, order_id = json.loads(raw)
+        if not (isinstance(placed_at, str) and isinstance(order_id, str)):
+            raise ValueError
+    except (binascii.Error, ValueError, TypeError):
+        raise ProblemError(
+            422,
+            "invalid-request",
+            f"query after: {cursor!r} is not a cursor from a previous page's `next`",
+            errors=[FieldProblem(location="query", field="after", message="not a cursor")],
+        ) from None
+    return placed_at, order_id
+
+
+def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
+    @app.get(
+        "/orders/{order_id}",
+        response_model=OrderSummary,
+        summary="Read an order (read model)",
+        tags=["queries"],
+        responses={
+            200: {
+                "headers": {
+                    "ETag": _ETAG,
+                    "Read-Model-Stale": _header(
+                        "Present (true) when min_version was not reached within "
+                        f"{wait_timeout:g} s: the body is older than asked.",
+                        "^true$",
+                    ),
+                    "Retry-After": _header("With Read-Model-Stale: seconds to wait", "^[0-9]+$"),
+                }
+            },
+            **_problems(404, 422),
+        },
+    )
+    def get_order(
+        order_id: OrderId,
+        response: Response,
+        session: SessionDep,
+        min_version: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                le=2**31,
+                description="Wait (up to the stated timeout) until the read model holds at "
+                "least this version: the version a command returned.",
+            ),
+        ] = None,
+    ) -> OrderSummary:
+        """The order's summary from the read model, which lags the commands a little."""
+        queries = session.queries
+        waited = None
+        if min_version is not None:
+            waited = queries.wait_for(order_id, min_version, timeout=wait_timeout)
+        summary = queries.get(order_id)
+        if summary is None:
+            if waited is None:
+                raise ProblemError(
+                    404, "not-found", f"order {order_id} is not in the read model (yet)"
+                )
+            raise ProblemError(
+                404,
+                "not-yet-projected",
+                f"order {order_id}: {waited}",
+                headers={"Retry-After": "1", "Read-Model-Stale": "true"},
+            )
+        response.headers["ETag"] = f'"{summary.last_version}"'
+        if waited is not None and not waited.reached:
+            response.headers["Read-Model-Stale"] = "true"
+            response.headers["Retry-After"] = "1"
+        return summary
+
+    @app.get(
+        "/orders",
+        response_model=OrderPage,
+        summary="Search orders (read model)",
+        tags=["queries"],
+        responses={
+            200: {"headers": {"Link": _header('The next page: <url>; rel="next"', 'rel="next"$')}},
+            **_problems(422),
+        },
+    )
+    def search_orders(
+        request: Request,
+        response: Response,
+        session: SessionDep,
+        customer_id: Annotated[
+            str | None, Query(pattern=CUSTOMER_ID_PATTERN, examples=["C-0042"])
+        ] = None,
+        status: Annotated[Literal[STATUSES] | None, Query()] = None,  # type: ignore[valid-type]
+        placed_from: Annotated[
+            str | None, Query(description="Placed at or after this date or date-time (UTC).")
+        ] = None,
+        placed_to: Annotated[
+            str | None, Query(description="Placed before this date or date-time (exclusive).")
+        ] = None,
+        sku: Annotated[str | None, Query(pattern=SKU_PATTERN, examples=["RETRO-CLOCK"])] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+        after: Annotated[
+            str | None, Query(max_length=200, description="The cursor of the page before.")
+        ] = None,
+    ) -> OrderPage:
+        """Orders matching every filter, newest first (`placed_at`, then `order_id`)."""
+        filters = {
+            "customer_id": customer_id,
+            "status": status,
+            "placed_from": placed_from,
+            "placed_before": placed_to,
+            "sku": sku,
+        }
+        try:
+            page = session.queries.search(
+                **filters, limit=limit, after=None if after is None else _after(after)
+            )
+            # A full page has a next page only if one more row follows it.
+            more = len(page) == limit and bool(
+                session.queries.search(**filters, limit=1, after=_position(page[-1]))
+            )
+        except QueryError as error:
+            name = str(error).split(":", 1)[0].replace("placed_before", "placed_to")
+            raise ProblemError(
+                422,
+                "invalid-request",
+                f"query {str(error).replace('placed_before', 'placed_to')}",
+                errors=[FieldProblem(location="query", field=name, message=str(error))],
+            ) from None
+        next_url = None
+        if more:
+            next_url = str(request.url.include_query_params(after=_cursor(page[-1])))
+            next_url = next_url.removeprefix(f"{request.url.scheme}://{request.url.netloc}")
+            response.headers["Link"] = f'<{next_url}>; rel="next"'
+        return OrderPage(orders=page, next=next_url)
+
+    @app.get(
+        "/orders/{order_id}/events",
+        response_model=list[StoredEvent],
+        summary="The order's events (event store)",
+        tags=["event store"],
+        responses=_problems(404, 422),
+    )
+    def order_events(order_id: OrderId, session: SessionDep) -> Any:
+        """Every event of the order, as stored, in version order: the write side's truth."""
+        events = session.store.load(order_id)
+        if not events:
+            raise ProblemError(404, "not-found", f"order {order_id} has no events")
+        return events
+
+    @app.get(
+        "/orders/{order_id}/state",
+        response_model=OrderStateView,
+        summary="The order's state, now or as of a version or time (event store)",
+        tags=["event store"],
+        responses={200: {"headers": {"ETag": _ETAG}}, **_problems(404, 422)},
+    )
+    def order_state(
+        order_id: OrderId,
+        response: Response,
+        session: SessionDep,
+        as_of_version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+        as_of: Annotated[
+            str | None,
+            Query(max_length=40, description="RFC 3339 time, e.g. 2026-11-02T10:00:00Z."),
+        ] = None,
+    ) -> Any:
+        """Fold the order's events up to a version or a time (both: whichever comes first)."""
+        try:
+            state = order_as_of(session.store, order_id, version=as_of_version, at=as_of)
+        except QueryError as error:
+            name = "as_of_version" if str(error).startswith("version") else "as_of"
+            raise ProblemError(
+                422,
+                "invalid-request",
+                f"query {name}: {str(error).split(': ', 1)[-1]}",
+                errors=[FieldProblem(location="query", field=name, message=str(error))],
+            ) from None
+        if state is None:
+            raise ProblemError(404, "not-found", f"order {order_id} had no event by then")
+        response.headers["ETag"] = f'"{state.version}"'
+        return state.to_dict()
+
+
+# --- The app ----------------------------------------------------------------------------------
+
+
+def create_app(
+    write_db: str | Path,
+    read_db: str | Path | None = None,
+    *,
+    wait_timeout: float = WAIT_TIMEOUT,
+    relay_interval: float = 0.01,
+    clock: Callable[[], str] = utc_now,
+    new_id: Callable[[], str] = new_uuid,
+) -> FastAPI:
+    """The API over the service `bootstrap(write_db, read_db)` opens when the app starts.
+
+    While the app runs, a background relay publishes the outbox to the bus every
+    `relay_interval` seconds when idle, and the projector keeps the read model current; both
+    stop, and every connection closes, when the app shuts down.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = bootstrap(write_db, read_db, clock=clock, new_id=new_id)
+        app.state.service = service
+        app.state.sessions = _Sessions(service)
+        worker = service.worker(interval=relay_interval).start()
+        try:
+            yield
+        finally:
+            try:
+                worker.stop()
+            finally:
+                app.state.sessions.close()
+                service.close()
+
+    app = FastAPI(
+        title="Order Service",
+        version="1.0.0",
+        summary="Commands and queries of the CQRS and Event Sourcing Order Service.",
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,  # operationId: the endpoint's name
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    _add_command_routes(app)
+    _add_query_routes(app, wait_timeout)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(RequestGuard)
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with errors declared as `application/problem+json`."""
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        for path in document["paths"].values():
+            for operation in path.values():
+                for status, answer in operation["responses"].items():
+                    content = answer.get("content", {})
+                    if int(status) >= 400 and "application/json" in content:
+                        content["application/problem+json"] = content.pop("application/json")
+        app.openapi_schema = document
+    return app.openapi_schema
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document (no database is opened)."""
+    return create_app("unused.db").openapi()
+
+
+def serve(
+    db: str | None,
+    *,
+    port: int = DEFAULT_PORT,
+    host: str = "127.0.0.1",
+    wait_timeout: float = WAIT_TIMEOUT,
+    relay_interval: float = 0.01,
+    err: TextIO,
+) -> int:
+    """Run the API on uvicorn until interrupted; a temporary database when `db` is None."""
+    with tempfile.TemporaryDirectory(prefix="orders-serve-") as folder:
+        write_db = Path(db) if db else Path(folder) / "orders.db"
+        try:
+            write_db.parent.mkdir(parents=True, exist_ok=True)
+            _check_write_db(write_db)
+        except (OSError, ValueError) as error:
+            print(f"orders: cannot serve {write_db}: {error}", file=err)
+            return 1
+        app = create_app(write_db, wait_timeout=wait_timeout, relay_interval=relay_interval)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", server_header=False, date_header=False
+        )
+        print(f"orders: serving http://{host}:{port} (write db {write_db})", file=err, flush=True)
+        try:
+            _Server(config).run()
+        except SystemExit:  # uvicorn exits when it cannot bind the port; it logged why
+            print(f"orders: could not serve on {host}:{port}", file=err)
+            return 1
+        print("orders: stopped", file=err, flush=True)
+    return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending normally on Ctrl-C or SIGTERM once it has shut down.
+
+    uvicorn re-raises the signal after its graceful shutdown, so the process would die of it;
+    by then the lifespan has stopped the relay and closed the files: a clean stop, exit 0.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
+
+
+def _check_write_db(path: Path) -> None:
+    """Refuse an existing file that is not a write database (it would get new tables)."""
+    if not path.exists():
+        return
+    try:
+        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+        try:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'order_events'"
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        raise ValueError(f"not a SQLite database ({error})") from None
+    if found is None:
+        raise ValueError("not a write database (it has no order_events table)")
+
+
+def write_openapi(path: str | Path) -> None:
+    """Write the OpenAPI document as the site and the drift test read it."""
+    text = json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n"
+    Path(path).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":  # `make openapi`
+    import sys
+
+    write_openapi(sys.argv[1])

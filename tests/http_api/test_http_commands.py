@@ -1,0 +1,247 @@
+"""The command endpoints in process: each status the API documents, and what it appends."""
+
+from __future__ import annotations
+
+import pytest
+from http_story import DELIVER, ORDER, PAY, PLACE, SHIP, key, line
+from order_service.http_api import openapi_document
+from order_service.http_problems import MAX_BODY_BYTES, PROBLEM_BASE, PROBLEM_TYPES
+
+
+def assert_problem(response, status: int, kind: str) -> dict:
+    """The response is an RFC 9457 problem of this status and kind; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == PROBLEM_BASE + kind
+    assert problem["title"] == PROBLEM_TYPES[kind]
+    assert problem["status"] == status
+    assert problem["detail"]
+    return problem
+
+
+def test_place_order_answers_201_with_the_location_and_version_1_and_no_read_model(api):
+    response = api.client.post("/orders", json=PLACE, headers=key())
+    assert response.status_code == 201
+    assert response.headers["location"] == f"/orders/{ORDER}"
+    assert response.json() == {"order_id": ORDER, "version": 1}
+    [placed] = api.events()
+    assert placed["event_type"] == "OrderPlaced"
+
+
+def test_each_command_answers_200_with_the_version_it_wrote(api):
+    api.place()
+    steps = [
+        ("items", {"line": line("BRASS-KEY", 1, "24.99")}, "OrderItemAdded"),
+        ("payment", {**PAY, "amount": {"amount": "154.96", "currency": "EUR"}}, "OrderPaid"),
+        ("shipment", SHIP, "OrderShipped"),
+        ("delivery", DELIVER, "OrderDelivered"),
+    ]
+    for version, (path, body, event_type) in enumerate(steps, start=2):
+        response = api.client.post(f"/orders/{ORDER}/{path}", json=body, headers=key())
+        assert response.status_code == 200, response.text
+        assert response.json() == {"order_id": ORDER, "version": version}
+        assert api.events()[-1]["event_type"] == event_type
+    api.place({**PLACE, "order_id": "1002"})
+    response = api.client.post("/orders/1002/cancellation", json={"reason": "out_of_stock"})
+    assert response.json() == {"order_id": "1002", "version": 2}
+    assert api.events("1002")[-1]["event_type"] == "OrderCancelled"
+
+
+def test_the_idempotency_key_becomes_the_command_id_its_events_carry(api):
+    headers = key()
+    api.client.post("/orders", json=PLACE, headers=headers)
+    [placed] = api.events()
+    assert placed["metadata"]["causation_id"] == headers["Idempotency-Key"]
+
+
+def test_a_rule_broken_is_409_naming_the_rule_and_appends_nothing(api):
+    api.place()
+    response = api.client.post(f"/orders/{ORDER}/shipment", json=SHIP, headers=key())
+    problem = assert_problem(response, 409, "command-rejected")
+    assert problem["rule"] == "only a paid order ships; the order is placed"
+    assert "ShipOrder" in problem["detail"]
+    assert len(api.events()) == 1
+
+
+def test_placing_an_order_twice_is_409_and_appends_nothing(api):
+    api.place()
+    response = api.client.post("/orders", json=PLACE, headers=key())
+    assert assert_problem(response, 409, "command-rejected")["rule"] == "the order already exists"
+    assert len(api.events()) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("items", {"line": line()}),
+        ("payment", PAY),
+        ("shipment", SHIP),
+        ("delivery", DELIVER),
+        ("cancellation", {"reason": "customer_request"}),
+    ],
+)
+def test_a_command_to_an_unknown_order_is_404_and_appends_nothing(api, path, body):
+    response = api.client.post(f"/orders/4242/{path}", json=body, headers=key())
+    assert "4242" in assert_problem(response, 404, "not-found")["detail"]
+    assert api.head() == 0
+
+
+def test_if_match_with_the_version_seen_carries_the_command_out(api):
+    api.place()
+    response = api.client.post(f"/orders/{ORDER}/payment", json=PAY, headers={"If-Match": '"1"'})
+    assert response.json() == {"order_id": ORDER, "version": 2}
+
+
+def test_if_match_with_a_version_the_order_moved_on_from_is_412_and_appends_nothing(api):
+    api.place()
+    api.client.post(f"/orders/{ORDER}/payment", json=PAY)
+    headers = {"If-Match": '"1"', **key()}
+    response = api.client.post(
+        f"/orders/{ORDER}/cancellation", json={"reason": "customer_request"}, headers=headers
+    )
+    problem = assert_problem(response, 412, "precondition-failed")
+    assert problem["current_version"] == 2
+    assert "version 2, not 1" in problem["detail"]
+    assert len(api.events()) == 2
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [("If-Match", "1"), ("If-Match", '"0"'), ("If-Match", 'W/"1"'), ("Idempotency-Key", "retry-1")],
+)
+def test_a_header_not_in_its_form_is_400_naming_the_header(api, header, value):
+    api.place()
+    response = api.client.post(f"/orders/{ORDER}/payment", json=PAY, headers={header: value})
+    problem = assert_problem(response, 400, "malformed-request")
+    assert [(e["location"], e["field"]) for e in problem["errors"]] == [("header", header)]
+    assert len(api.events()) == 1
+
+
+def test_a_body_that_is_not_json_is_400(api):
+    response = api.client.post(
+        "/orders", content=b'{"order_id": "1001",', headers={"Content-Type": "application/json"}
+    )
+    assert assert_problem(response, 400, "malformed-request")["detail"] == (
+        "the body is not valid JSON"
+    )
+    assert api.head() == 0
+
+
+def test_a_body_not_sent_as_json_is_415(api):
+    response = api.client.post(
+        "/orders",
+        content=b"order_id=1001",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (
+        "application/x-www-form-urlencoded"
+        in assert_problem(response, 415, "unsupported-media-type")["detail"]
+    )
+    assert api.head() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**PLACE, "lines": []}, "lines"),
+        ({**PLACE, "lines": [line(quantity=0)]}, "lines/0/quantity"),
+        ({**PLACE, "customer_id": "42"}, "customer_id"),
+        ({**PLACE, "coupon": "FREE"}, "coupon"),
+        ({key: value for key, value in PLACE.items() if key != "order_id"}, "order_id"),
+    ],
+    ids=["no lines", "quantity 0", "customer id", "unknown field", "no order id"],
+)
+def test_a_body_against_the_schema_is_422_naming_the_field_and_appends_nothing(api, body, field):
+    response = api.client.post("/orders", json=body, headers=key())
+    problem = assert_problem(response, 422, "invalid-request")
+    assert ("body", field) in [(e["location"], e["field"]) for e in problem["errors"]]
+    assert field in problem["detail"]
+    assert api.head() == 0
+
+
+def test_an_order_id_not_in_its_form_is_422_naming_the_path_parameter(api):
+    response = api.client.post("/orders/01/payment", json=PAY)
+    problem = assert_problem(response, 422, "invalid-request")
+    assert [(e["location"], e["field"]) for e in problem["errors"]] == [("path", "order_id")]
+
+
+def test_a_body_over_the_limit_is_413_whether_declared_or_streamed(api):
+    big = {**PLACE, "customer_id": "C-" + "1" * MAX_BODY_BYTES}
+    assert_problem(api.client.post("/orders", json=big), 413, "payload-too-large")
+
+    def chunks():  # no Content-Length: the body streams in and is counted as it comes
+        yield b'{"order_id": "1001", "filler": "'
+        for _ in range(MAX_BODY_BYTES // 1000 + 1):
+            yield b"x" * 1000
+        yield b'"}'
+
+    response = api.client.post(
+        "/orders", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert_problem(response, 413, "payload-too-large")
+    assert api.head() == 0
+
+
+def test_an_unknown_path_is_404_and_a_wrong_method_405_both_as_problems(api):
+    assert_problem(api.client.get("/customers"), 404, "not-found")
+    assert_problem(api.client.delete(f"/orders/{ORDER}"), 405, "method-not-allowed")
+
+
+def test_a_retry_with_the_same_key_and_body_answers_as_the_first_time_and_appends_nothing(api):
+    headers = key()
+    first = api.client.post("/orders", json=PLACE, headers=headers)
+    api.client.post(f"/orders/{ORDER}/payment", json=PAY)  # the order moves on meanwhile
+    again = api.client.post("/orders", json=PLACE, headers=headers)
+    assert (again.status_code, again.headers["location"], again.json()) == (
+        first.status_code,
+        first.headers["location"],
+        first.json(),
+    )
+    assert len(api.events()) == 2
+
+
+def test_a_retry_with_if_match_after_its_first_send_succeeded_answers_as_the_first_time(api):
+    api.place()
+    headers = {"If-Match": '"1"', **key()}
+    first = api.client.post(f"/orders/{ORDER}/payment", json=PAY, headers=headers)
+    again = api.client.post(f"/orders/{ORDER}/payment", json=PAY, headers=headers)
+    assert (
+        (again.status_code, again.json())
+        == (200, first.json())
+        == (200, {"order_id": ORDER, "version": 2})
+    )
+    assert len(api.events()) == 2
+
+
+def test_the_same_key_with_another_body_is_422_and_appends_nothing(api):
+    headers = key()
+    api.client.post("/orders", json=PLACE, headers=headers)
+    response = api.client.post("/orders", json={**PLACE, "order_id": "1002"}, headers=headers)
+    problem = assert_problem(response, 422, "idempotency-key-reused")
+    assert headers["Idempotency-Key"] in problem["detail"]
+    assert api.head() == 1
+
+
+def test_if_match_on_an_unknown_order_is_404(api):
+    response = api.client.post("/orders/4242/payment", json=PAY, headers={"If-Match": '"1"'})
+    assert_problem(response, 404, "not-found")
+
+
+def test_the_request_examples_of_the_openapi_document_tell_1001s_story(api):
+    examples = {}
+    for path, item in openapi_document()["paths"].items():
+        if "post" in item:
+            content = item["post"]["requestBody"]["content"]["application/json"]
+            examples[path] = content["examples"]["1001"]["value"]
+    assert len(examples) == 6
+    place = examples.pop("/orders")
+    assert api.client.post("/orders", json=place).status_code == 201
+    for step in ("payment", "shipment", "delivery"):
+        body = examples.pop(f"/orders/{{order_id}}/{step}")
+        response = api.client.post(f"/orders/{ORDER}/{step}", json=body)
+        assert response.status_code == 200, response.text
+    assert api.client.post("/orders", json={**place, "order_id": "1002"}).status_code == 201
+    for path, body in examples.items():  # items, then cancellation, on #1002
+        response = api.client.post(path.replace("{order_id}", "1002"), json=body)
+        assert response.status_code == 200, response.text
