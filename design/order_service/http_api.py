@@ -32,7 +32,9 @@ from fastapi import Path as PathParam
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from order_service.app import OrderService, bootstrap, new_uuid, utc_now
+from order_service.app import OrderService, bootstrap
+from order_service.clock import new_id as new_uuid
+from order_service.clock import utc_now
 from order_service.commands import (
     AddOrderItem,
     CancelOrder,
@@ -64,9 +66,9 @@ from order_service.queries import (
     OrderQueries,
     OrderSummary,
     QueryError,
-    order_as_of,
 )
 from order_service.store import CommandIdReused, ConcurrencyError, EventStore
+from order_service.temporal import AsOfError, order_as_of
 
 __all__ = [
     "WAIT_TIMEOUT",
@@ -610,7 +612,7 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
         """Fold the order's events up to a version or a time (both: whichever comes first)."""
         try:
             state = order_as_of(session.store, order_id, version=as_of_version, at=as_of)
-        except QueryError as error:
+        except AsOfError as error:
             name = "as_of_version" if str(error).startswith("version") else "as_of"
             raise ProblemError(
                 422,
