@@ -20,6 +20,7 @@ EXPECTED_EXAMPLES = {
     "order_service.bus": 5,
     "order_service.commands": 2,
     "order_service.decide": 4,
+    "order_service.derivation": 4,
 }
 
 
