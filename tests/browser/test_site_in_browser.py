@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 # Pages in mkdocs.yml's nav, each visited below.
-EXPECTED_PAGES = 13
+EXPECTED_PAGES = 14
 
 browser = pytest.mark.browser
 
