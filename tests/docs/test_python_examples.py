@@ -35,6 +35,7 @@ EXPECTED_EXAMPLES = {
     "docs/design/validate-in-ci.md": 0,
     "docs/design/performance.md": 0,
     "docs/design/api.md": 0,
+    "docs/playground.md": 0,
     "docs/glossary.md": 0,
     "docs/references.md": 0,
 }
