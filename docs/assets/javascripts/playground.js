@@ -148,7 +148,7 @@
 
   function stepTable(steps, caption) {
     const heads = ["Version", "Event", "status", "total", "lines", "payment_id", "tracking_number"];
-    const table = element("table", { id: "playground-steps" }, [
+    const table = element("table", { id: "playground-steps", class: "playground-table" }, [
       element("caption", {}, [caption]),
       element("thead", {}, [element("tr", {}, heads.map((h) => element("th", { scope: "col" }, [h])))]),
       element("tbody", {}, steps.map(row)),
@@ -275,7 +275,7 @@
     fill(data.events, null, "");
     resetButton.addEventListener("click", () => fill(data.events, null, ""));
     for (const variant of data.variants) {
-      const button = element("button", { type: "button", class: "md-button", "data-variant": variant.id }, [variant.label]);
+      const button = element("button", { type: "button", class: "playground-button", "data-variant": variant.id }, [variant.label]);
       button.addEventListener("click", () => {
         fill(variant.events, variant.snapshot, variant.lesson);
         run();
