@@ -23,7 +23,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from order_service.reducer import fold, take_snapshot
+from order_service.fold import fold
+from order_service.snapshots import take_snapshot
 from order_service.upcasting import upcast
 
 mimetypes.add_type("application/wasm", ".wasm")
@@ -34,7 +35,16 @@ PACKAGE = ROOT / "design" / "order_service"
 SCHEMAS = ROOT / "schemas"
 OUT = Path("assets") / "playground"
 
-BROWSER_MODULES = ("__init__.py", "reducer.py", "upcasting.py", "derivation.py")
+BROWSER_MODULES = (
+    "__init__.py",
+    "integrity.py",
+    "fold.py",
+    "snapshots.py",
+    "decide.py",
+    "history.py",
+    "upcasting.py",
+    "derivation.py",
+)
 """The modules the page runs, in `order_service`: the one list (the page reads it from the JSON)."""
 ANY_EVENT_SCHEMA = "order-event.schema.json"
 
@@ -79,15 +89,16 @@ def variants(payloads: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
         {
             "id": "one-cent-short",
             "label": "Pay one cent short",
-            "lesson": "The fold adds up the lines itself and compares the payment with that total: "
-            "one cent short, and the stream is refused. No state comes out of a refused stream.",
+            "lesson": "The history check replays OrderPaid as the PayOrder behind it, and decide "
+            "compares the amount with the total of the lines: one cent short breaks that rule, "
+            "and nothing is derived from a history that breaks a rule.",
             "events": [placed, short, shipped],
         },
         {
             "id": "ship-before-paying",
             "label": "Ship before paying",
-            "lesson": "OrderShipped may only follow a paid order. The order is still placed, "
-            "so the fold stops at version 2 and names the rule.",
+            "lesson": "Only a paid order ships. The order is still placed at version 2, so the "
+            "ShipOrder behind the event would have been rejected: the check names the rule.",
             "events": [placed, _at(shipped, 2)],
         },
         {
@@ -101,7 +112,7 @@ def variants(payloads: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
             "id": "delivered-twice",
             "label": "Deliver an event twice",
             "lesson": "At-least-once delivery can hand over the same OrderPaid twice. Version 2 is "
-            "already folded, so the duplicate is refused instead of being counted again.",
+            "already applied, so the fold refuses the duplicate: the stream itself is broken.",
             "events": [placed, paid, copy.deepcopy(paid), shipped],
         },
         {

@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from order_service import pipeline_commands
-from order_service.reducer import ReducerError, Snapshot, fold, take_snapshot
+from order_service.derivation import HistoryBroken, derive_state
+from order_service.fold import FoldError
+from order_service.snapshots import Snapshot, take_snapshot
 from order_service.upcasting import upcast
 from order_service.validation import validate_event
 
@@ -38,7 +40,7 @@ __all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "Loaded", "build_parser", "m
 EXIT_OK = 0
 """Every payload valid; the state derived."""
 EXIT_INVALID = 1
-"""A payload invalid, a file not JSON, or a stream the reducer refuses."""
+"""A payload invalid, a file not JSON, a broken stream or a history that breaks a rule."""
 EXIT_USAGE = 2
 """Wrong arguments, a file that cannot be read, or an output closed by its reader."""
 
@@ -201,7 +203,7 @@ def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except RecursionError:
             print(f"orders: snapshot {args.snapshot}: malformed JSON: {_TOO_DEEP}", file=err)
             return EXIT_INVALID
-        except ReducerError as error:
+        except FoldError as error:
             print(f"orders: snapshot {args.snapshot}: {error.rule}", file=err)
             return EXIT_INVALID
         if args.upto is not None and args.upto < snapshot.version:
@@ -220,13 +222,24 @@ def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(line, file=err)
         print("orders: nothing derived from invalid payloads", file=err)
         return EXIT_INVALID
-    events = (upcast(entry.payload) for entry in entries)
-    if args.upto is not None:
-        events = (event for event in events if event["version"] <= args.upto)
     try:
-        state = fold(events, snapshot)
-    except ReducerError as error:
+        upcast_entries = [(entry, upcast(entry.payload)) for entry in entries]
+    except FoldError as error:
         print(f"orders: {error}", file=err)
+        return EXIT_INVALID
+    if args.upto is not None:
+        upcast_entries = [pair for pair in upcast_entries if pair[1]["version"] <= args.upto]
+    try:
+        state = derive_state([event for _, event in upcast_entries], snapshot)
+    except FoldError as error:
+        print(f"orders: {error}", file=err)
+        return EXIT_INVALID
+    except HistoryBroken as broken:
+        for problem in broken.problems:
+            entry = upcast_entries[problem.index][0]
+            where = f"{problem.pointer}: " if problem.pointer else ""
+            print(f"{entry.where}: event {entry.label}: {where}{problem.rule}", file=err)
+        print(f"orders: {len(broken.problems)} rule(s) broken: nothing derived", file=err)
         return EXIT_INVALID
     if state is None:
         print("orders: no events to derive a state from", file=err)
@@ -270,8 +283,9 @@ def _add_derive(subparsers: Any) -> None:
         "derive",
         help="fold events into the order's state and print it as JSON",
         description=(
-            "Validate, upcast and fold the events in the order given; print the state as JSON. "
-            "Exit 1 with the reducer's message if the sequence is refused."
+            "Validate, upcast, check the history's rules, then fold the events in the order "
+            "given; print the state as JSON. Exit 1 with one line per problem if the stream "
+            "is broken or breaks a rule."
         ),
     )
     command.add_argument(
@@ -316,7 +330,7 @@ def main(
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # argparse exits on --help (0) and on usage errors (2)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    reducer_log = logging.getLogger("order_service.reducer")
+    reducer_log = logging.getLogger("order_service.snapshots")
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("orders: %(message)s"))
     reducer_log.addHandler(handler)

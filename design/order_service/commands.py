@@ -13,6 +13,8 @@ Examples:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -39,6 +41,7 @@ __all__ = [
     "PayOrder",
     "PlaceOrder",
     "ShipOrder",
+    "command_digest",
     "parse_command",
 ]
 
@@ -134,3 +137,20 @@ def parse_command(payload: Any) -> Command:
             for problem in error.errors()
         )
         raise InvalidCommand(f"invalid command: {problems}") from None
+
+
+def command_digest(command: Command) -> str:
+    """SHA-256 of the command's canonical JSON, ids left out: what "the same command" means.
+
+    A command sent again with the same `command_id` must have the same digest; `command_id`
+    and `correlation_id` (tracing) are not part of what the command asks for.
+
+    Examples:
+        >>> a = CancelOrder(order_id="1001", reason="customer_request")
+        >>> b = CancelOrder(order_id="1001", reason="customer_request")
+        >>> command_digest(a) == command_digest(b), a.command_id == b.command_id
+        (True, False)
+    """
+    fields = command.model_dump(mode="json", exclude={"command_id", "correlation_id"})
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,17 +1,23 @@
-"""The decision: `decide(state, command) -> events`, pure.
+"""The decision: `decide(state, command) -> events`, where every business rule is written once.
 
-Given the order's current state (None if it does not exist) and a command, return the new
-events, or raise `CommandRejected` naming the order and the rule. Nothing is read or written
-here: ids and the clock are passed in, so the same inputs always give the same events.
+This is Jérémie Chassaing's Decider pattern (see the link below): `decide` turns a command
+and the current state into new events, or a rejection; `evolve` (in `order_service.fold`)
+applies an event to a state and checks no rule; `None` is the initial state. `decide` does
+not call `evolve`. It is pure: ids and the clock are passed in, so the same inputs always give
+the same events. Commands are read by attribute (the pydantic models of
+`order_service.commands`, or any object with the same attributes); the event model checks
+each new event once, on its way into the store. Standard library only.
+
+<https://thinkbeforecoding.com/post/2021/12/17/functional-event-sourcing-decider>
 
 Examples:
-    >>> from order_service.commands import PlaceOrder
+    >>> from types import SimpleNamespace as Command
     >>> ids = iter(["00000000-0000-4000-8000-000000000001"])
-    >>> [placed] = decide(None, PlaceOrder(
-    ...     order_id="1001", customer_id="C-0042",
-    ...     command_id="00000000-0000-4000-8000-0000000000c1",
-    ...     lines=[{"sku": "RETRO-CLOCK", "quantity": 1,
-    ...             "unit_price": {"amount": "79.99", "currency": "EUR"}}]),
+    >>> price = Command(amount="79.99", currency="EUR")
+    >>> [placed] = decide(None, Command(
+    ...     type="PlaceOrder", order_id="1001", customer_id="C-0042",
+    ...     command_id="00000000-0000-4000-8000-0000000000c1", correlation_id=None,
+    ...     lines=[Command(sku="RETRO-CLOCK", quantity=1, unit_price=price)]),
     ...     new_id=lambda: next(ids), now="2026-11-02T09:15:00Z")
     >>> placed["event_type"], placed["version"], placed["metadata"]["causation_id"][-2:]
     ('OrderPlaced', 1, 'c1')
@@ -19,34 +25,15 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from decimal import Decimal
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from pydantic import BaseModel
+from order_service.fold import CURRENT_SCHEMA_VERSIONS, OrderState
 
-from order_service.commands import (
-    AddOrderItem,
-    CancelOrder,
-    Command,
-    DeliverOrder,
-    PayOrder,
-    PlaceOrder,
-    ShipOrder,
-)
-from order_service.events import (
-    OrderCancelledData,
-    OrderDeliveredData,
-    OrderItemAddedData,
-    OrderLine,
-    OrderPaidData,
-    OrderPlacedData,
-    OrderShippedData,
-    new_event,
-)
-from order_service.reducer import OrderState, ReducerError, evolve
+__all__ = ["MAX_TOTAL_CENTS", "CommandRejected", "decide"]
 
-__all__ = ["CommandRejected", "decide"]
+MAX_TOTAL_CENTS = 9_999_999_999_99
+"""The largest order total, 9999999999.99: the largest amount the contract lets a payment carry."""
 
 
 class CommandRejected(ValueError):
@@ -56,118 +43,165 @@ class CommandRejected(ValueError):
         order_id: The order the command was for.
         command: The command's type, e.g. "ShipOrder".
         rule: The rule it broke, in a few words.
+        pointer: JSON pointer to the offending field of the command (the same path in the
+            event's `data`), e.g. "/amount"; "" when the rule is about the order's status.
     """
 
-    def __init__(self, order_id: str, command: str, rule: str) -> None:
+    def __init__(self, order_id: str, command: str, rule: str, pointer: str = "") -> None:
         super().__init__(f"order {order_id}: {command} rejected: {rule}")
         self.order_id = order_id
         self.command = command
         self.rule = rule
+        self.pointer = pointer
 
 
-def _check_line(state: OrderState, command: Command, line: OrderLine) -> None:
+def _cents(amount: str) -> int:
+    return int(amount.replace(".", ""))
+
+
+def _amount(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _line(line: Any) -> dict[str, Any]:
     price = line.unit_price
-    if price.currency != state.currency:
-        raise CommandRejected(
-            state.order_id, command.type,
-            f"{line.sku} is priced in {price.currency}, the order is in {state.currency}",
-        )  # fmt: skip
-    for known in state.lines:
-        if known.sku == line.sku and known.unit_price != price.amount:
-            raise CommandRejected(
-                state.order_id, command.type,
-                f"{line.sku} is already ordered at {known.unit_price}, not {price.amount}",
-            )  # fmt: skip
+    return {
+        "sku": line.sku,
+        "quantity": line.quantity,
+        "unit_price": {"amount": price.amount, "currency": price.currency},
+    }
 
 
-def _data(state: OrderState | None, command: Command) -> BaseModel:
-    """The rules of the order's life, one branch per command; returns the new event's data."""
+# --8<-- [start:line_rules]
+def _check_lines(
+    reject: Callable[[str, str], CommandRejected],
+    state: OrderState | None,
+    currency: str,
+    lines: Iterable[tuple[str, dict[str, Any]]],
+) -> None:
+    """One currency per order, one price per SKU, a total that can still be paid."""
+    prices = {} if state is None else {line.sku: line.unit_price for line in state.lines}
+    total = 0 if state is None else _cents(state.total)
+    for pointer, line in lines:
+        sku, price = line["sku"], line["unit_price"]
+        if price["currency"] != currency:
+            raise reject(
+                f"{sku} is priced in {price['currency']}, the order is in {currency}",
+                f"{pointer}/unit_price/currency",
+            )
+        known = prices.setdefault(sku, price["amount"])
+        if known != price["amount"]:
+            raise reject(
+                f"{sku} is already ordered at {known}, not {price['amount']}",
+                f"{pointer}/unit_price/amount",
+            )
+        total += _cents(price["amount"]) * line["quantity"]
+        if total > MAX_TOTAL_CENTS:
+            raise reject(
+                f"the total would exceed {_amount(MAX_TOTAL_CENTS)}, the largest payable amount",
+                f"{pointer}/quantity",
+            )
+
+
+# --8<-- [end:line_rules]
+
+
+# --8<-- [start:rules]
+def _decide(state: OrderState | None, command: Any) -> tuple[str, dict[str, Any]]:
+    """The rules of an order's life, one branch per command: the new event's type and data."""
     name = command.type
-    if isinstance(command, PlaceOrder):
+
+    def reject(rule: str, pointer: str = "") -> CommandRejected:
+        return CommandRejected(command.order_id, name, rule, pointer)
+
+    if name == "PlaceOrder":
         if state is not None:
-            raise CommandRejected(command.order_id, name, "the order already exists")
-        currencies = {line.unit_price.currency for line in command.lines}
-        if len(currencies) > 1:
-            raise CommandRejected(
-                command.order_id, name, f"lines in several currencies: {sorted(currencies)}"
-            )
-        return OrderPlacedData(customer_id=command.customer_id, lines=command.lines)
+            raise reject("the order already exists")
+        lines = [_line(line) for line in command.lines]
+        currency = lines[0]["unit_price"]["currency"]
+        _check_lines(
+            reject, None, currency, ((f"/lines/{i}", line) for i, line in enumerate(lines))
+        )
+        return "OrderPlaced", {"customer_id": command.customer_id, "lines": lines}
     if state is None:
-        raise CommandRejected(command.order_id, name, "no such order")
-    if state.status in ("delivered", "cancelled"):
-        raise CommandRejected(state.order_id, name, f"the order is already {state.status}")
-    if isinstance(command, AddOrderItem):
-        if state.status != "placed":
-            raise CommandRejected(
-                state.order_id, name, f"lines can be added before payment only ({state.status})"
+        raise reject("no such order")
+    status = state.status
+    if status in ("delivered", "cancelled"):
+        raise reject(f"the order is already {status}")
+    if name == "AddOrderItem":
+        if status != "placed":
+            raise reject(f"lines can be added before payment only ({status})")
+        line = _line(command.line)
+        _check_lines(reject, state, state.currency, [("/line", line)])
+        return "OrderItemAdded", {"line": line}
+    if name == "PayOrder":
+        if status != "placed":
+            raise reject(f"the order is already {status}")
+        paid = command.amount
+        if (paid.amount, paid.currency) != (state.total, state.currency):
+            raise reject(
+                f"paid {paid.amount} {paid.currency}, the total is {state.total} {state.currency}",
+                "/amount/currency" if paid.currency != state.currency else "/amount/amount",
             )
-        _check_line(state, command, command.line)
-        return OrderItemAddedData(line=command.line)
-    if isinstance(command, PayOrder):
-        if state.status != "placed":
-            raise CommandRejected(state.order_id, name, f"the order is already {state.status}")
-        paid, total = command.amount, state.total
-        if paid.currency != state.currency or Decimal(paid.amount) != Decimal(total):
-            raise CommandRejected(
-                state.order_id, name,
-                f"paid {paid.amount} {paid.currency}, the total is {total} {state.currency}",
-            )  # fmt: skip
-        return OrderPaidData(payment_id=command.payment_id, amount=command.amount)
-    if isinstance(command, ShipOrder):
-        if state.status != "paid":
-            raise CommandRejected(
-                state.order_id, name, f"only a paid order ships; the order is {state.status}"
-            )
-        return OrderShippedData(carrier=command.carrier, tracking_number=command.tracking_number)
-    if isinstance(command, DeliverOrder):
-        if state.status != "shipped":
-            raise CommandRejected(
-                state.order_id, name, f"only a shipped order is delivered ({state.status})"
-            )
+        amount = {"amount": paid.amount, "currency": paid.currency}
+        return "OrderPaid", {"payment_id": command.payment_id, "amount": amount}
+    if name == "ShipOrder":
+        if status != "paid":
+            raise reject(f"only a paid order ships; the order is {status}")
+        return "OrderShipped", {
+            "carrier": command.carrier,
+            "tracking_number": command.tracking_number,
+        }
+    if name == "DeliverOrder":
+        if status != "shipped":
+            raise reject(f"only a shipped order is delivered ({status})")
         if command.tracking_number != state.tracking_number:
-            raise CommandRejected(
-                state.order_id, name,
+            raise reject(
                 f"parcel {command.tracking_number} is not the one shipped "
                 f"({state.tracking_number})",
-            )  # fmt: skip
-        return OrderDeliveredData(tracking_number=command.tracking_number)
-    if isinstance(command, CancelOrder):
-        if state.status not in ("placed", "paid"):
-            raise CommandRejected(
-                state.order_id, name, f"a {state.status} order can no longer be cancelled"
+                "/tracking_number",
             )
-        return OrderCancelledData(reason=command.reason)
-    raise TypeError(f"decide does not know the command {command!r}")
+        return "OrderDelivered", {"tracking_number": command.tracking_number}
+    if name == "CancelOrder":
+        if status not in ("placed", "paid"):
+            raise reject(f"a {status} order can no longer be cancelled")
+        return "OrderCancelled", {"reason": command.reason}
+    raise TypeError(f"decide does not know the command {name!r}")
+
+
+# --8<-- [end:rules]
 
 
 # --8<-- [start:decide]
 def decide(
-    state: OrderState | None, command: Command, *, new_id: Callable[[], str], now: str
+    state: OrderState | None, command: Any, *, new_id: Callable[[], str], now: str
 ) -> list[dict[str, Any]]:
     """Return the events that carry out `command` on `state`, or raise `CommandRejected`.
 
     Args:
         state: the order as folded from its events; None if it has none.
-        command: a validated command for that order.
+        command: a command for that order (see `order_service.commands`), read by attribute.
         new_id: returns a fresh event id (a UUID string).
         now: the time the events occur at, RFC 3339 UTC.
     """
     if state is not None and state.order_id != command.order_id:
         raise ValueError(f"state of order {state.order_id} for a command to {command.order_id}")
-    event = new_event(
-        _data(state, command),
-        order_id=command.order_id,
-        version=(0 if state is None else state.version) + 1,
-        occurred_at=now,
-        event_id=new_id(),
-        correlation_id=command.correlation_id or command.command_id,
-        causation_id=command.command_id,
-    )
-    try:  # the reducer is the last word: decide never emits an event it would refuse
-        evolve(state, event)
-    except ReducerError as error:
-        raise CommandRejected(command.order_id, command.type, error.rule) from None
-    return [event]
+    event_type, data = _decide(state, command)
+    return [
+        {
+            "event_id": new_id(),
+            "event_type": event_type,
+            "schema_version": CURRENT_SCHEMA_VERSIONS[event_type],
+            "order_id": command.order_id,
+            "version": (0 if state is None else state.version) + 1,
+            "occurred_at": now,
+            "data": data,
+            "metadata": {
+                "correlation_id": command.correlation_id or command.command_id,
+                "causation_id": command.command_id,
+            },
+        }
+    ]
 
 
 # --8<-- [end:decide]

@@ -1,43 +1,41 @@
-"""Derive an order's state event by event: the rows of a step table, or the refusal that stops it.
+"""Derive an order's state as `orders derive` does, and show it event by event.
 
-`derive(events, snapshot=None)` upcasts and folds the events as `orders derive` does, and keeps
-the state after each event too, for a table like the one on the R5 page. `read_input` and
-`report` are the JSON in and out around it, for the page: they return data, never raise.
-Standard library only: the playground page runs this module in the browser, unchanged, under
-Pyodide, together with the reducer and the upcaster.
+`derive_state(events, snapshot)` is what `orders derive` prints: the stream's integrity checked
+and the history's rules checked (`check_history`), then the state. `derive` also keeps the state
+after each event, for a table like the R5 page's; `read_input` and `report` are the JSON in and
+out around it for the playground page, and return data rather than raise. Standard library
+only: the page runs this module in the browser, unchanged, under Pyodide.
 
 Examples:
-    >>> from order_service.reducer import EXAMPLE_STREAM
+    >>> from order_service.examples import EXAMPLE_STREAM
     >>> [(step.event_type, step.state.status) for step in derive(EXAMPLE_STREAM).steps]
     [('OrderPlaced', 'placed'), ('OrderPaid', 'paid'), ('OrderShipped', 'shipped')]
-    >>> short = [EXAMPLE_STREAM[0], {**EXAMPLE_STREAM[2], "version": 2}]
-    >>> print(derive(short).refusal)
-    order 7, event 00000000-0000-4000-8000-000000000003 (version 2): illegal transition: \
-OrderShipped needs status paid, the order is placed
+    >>> placed, paid, shipped = EXAMPLE_STREAM
+    >>> [problem] = derive([placed, {**shipped, "version": 2}]).problems
+    >>> problem.pointer, problem.rule
+    ('/event_type', 'only a paid order ships; the order is placed')
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from order_service.reducer import (
-    REDUCER_VERSION,
-    OrderState,
-    ReducerError,
-    Snapshot,
-    evolve,
-    fold,
-)
+from order_service.fold import FoldError, OrderState, evolve
+from order_service.history import HistoryProblem, check_history
+from order_service.snapshots import REDUCER_VERSION, Snapshot, resume, state_from_dict
 from order_service.upcasting import upcast
 
 __all__ = [
     "Derivation",
+    "HistoryBroken",
     "InputError",
     "Step",
     "derive",
+    "derive_state",
     "read_events",
     "read_input",
     "read_json",
@@ -45,8 +43,39 @@ __all__ = [
 ]
 
 
+class HistoryBroken(Exception):
+    """The events break business rules: `problems` lists each, with its event."""
+
+    def __init__(self, problems: list[Any]) -> None:
+        super().__init__(f"{len(problems)} rule(s) broken")
+        self.problems = problems
+
+
+def derive_state(events: list[Any], snapshot: Snapshot | None = None) -> OrderState | None:
+    """The state `orders derive` prints: the history checked, then folded (from `snapshot`).
+
+    Raises `FoldError` if the stream is broken, `HistoryBroken` if it breaks business rules.
+    With a trusted snapshot, the rules are checked on the events after it, from its state.
+    """
+    state = resume(snapshot, events)  # the stream's integrity first: a FoldError stops here
+    if snapshot is None or snapshot.reducer_version != REDUCER_VERSION:
+        problems = check_history(events)
+        if problems:
+            raise HistoryBroken(problems)
+        return state
+    start = state_from_dict(snapshot.state)
+    tail = [e for e in events if type(e.get("version")) is int and e["version"] > start.version]
+    offset = len(events) - len(tail)
+    problems = check_history(tail, start)
+    if problems:
+        raise HistoryBroken(
+            [dataclasses.replace(problem, index=problem.index + offset) for problem in problems]
+        )
+    return state
+
+
 class Step(NamedTuple):
-    """One row of a step table: the event folded and the state after it."""
+    """One row of a step table: the event applied and the state after it."""
 
     event_type: str
     state: OrderState
@@ -54,51 +83,56 @@ class Step(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Derivation:
-    """What folding a stream gave: the state after each event, and the end.
+    """What `orders derive` makes of a stream, with the state after each event.
 
     Attributes:
-        steps: The state after each event folded, oldest first; with a snapshot, only the
-            events after its version. On a refusal, the steps before the refused event.
-        state: The final state, exactly what `fold` returns; None if refused or empty.
-        refusal: The first `ReducerError` (upcasting included), or None.
+        steps: The state after each event, oldest first (with a snapshot, the events after
+            it), up to the first event that breaks the stream or a rule.
+        state: What `derive_state` returns; None if the stream is broken or breaks a rule.
+        broken: The `FoldError` that breaks the stream (upcasting included), or None.
+        problems: The rules the history breaks, each with its event; empty if none.
     """
 
     steps: tuple[Step, ...]
     state: OrderState | None
-    refusal: ReducerError | None
+    broken: FoldError | None = None
+    problems: tuple[HistoryProblem, ...] = ()
 
 
 def derive(events: Sequence[Mapping[str, Any]], snapshot: Snapshot | None = None) -> Derivation:
-    """Upcast and fold `events` (from `snapshot` if given) as `orders derive` does, step by step.
-
-    The final state or refusal comes from one `fold` call, the one `orders derive` makes; the
-    steps replay the same events through `evolve`, which folds identically, one at a time.
-    """
-    state: OrderState | None = None
-    refusal: ReducerError | None = None
+    """Upcast `events` and derive them as `orders derive` does, keeping each step's state."""
     try:
-        state = fold((upcast(event) for event in events), snapshot)
-    except ReducerError as error:
-        refusal = error
-    return Derivation(_steps(events, snapshot), state, refusal)
+        current = [upcast(event) for event in events]
+    except FoldError as error:
+        return Derivation((), None, broken=error)
+    try:
+        state = derive_state(current, snapshot)
+    except FoldError as error:
+        return Derivation(_steps(current, snapshot, None), None, broken=error)
+    except HistoryBroken as broken:
+        first = broken.problems[0].index
+        return Derivation(_steps(current, snapshot, first), None, problems=tuple(broken.problems))
+    return Derivation(_steps(current, snapshot, None), state)
 
 
-def _steps(events: Sequence[Mapping[str, Any]], snapshot: Snapshot | None) -> tuple[Step, ...]:
+def _steps(
+    events: Sequence[Mapping[str, Any]], snapshot: Snapshot | None, stop: int | None
+) -> tuple[Step, ...]:
+    """The state after each event before index `stop` (or a break), via `evolve`, as `fold` does."""
     steps: list[Step] = []
     state: OrderState | None = None
     try:
         if snapshot is not None and snapshot.reducer_version == REDUCER_VERSION:
-            state = OrderState.from_dict(snapshot.state)
-        after = state.version if state is not None else 0
-        for event in events:
+            state = state_from_dict(snapshot.state)
+        held = 0 if state is None else state.version
+        for event in events[:stop]:
             version = event.get("version") if isinstance(event, Mapping) else None
-            if type(version) is int and version <= after and not steps:
-                continue  # already inside the snapshot: fold skips it too
-            current = upcast(event)
-            state = evolve(state, current)
-            steps.append(Step(current["event_type"], state))
-    except ReducerError:
-        pass  # the steps stop before the refused event; `derive` reports the refusal
+            if not steps and type(version) is int and version <= held:
+                continue  # already inside the snapshot: `resume` skips it too
+            state = evolve(state, event)
+            steps.append(Step(event["event_type"], state))
+    except FoldError:
+        pass  # the steps end before the event that breaks the stream; `derive` reports it
     return tuple(steps)
 
 
@@ -138,20 +172,35 @@ def read_input(events_text: str, snapshot_text: str | None = None) -> dict[str, 
     return {"events": events, "snapshot": snapshot, "error": None}
 
 
+def _label(event: Any, index: int) -> str:
+    # As `orders derive` names an event: its event_id if it has a string one, else its index.
+    event_id = event.get("event_id") if isinstance(event, Mapping) else None
+    return event_id if isinstance(event_id, str) and event_id else str(index)
+
+
 def report(events: Sequence[Mapping[str, Any]], snapshot: Any = None) -> dict[str, Any]:
-    """`derive` as JSON-ready data: each step's state, the state as `orders derive` prints it,
-    or the refusal in its words. `snapshot` is the JSON `orders derive --as-snapshot` prints.
+    """`derive` as JSON-ready data for the page: each step's state, and either the state as
+    `orders derive` prints it or the lines it prints on standard error, without the file name.
+    `snapshot` is the JSON that `orders derive --as-snapshot` prints.
     """
     try:
         start = None if snapshot is None else Snapshot.from_dict(snapshot)
-    except ReducerError as error:
-        return {"steps": [], "state": None, "printed": None, "refusal": f"snapshot: {error.rule}"}
+    except FoldError as error:
+        return {"steps": [], "state": None, "printed": None, "refusal": [f"snapshot: {error.rule}"]}
     derivation = derive(events, start)
     state = None if derivation.state is None else derivation.state.to_dict()
-    if derivation.refusal is not None:
-        refusal: str | None = str(derivation.refusal)
+    if derivation.broken is not None:
+        refusal: list[str] | None = [f"orders: {derivation.broken}"]
+    elif derivation.problems:
+        refusal = [
+            f"event {_label(events[p.index], p.index)}: "
+            + (f"{p.pointer}: " if p.pointer else "")
+            + p.rule
+            for p in derivation.problems
+        ]
+        refusal.append(f"orders: {len(derivation.problems)} rule(s) broken: nothing derived")
     elif state is None:
-        refusal = "no events to derive a state from"
+        refusal = ["orders: no events to derive a state from"]
     else:
         refusal = None
     return {

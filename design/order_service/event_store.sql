@@ -38,6 +38,17 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (position) WHERE sent_at IS NULL;
 -- --8<-- [end:outbox]
 
+-- --8<-- [start:commands]
+-- One row per command carried out, written in the same transaction as its events: a command
+-- sent again with the same id gets this version back and appends nothing (idempotency).
+CREATE TABLE IF NOT EXISTS commands (
+    command_id TEXT    PRIMARY KEY,                   -- the client's id for the command (Idempotency-Key)
+    order_id   TEXT    NOT NULL,
+    digest     TEXT    NOT NULL,                      -- SHA-256 of the canonical command: same id, other command is refused
+    version    INTEGER NOT NULL                       -- the order's version after the command
+);
+-- --8<-- [end:commands]
+
 -- --8<-- [start:order_snapshots]
 -- A cache, never needed for correctness: drop it and every order still loads by replay.
 CREATE TABLE IF NOT EXISTS order_snapshots (

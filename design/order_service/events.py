@@ -36,6 +36,8 @@ from pydantic import (
     TypeAdapter,
 )
 
+from order_service.fold import CURRENT_SCHEMA_VERSIONS
+
 __all__ = [
     "CURRENT_SCHEMA_VERSIONS",
     "EVENT_MODELS",
@@ -366,12 +368,6 @@ EVENT_MODELS: dict[tuple[str, int], type[Envelope]] = {
     ("OrderCancelled", 1): OrderCancelled,
 }
 """Every event model, by (event_type, schema_version), old versions included."""
-
-CURRENT_SCHEMA_VERSIONS: dict[str, int] = {
-    event_type: max(version for (name, version) in EVENT_MODELS if name == event_type)
-    for event_type, _ in EVENT_MODELS
-}
-"""The schema version the reducer folds, by event type; older ones are upcast first."""
 
 EVENT_TYPES: tuple[str, ...] = tuple(CURRENT_SCHEMA_VERSIONS)
 """The event types, in the order of an order's life."""

@@ -12,9 +12,10 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from order_service.commands import Command
-from order_service.decide import decide
-from order_service.reducer import REDUCER_VERSION, OrderState, evolve, fold, take_snapshot
+from order_service.commands import Command, command_digest
+from order_service.decide import CommandRejected, decide
+from order_service.fold import OrderState, fold
+from order_service.snapshots import REDUCER_VERSION, resume, take_snapshot
 from order_service.store import EventStore
 from order_service.upcasting import upcast_all
 
@@ -51,15 +52,20 @@ def load_order(store: EventStore, order_id: str) -> LoadedOrder:
     snapshot = store.latest_snapshot(order_id)
     if snapshot is not None and snapshot.reducer_version == REDUCER_VERSION:
         events = store.load(order_id, after_version=snapshot.version, with_metadata=False)
-        state = fold(upcast_all(events), snapshot)
+        state = resume(snapshot, upcast_all(events))
         return LoadedOrder(order_id, state, snapshot.version, len(events))
-    # No snapshot, or one from another reducer version: fold logs it and replays everything.
+    # No snapshot, or one from another reducer version: resume logs it and replays everything.
     events = store.load(order_id, with_metadata=False)
-    return LoadedOrder(order_id, fold(upcast_all(events), snapshot), 0, len(events))
+    return LoadedOrder(order_id, resume(snapshot, upcast_all(events)), 0, len(events))
 
 
 class CommandHandler:
     """Handle commands against one event store; call it with a command.
+
+    Commands are idempotent: each is recorded by its `command_id` with the events it caused,
+    in one transaction, so a command sent again returns the version it left the order at and
+    appends nothing, whatever happened to the order since. The same id with another command
+    raises `CommandIdReused`.
 
     Commands are not retried here: a `ConcurrencyError` reaches the caller, who may send the
     command again (it is then decided against the newer state).
@@ -82,17 +88,29 @@ class CommandHandler:
     def __call__(self, command: Command) -> int:
         """Carry out `command`; return the order's version after it (read-your-writes token).
 
-        Raises `CommandRejected` (a domain rule), `ConcurrencyError` (another writer won).
+        Raises `CommandRejected` (a domain rule), `ConcurrencyError` (another writer won),
+        `CommandIdReused` (the command id was used for another command).
         """
+        carried_out = (command.command_id, command_digest(command))
+        done = self.store.command_version(*carried_out)
+        if done is not None:  # sent again (a lost response): the first result, nothing new
+            return done
         loaded = load_order(self.store, command.order_id)
-        events = decide(loaded.state, command, new_id=self.new_id, now=self.clock())
-        version = self.store.append(events, expected_version=loaded.version)
-        if version // self.snapshot_every > loaded.version // self.snapshot_every:
-            state = loaded.state
-            for event in events:
-                state = evolve(state, event)
+        try:
+            events = decide(loaded.state, command, new_id=self.new_id, now=self.clock())
+        except CommandRejected:
+            # An identical copy of this command may have committed since the check above (two
+            # retries racing): then this one succeeded too, and gets the winner's version.
+            done = self.store.command_version(*carried_out)
+            if done is not None:
+                return done
+            raise
+        version = self.store.append(events, expected_version=loaded.version, command=carried_out)
+        crossed = version // self.snapshot_every > loaded.version // self.snapshot_every
+        if crossed and version == events[-1]["version"]:
+            state = fold(events, loaded.state)
             try:
-                self.store.save_snapshot(take_snapshot(state))  # type: ignore[arg-type]
+                self.store.save_snapshot(take_snapshot(state))
             except sqlite3.Error as error:
                 # The events are committed: the command succeeded. Raising now would make the
                 # client retry it (AddOrderItem twice); a missing snapshot only costs a replay.

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from order_service.database import connect
+from order_service.fold import OrderState, fold
 from order_service.projections import PROJECTION
-from order_service.reducer import OrderState, fold
 from order_service.store import EventStore
 from order_service.upcasting import upcast_all
 

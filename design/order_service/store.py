@@ -16,7 +16,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from order_service.database import connect, run_script, transaction
-from order_service.reducer import Snapshot
+from order_service.snapshots import Snapshot
 
 Event = dict[str, Any]
 """An event envelope as a plain dict: the shape of the JSON contract."""
@@ -44,6 +44,22 @@ class ConcurrencyError(Exception):
 
 _RETRY_KEYS = ("event_type", "schema_version", "occurred_at", "data", "metadata")
 """What a retried event must repeat, besides its id, order and version, to count as the same."""
+
+
+class CommandIdReused(ValueError):
+    """A command id already carried out another command; nothing was appended.
+
+    Attributes:
+        command_id: The id sent again with a different command.
+    """
+
+    def __init__(self, command_id: str, order_id: str) -> None:
+        super().__init__(
+            f"command {command_id} was already carried out as another command (on order "
+            f"{order_id}): a command id names one command only; send a new id"
+        )
+        self.command_id = command_id
+        self.order_id = order_id
 
 
 class EventIdConflictError(ValueError):
@@ -125,12 +141,23 @@ class EventStore:
         self.conn.close()
 
     # --8<-- [start:append]
-    def append(self, events: Sequence[Mapping[str, Any]], expected_version: int) -> int:
+    def append(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        expected_version: int,
+        *,
+        command: tuple[str, str] | None = None,
+    ) -> int:
         """Append one order's new events if the order is still at `expected_version`.
 
         Returns the order's version after the append. Raises `ConcurrencyError` (and writes
         nothing) when another writer got there first. Appending events whose ids are all
         stored already (a retried request) changes nothing and returns their last version.
+
+        `command` is the `(command_id, digest)` of the command that produced the events: it is
+        recorded in the same transaction. If that command id is recorded already with the same
+        digest, nothing is appended and its recorded version is returned (an identical retry
+        that lost the race); with another digest, `CommandIdReused` is raised.
         """
         if not events:
             raise ValueError("append needs at least one event")
@@ -165,6 +192,10 @@ class EventStore:
             for e in events
         ]
         with transaction(self.conn):  # BEGIN IMMEDIATE: concurrent writers queue here
+            if command is not None:
+                done = self._command_version(*command)
+                if done is not None:
+                    return done
             actual = self._version(order_id)
             if actual != expected_version:
                 if self._already_stored(events):  # a retried request: its events are in
@@ -185,9 +216,32 @@ class EventStore:
                 "WHERE order_id = ? AND version > ? ORDER BY position",
                 (order_id, expected_version),
             )
+            if command is not None:
+                self.conn.execute(
+                    "INSERT INTO commands (command_id, order_id, digest, version) "
+                    "VALUES (?, ?, ?, ?)",
+                    (command[0], order_id, command[1], events[-1]["version"]),
+                )
         return events[-1]["version"]
 
     # --8<-- [end:append]
+
+    def command_version(self, command_id: str, digest: str) -> int | None:
+        """The version a command left its order at, or None if it was never carried out.
+
+        Raises `CommandIdReused` if `command_id` was carried out with another digest.
+        """
+        return self._command_version(command_id, digest)
+
+    def _command_version(self, command_id: str, digest: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT order_id, digest, version FROM commands WHERE command_id = ?", (command_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        if row[1] != digest:
+            raise CommandIdReused(command_id, row[0])
+        return row[2]
 
     def _already_stored(self, events: Sequence[Mapping[str, Any]]) -> bool:
         """True if every event is stored already, as it is; raise if an id is reused."""

@@ -25,16 +25,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from order_service.reducer import _TRANSITIONS, MalformedEvent, UnknownSchemaVersion
+from order_service.fold import CURRENT_SCHEMA_VERSIONS
+from order_service.integrity import MalformedEvent, UnknownSchemaVersion
 
 __all__ = ["UPCASTERS", "order_placed_v1_to_v2", "upcast", "upcast_all"]
 
 Upcaster = Callable[[Mapping[str, Any]], dict[str, Any]]
-
-# The schema version the reducer folds, by event type: the version upcasting lifts to. Read from the
-# reducer, not from the pydantic models, so this module imports the standard library only and runs
-# in the browser (docs/playground.md); a test keeps it equal to events.CURRENT_SCHEMA_VERSIONS.
-_CURRENT = {event_type: entry[0] for event_type, entry in _TRANSITIONS.items()}
 
 
 # --8<-- [start:upcaster]
@@ -83,7 +79,7 @@ def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(event, Mapping):
         return event  # not an envelope: the reducer refuses it as malformed, by position
     event_type = event.get("event_type")
-    current = _CURRENT.get(event_type)  # type: ignore[arg-type]
+    current = CURRENT_SCHEMA_VERSIONS.get(event_type)  # type: ignore[arg-type]
     schema_version = event.get("schema_version")
     if current is None or schema_version == current:
         return event

@@ -14,8 +14,9 @@ from typing import Any
 
 from order_service import projections
 from order_service.events import parse_event
+from order_service.fold import OrderState, fold
 from order_service.handlers import load_order
-from order_service.reducer import OrderState, fold, take_snapshot
+from order_service.snapshots import take_snapshot
 from order_service.store import EventStore
 
 RECORDED_AT = "2026-11-02T09:15:00Z"

@@ -15,9 +15,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-# Pages in mkdocs.yml's nav, each visited below.
-EXPECTED_PAGES = 14
-
 browser = pytest.mark.browser
 
 # Lines that style or describe a diagram rather than draw text in it.
@@ -121,7 +118,8 @@ def _url(site_url: str, built_site: Path, html_path: Path) -> str:
 
 def test_every_nav_page_is_visited(nav_pages, built_site: Path):
     sitemap = (built_site / "sitemap.xml").read_text(encoding="utf-8")
-    assert len(nav_pages) == EXPECTED_PAGES == sitemap.count("<loc>")
+    # Each nav page is parametrized into the browser tests below; the sitemap lists the same set.
+    assert nav_pages and len(nav_pages) == sitemap.count("<loc>")
 
 
 @browser

@@ -14,7 +14,6 @@ PAGE = REPO_ROOT / "docs" / "design" / "run.md"
 DEMO_OUTPUT = REPO_ROOT / "docs" / "design" / "demo-output.txt"
 PACKAGE = REPO_ROOT / "design" / "order_service"
 SNIPPET = re.compile(r'^--8<-- "([^":]+)(?::([\w-]+))?"$', re.M)
-EXPECTED_SNIPPETS = 15  # the demo output + 14 sections of code and DDL
 
 BOXES = {
     "Client",
@@ -75,7 +74,7 @@ def test_every_box_of_the_diagram_names_modules_that_exist():
 
 def test_every_snippet_the_page_includes_exists_with_its_section():
     snippets = SNIPPET.findall(PAGE.read_text(encoding="utf-8"))
-    assert len(snippets) == EXPECTED_SNIPPETS
+    assert ("docs/design/demo-output.txt", "") in snippets  # the collector reads the includes
     for path, section in snippets:
         source = (REPO_ROOT / path).read_text(encoding="utf-8")
         if section:

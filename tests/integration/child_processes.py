@@ -59,6 +59,28 @@ def race(write_db: str, writer: int, barrier: Any, results: Any) -> None:
         store.close()
 
 
+def send_when_released(write_db: str, command: Any, barrier: Any, results: Any) -> None:
+    """Wait for every sender at the barrier, then send `command` (one id, sent by all).
+
+    Puts ("ok", version) or ("error: ...", None) on `results`.
+    """
+    store = EventStore(write_db, clock=utc_now, validate=_validate)
+    try:
+        handle = CommandHandler(store, new_id=lambda: str(uuid.uuid4()), clock=utc_now)
+        barrier.wait(timeout=60)
+        for _ in range(MAX_RETRIES):
+            try:
+                results.put(("ok", handle(command)))
+                return
+            except ConcurrencyError:  # another command moved the order on: decide again
+                continue
+        results.put(("gave up", None))
+    except BaseException as error:  # reported, so the test fails with it instead of hanging
+        results.put((f"error: {error!r}", None))
+    finally:
+        store.close()
+
+
 def crash_after_projecting(write_db: str, command: Any) -> None:
     """Handle `command`, run the relay, and die (os._exit) right after the projector commits.
 

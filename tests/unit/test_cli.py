@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from order_service.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
-from order_service.reducer import REDUCER_VERSION
+from order_service.snapshots import REDUCER_VERSION
 
 FIXTURES = Path(__file__).resolve().parents[2] / "schemas" / "fixtures"
 VALID = FIXTURES / "valid"
@@ -201,13 +201,33 @@ def test_derive_refuses_upto_before_the_snapshot(tmp_path):
     assert "--upto 2 is before the snapshot's version 3" in err
 
 
-def test_derive_exits_1_with_the_reducers_message_on_a_refused_sequence():
+def test_derive_exits_1_with_the_folds_message_on_a_broken_stream():
     status, out, err = run("derive", STREAM[0], STREAM[3])
     assert (status, out) == (EXIT_INVALID, "")
     assert err == (
         "orders: order 2002, event 8c1f2a3b-4d5e-4f60-9a7b-000000000004 (version 4): "
-        "version gap: expected version 2, got 4\n"
+        "expected version 2, got 4 (a gap, duplicate or reordering)\n"
     )
+
+
+def test_derive_exits_1_with_one_line_per_broken_rule_of_the_history(tmp_path):
+    placed, added, _, shipped, delivered = (load(path) for path in STREAM)
+    shipped_unpaid = {**shipped, "version": 3}
+    wrong_parcel = {**delivered, "version": 4, "data": {"tracking_number": "OTHER-PARCEL"}}
+    path = tmp_path / "history.jsonl"
+    path.write_text(
+        "\n".join(json.dumps(e) for e in (placed, added, shipped_unpaid, wrong_parcel)) + "\n",
+        encoding="utf-8",
+    )
+    status, out, err = run("derive", path)
+    assert (status, out) == (EXIT_INVALID, "")
+    assert err.splitlines() == [
+        f"{path}:3: event {shipped['event_id']}: /event_type: "
+        "only a paid order ships; the order is placed",
+        f"{path}:4: event {delivered['event_id']}: /data/tracking_number: "
+        f"parcel OTHER-PARCEL is not the one shipped ({shipped['data']['tracking_number']})",
+        "orders: 2 rule(s) broken: nothing derived",
+    ]
 
 
 def test_derive_derives_nothing_from_an_invalid_payload():

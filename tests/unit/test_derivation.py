@@ -1,4 +1,4 @@
-"""derive(): the state after each event and the final word, as one fold gives them."""
+"""derive(): what `orders derive` makes of a stream, with the state after each event."""
 
 from __future__ import annotations
 
@@ -6,18 +6,12 @@ import json
 
 import pytest
 from event_streams import envelope, lifecycle, paid, placed, shipped
-from order_service.derivation import derive, read_input, report
-from order_service.reducer import (
-    IllegalTransition,
-    ReducerError,
-    VersionOutOfSequence,
-    evolve,
-    fold,
-    take_snapshot,
-)
+from order_service.derivation import HistoryBroken, derive, derive_state, read_input, report
+from order_service.fold import FoldError, VersionOutOfSequence, evolve, fold
+from order_service.snapshots import take_snapshot
 
 
-def test_the_steps_are_the_states_evolve_gives_one_event_at_a_time_and_the_end_is_folds():
+def test_the_steps_are_the_states_evolve_gives_one_event_at_a_time_and_the_end_is_derive_states():
     events = lifecycle("placed", "item_added", "paid", "shipped", "delivered")
     derivation = derive(events)
     state = None
@@ -26,30 +20,33 @@ def test_the_steps_are_the_states_evolve_gives_one_event_at_a_time_and_the_end_i
         state = evolve(state, event)
         expected.append((event["event_type"], state))
     assert [(step.event_type, step.state) for step in derivation.steps] == expected
-    assert derivation.state == fold(events)
-    assert derivation.refusal is None
+    assert derivation.state == derive_state(events) == fold(events)
+    assert derivation.broken is None and derivation.problems == ()
 
 
-def test_a_refused_stream_gives_folds_error_and_the_steps_before_the_refused_event():
+def test_a_history_that_breaks_a_rule_gives_derive_states_problems_and_the_steps_before_them():
     events = [placed(1), shipped(2), paid(3)]
-    with pytest.raises(IllegalTransition) as raised:
-        fold(events)
+    with pytest.raises(HistoryBroken) as raised:
+        derive_state(events)
     derivation = derive(events)
     assert derivation.state is None
-    assert type(derivation.refusal) is IllegalTransition
-    assert str(derivation.refusal) == str(raised.value)
+    assert list(derivation.problems) == raised.value.problems
+    assert derivation.problems[0].index == 1
+    assert derivation.problems[0].pointer == "/event_type"
     assert [step.state.version for step in derivation.steps] == [1]
 
 
-def test_an_event_delivered_twice_is_refused_as_a_duplicate_version():
+def test_an_event_delivered_twice_breaks_the_stream_and_the_steps_stop_before_it():
     events = [placed(1), paid(2), paid(2)]
+    with pytest.raises(FoldError) as raised:
+        derive_state(events)
     derivation = derive(events)
-    assert isinstance(derivation.refusal, VersionOutOfSequence)
-    assert derivation.refusal.rule == "duplicate version 2: already folded"
-    assert len(derivation.steps) == 2
+    assert isinstance(derivation.broken, VersionOutOfSequence)
+    assert str(derivation.broken) == str(raised.value)
+    assert [step.state.version for step in derivation.steps] == [1, 2]
 
 
-def test_an_order_placed_v1_is_upcast_before_it_is_folded():
+def test_an_order_placed_v1_is_upcast_before_it_is_derived():
     v1 = envelope(
         1,
         "OrderPlaced",
@@ -80,18 +77,20 @@ def test_report_is_json_ready_and_prints_the_state_as_orders_derive_does():
     assert result["refusal"] is None
 
 
-def test_report_words_a_refusal_as_the_reducer_does_and_prints_no_state():
+def test_report_words_a_broken_rule_as_orders_derive_does_without_the_file_name():
     events = [placed(1), paid(2, "79.98")]
-    with pytest.raises(ReducerError) as raised:
-        fold(events)
     result = report(events)
-    assert result["refusal"] == str(raised.value)
+    assert result["refusal"] == [
+        f"event {events[1]['event_id']}: /data/amount/amount: "
+        "paid 79.98 EUR, the total is 79.99 EUR",
+        "orders: 1 rule(s) broken: nothing derived",
+    ]
     assert result["state"] is None and result["printed"] is None
 
 
 def test_report_refuses_a_snapshot_that_lacks_a_field_by_name():
     result = report(lifecycle("placed"), {"order_id": "1001", "version": 1, "state": {}})
-    assert result["refusal"] == "snapshot: snapshot lacks reducer_version"
+    assert result["refusal"] == ["snapshot: snapshot lacks reducer_version"]
     assert result["steps"] == []
 
 

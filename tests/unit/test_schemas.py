@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 from order_service.events import EVENT_MODELS, parse_event
-from order_service.reducer import fold
+from order_service.fold import fold
 from order_service.schemas import ANY_EVENT_SCHEMA, generate, main, render, schema_file_name
 from order_service.upcasting import upcast_all
 from order_service.validation import any_event_validator, validate_event

@@ -7,8 +7,9 @@ import logging
 
 import pytest
 from order_service.commands import PayOrder, PlaceOrder, ShipOrder
+from order_service.fold import fold
 from order_service.handlers import CommandHandler, load_order
-from order_service.reducer import REDUCER_VERSION, Snapshot, fold
+from order_service.snapshots import REDUCER_VERSION, Snapshot
 from order_service.store import EventStore
 
 CLOCK = "2026-11-02T09:15:00Z"
@@ -65,7 +66,7 @@ def test_a_snapshot_from_another_reducer_version_is_discarded_and_the_stream_rep
     stale = store.latest_snapshot("1001")
     store.conn.execute("DELETE FROM order_snapshots")
     store.save_snapshot(Snapshot("1001", 2, REDUCER_VERSION - 1, {"whatever": "old shape"}))
-    with caplog.at_level(logging.WARNING, logger="order_service.reducer"):
+    with caplog.at_level(logging.WARNING, logger="order_service.snapshots"):
         loaded = load_order(store, "1001")
     assert (loaded.snapshot_version, loaded.events_folded) == (0, 3)
     assert loaded.state == fold(store.load("1001"), None)

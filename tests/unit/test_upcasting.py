@@ -7,7 +7,7 @@ import copy
 import pytest
 from event_streams import paid, placed
 from order_service.events import OrderPlaced, OrderPlacedV1
-from order_service.reducer import MalformedEvent, UnknownSchemaVersion, fold
+from order_service.fold import MalformedEvent, UnknownSchemaVersion, fold
 from order_service.upcasting import upcast, upcast_all
 
 

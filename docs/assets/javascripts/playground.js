@@ -160,8 +160,9 @@
   function showReport(report, snapshotVersion) {
     const nodes = [];
     if (report.refusal) {
-      nodes.push(element("p", { class: "playground-verdict playground-refused" }, ["Refused."]));
-      nodes.push(element("p", { id: "playground-refusal" }, ["orders: " + report.refusal]));
+      // The lines `orders derive` prints on standard error, without the file name.
+      nodes.push(element("p", { class: "playground-verdict playground-refused" }, ["Refused:"]));
+      nodes.push(element("pre", { id: "playground-refusal", tabindex: "0" }, [report.refusal.join("\n")]));
     } else {
       nodes.push(element("p", { class: "playground-verdict playground-derived" }, [
         "Derived: " + report.state.status + " at version " + report.state.version + ".",
