@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from order_service.bus import Bus
-from order_service.events import parse_event
+from order_service.events import canonical_event
 from order_service.handlers import SNAPSHOT_EVERY, CommandHandler
 from order_service.notifications import ShippingNotifier
 from order_service.outbox import Relay, RelayWorker
@@ -95,7 +95,7 @@ def bootstrap(
     write_db = Path(write_db)
     read_db = read_db_for(write_db) if read_db is None else Path(read_db)
     # Every new event is checked by the event model before it is stored: the boundary.
-    store = EventStore(write_db, clock=clock, validate=parse_event)
+    store = EventStore(write_db, clock=clock, validate=canonical_event)
     bus = Bus()
     projector = OrderSummaryProjector(open_read_model(read_db))
     notifier = ShippingNotifier()

@@ -114,7 +114,7 @@ class CancelOrder(_Command):
     """Cancel an order that has not shipped."""
 
     type: Literal["CancelOrder"] = "CancelOrder"
-    reason: CancellationReason = Field(description="Why the order is cancelled.")  # type: ignore[valid-type]
+    reason: CancellationReason = Field(description="Why the order is cancelled.")
 
 
 Command = PlaceOrder | AddOrderItem | PayOrder | ShipOrder | DeliverOrder | CancelOrder

@@ -102,11 +102,11 @@ class _Story:
         self.clock.now = at
         command = kind(command_id=self.commands(), **fields)
         self.heading("Client -> Command Handler", f"{command.type} #{command.order_id} at {at}")
-        before = self.service.store.version(command.order_id)
+        before = load_order(self.service.store, command.order_id).version
         try:
             version = self.service.handle(command)
         except CommandRejected as rejected:
-            after = self.service.store.version(command.order_id)
+            after = load_order(self.service.store, command.order_id).version
             self.say(f"    rejected: {rejected}")
             self.say(
                 f"    Write DB: nothing appended (#{command.order_id} still at version {after})"
@@ -214,7 +214,7 @@ def _tell(story: _Story, service: OrderService, replay_db: Path) -> None:
     loaded = load_order(service.store, "1001")
     story.heading("Command Handler", "load #1001 before the next command")
     say(f"    from the snapshot at version {loaded.snapshot_version} "
-        f"+ {loaded.events_folded} event(s) after it: {loaded.state.status} "  # type: ignore[union-attr]
+        f"+ {loaded.events_folded} event(s) after it: {loaded.state.status} "
         f"at version {loaded.version}")  # fmt: skip
     story.command(
         "2026-11-05T10:30:00Z", DeliverOrder, order_id="1001",
@@ -245,7 +245,7 @@ def _tell(story: _Story, service: OrderService, replay_db: Path) -> None:
         ("at version 2", order_as_of(service.store, "1001", version=2)),
         ("at 2026-11-03T00:00:00Z", order_as_of(service.store, "1001", at="2026-11-03T00:00:00Z")),
     ):
-        say(f"    {label}: {_state_line(as_of.to_dict())}")  # type: ignore[union-attr]
+        say(f"    {label}: {_state_line(as_of.to_dict())}")
 
 
 def _state_line(state: Mapping[str, Any]) -> str:

@@ -20,8 +20,7 @@ Examples:
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -61,16 +60,15 @@ __all__ = [
     "OrderPlacedV1Item",
     "OrderShipped",
     "OrderShippedData",
+    "canonical_event",
     "new_event",
     "parse_event",
 ]
 
 # The patterns are part of the contract: the JSON Schemas carry the same ones.
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-# UTC only ("Z"), seconds 00-59: one spelling per instant keeps events comparable as text.
-UTC_TIMESTAMP_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$"
-)
+# UTC only ("Z"), whole seconds 00-59: one spelling per instant, so text order is time order.
+UTC_TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
 # Exactly two decimals and no leading zeros: equal amounts are equal strings.
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})\.[0-9]{2}$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
@@ -81,20 +79,20 @@ REFERENCE_PATTERN = r"^[A-Z0-9]+(-[A-Z0-9]+)*$"
 
 
 def _json_integer(value: Any) -> Any:
-    # JSON Schema's "integer" is a number with no fraction, so 2.0 counts; true and "2" do not.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    # An integer is written without a fraction: 2, never 2.0, true or "2". JSON Schema would
+    # take 2.0; this contract does not (the validator's "integer" type says the same), so the
+    # event model, `orders validate` and the fold agree on every input.
     if type(value) is not int:
-        raise ValueError("an integer is required")
+        raise ValueError('an integer is required (2, not 2.0, true or "2")')
     return value
 
 
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
-"""An integer as JSON Schema sees one: 2 or 2.0, never true or "2"."""
+"""An integer written as one: 2, never 2.0, true or "2"."""
 
 
 class _SchemaVersion:
-    """`SchemaVersion[2]`: the constant 2 as JSON Schema's `const` reads it (2 or 2.0, not true).
+    """`SchemaVersion[2]`: the constant 2, written as the integer 2 (not 2.0, not true).
 
     A bare `Literal[1]` would take `True`, since `True == 1` in Python.
     """
@@ -292,7 +290,10 @@ class Envelope(BaseModel):
         ge=1, description="Position of the event in its order's stream: 1, 2, 3 ... contiguous."
     )
     occurred_at: Timestamp = Field(
-        description='When it happened, RFC 3339 in UTC, e.g. "2026-11-02T09:15:00Z".'
+        description=(
+            'When it happened: RFC 3339 in UTC to the whole second, e.g. "2026-11-02T09:15:00Z"; '
+            "one spelling per instant, so text order is time order."
+        )
     )
     data: Any = Field(description="What the event carries; its shape depends on event_type.")
     metadata: EventMetadata = Field(description="Correlation and causation ids.")
@@ -373,8 +374,7 @@ EVENT_TYPES: tuple[str, ...] = tuple(CURRENT_SCHEMA_VERSIONS)
 """The event types, in the order of an order's life."""
 
 _DATA_TO_EVENT: dict[type[BaseModel], type[Envelope]] = {
-    model.model_fields["data"].annotation: model  # type: ignore[misc]
-    for model in EVENT_MODELS.values()
+    model.model_fields["data"].annotation: model for model in EVENT_MODELS.values()
 }
 
 
@@ -384,8 +384,6 @@ def _tag(payload: Any) -> str:
     else:
         event_type = getattr(payload, "event_type", None)
         version = getattr(payload, "schema_version", None)
-    if isinstance(version, float) and version.is_integer():
-        version = int(version)  # 2.0 is the integer 2 to JSON Schema; true stays "True" and fails
     return f"{event_type}/v{version}"
 
 
@@ -418,6 +416,14 @@ def parse_event(payload: Any) -> Envelope:
     return _ANY_EVENT.validate_python(payload)
 
 
+def canonical_event(payload: Any) -> dict[str, Any]:
+    """Validate one envelope and return its canonical JSON form: what the event store keeps.
+
+    Raises `pydantic.ValidationError` if the payload breaks the contract.
+    """
+    return parse_event(payload).model_dump(mode="json")
+
+
 def new_event(
     data: BaseModel,
     *,
@@ -425,27 +431,23 @@ def new_event(
     version: int,
     correlation_id: str,
     causation_id: str,
-    occurred_at: str | None = None,
-    event_id: str | None = None,
+    occurred_at: str,
+    event_id: str,
 ) -> dict[str, Any]:
     """Wrap `data` in an envelope, validate it, and return it as a JSON-ready dict.
 
-    The event type and schema version follow from the data model's class; `occurred_at`
-    defaults to now (UTC) and `event_id` to a fresh UUID.
+    The event type and schema version follow from the data model's class. The clock and the
+    id factory are the caller's (the application has one of each, in `order_service.app`).
     """
     model = _DATA_TO_EVENT[type(data)]
     event = model(
-        event_id=event_id or str(uuid.uuid4()),
-        event_type=model.model_fields["event_type"].annotation.__args__[0],  # type: ignore[union-attr]
-        schema_version=model.model_fields["schema_version"].annotation.__args__[0],  # type: ignore[union-attr]
+        event_id=event_id,
+        event_type=model.model_fields["event_type"].annotation.__args__[0],
+        schema_version=model.model_fields["schema_version"].annotation.__args__[0],
         order_id=order_id,
         version=version,
-        occurred_at=occurred_at or _utc_now(),
+        occurred_at=occurred_at,
         data=data,
         metadata=EventMetadata(correlation_id=correlation_id, causation_id=causation_id),
     )
     return event.model_dump(mode="json")
-
-
-def _utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

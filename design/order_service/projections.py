@@ -67,9 +67,25 @@ def _with_line(row: Row, line: Mapping[str, Any]) -> Row:
 def summarise(row: Row | None, event: Mapping[str, Any], position: int) -> Row:
     """Return the summary row after `event` (at global `position`); `row` is left unchanged.
 
-    Raises `ProjectionError` when the event does not follow the row: a version gap, an
-    event before `OrderPlaced`, an unknown event type.
+    Raises `ProjectionError`, naming the event, when the event does not follow the row (a
+    version gap, an event before `OrderPlaced`, an unknown event type) or cannot be read (a
+    stored event the contract refuses: a field missing, a quantity of 1.0...). The projection
+    stops at it, loudly, and no later event is applied: fix or compensate, then replay.
     """
+    try:
+        return _summarise(row, event, position)
+    except ProjectionError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as error:
+        event_id = event.get("event_id") if isinstance(event, Mapping) else None
+        order_id = event.get("order_id") if isinstance(event, Mapping) else None
+        raise ProjectionError(
+            f"order {order_id}: event {event_id} at position {position} cannot be projected "
+            f"({type(error).__name__}: {error}); the projection stops at it"
+        ) from error
+
+
+def _summarise(row: Row | None, event: Mapping[str, Any], position: int) -> Row:
     event = upcast(event)
     order_id, version = event["order_id"], event["version"]
     expected = 1 if row is None else row["last_version"] + 1

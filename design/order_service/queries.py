@@ -11,7 +11,8 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -74,15 +75,23 @@ class QueryError(ValueError):
     """A query's arguments are invalid; the message names the argument."""
 
 
-def _utc_text(name: str, value: str) -> str:
-    """Normalise a date or date-time to the text form `placed_at` is stored in."""
+def _utc_text(name: str, value: str, *, round_up: bool) -> str:
+    """A date or date-time as the text timestamps are stored in (UTC, whole seconds).
+
+    Stored timestamps are whole seconds, so a bound with a fraction is rounded to the second
+    that keeps the comparison exact: up for `>=` and `<` (placed from, placed before), down
+    for `<=` (as of).
+    """
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise QueryError(f"{name}: {value!r} is not an ISO 8601 date or date-time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    parsed = parsed.astimezone(UTC)
+    if parsed.microsecond:
+        parsed = parsed.replace(microsecond=0) + (timedelta(seconds=1) if round_up else timedelta())
+    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class OrderQueries:
@@ -145,10 +154,10 @@ class OrderQueries:
                 params.append(value)
         if placed_from is not None:
             where.append("s.placed_at >= ?")
-            params.append(_utc_text("placed_from", placed_from))
+            params.append(_utc_text("placed_from", placed_from, round_up=True))
         if placed_before is not None:
             where.append("s.placed_at < ?")
-            params.append(_utc_text("placed_before", placed_before))
+            params.append(_utc_text("placed_before", placed_before, round_up=True))
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY s.placed_at DESC, s.order_id DESC LIMIT ?"
@@ -192,15 +201,19 @@ def order_as_of(
     """A temporal query: the order as it was at `version`, or at time `at` (or both).
 
     It folds the order's events up to that point from the event store (the read model only
-    knows the present). None if the order had no event by then.
+    knows the present). At a time, that is the events in version order up to the first one
+    that occurred later: a stream is a prefix, even where `occurred_at` goes back in time.
+    None if the order had no event by then.
 
     Example:
         `order_as_of(store, "1001", version=2).status` is `"paid"` for #1001.
     """
     if version is not None and version < 1:
         raise QueryError(f"version: {version} is not a version (1, 2, 3 ...)")
-    upto_time = None if at is None else _utc_text("at", at)
-    events = store.load(order_id, upto_version=version, upto_time=upto_time, with_metadata=False)
+    events = store.load(order_id, upto_version=version, with_metadata=False)
+    if at is not None:
+        upto = _utc_text("at", at, round_up=False)
+        events = list(takewhile(lambda event: event["occurred_at"] <= upto, events))
     return fold(upcast_all(events))
 
 

@@ -53,8 +53,8 @@ def schema_file_name(event_type: str, schema_version: int) -> str:
 
 def event_schema(model: type[Envelope]) -> dict[str, Any]:
     """The schema document of one event model, `$schema` and `$id` first."""
-    event_type = model.model_fields["event_type"].annotation.__args__[0]  # type: ignore[union-attr]
-    version = model.model_fields["schema_version"].annotation.__args__[0]  # type: ignore[union-attr]
+    event_type = model.model_fields["event_type"].annotation.__args__[0]
+    version = model.model_fields["schema_version"].annotation.__args__[0]
     body = model.model_json_schema(mode="validation")
     document = {
         "$schema": DRAFT,

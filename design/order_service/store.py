@@ -117,7 +117,7 @@ class EventStore:
         path: str | Path,
         *,
         clock: Callable[[], str],
-        validate: Callable[[Mapping[str, Any]], object] | None = None,
+        validate: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
         read_only: bool = False,
     ) -> None:
         """Open (and on first use create) the store.
@@ -125,8 +125,9 @@ class EventStore:
         Args:
             path: the write database file.
             clock: returns `recorded_at`, an RFC 3339 UTC timestamp (injected so runs repeat).
-            validate: checks one new event at the boundary and raises on a bad one (its
-                result is ignored); the application passes `events.parse_event`.
+            validate: checks one new event at the boundary, raises on a bad one, and returns
+                its canonical form, which is what is stored (never the raw input); the
+                application passes `events.canonical_event`.
             read_only: open for reading only (temporal queries); `append` then fails.
         """
         self.path = Path(path)
@@ -161,10 +162,10 @@ class EventStore:
         """
         if not events:
             raise ValueError("append needs at least one event")
+        if self.validate is not None:
+            events = [self.validate(event) for event in events]
         order_id = events[0]["order_id"]
         for offset, event in enumerate(events, start=1):
-            if self.validate is not None:
-                self.validate(event)
             if event["order_id"] != order_id:
                 raise ValueError(
                     f"event {event['event_id']}: order {event['order_id']} in a batch for "
@@ -284,17 +285,12 @@ class EventStore:
         ).fetchone()
         return version
 
-    def version(self, order_id: str) -> int:
-        """The order's current version: 0 if it has no events."""
-        return self._version(order_id)
-
     def load(
         self,
         order_id: str,
         *,
         after_version: int = 0,
         upto_version: int | None = None,
-        upto_time: str | None = None,
         with_metadata: bool = True,
     ) -> list[Event]:
         """One order's events in version order, optionally only a slice of them.
@@ -303,7 +299,6 @@ class EventStore:
             order_id: the stream.
             after_version: skip the events up to this version (those a snapshot holds).
             upto_version: stop after this version (a temporal query by version).
-            upto_time: keep events that occurred at or before this RFC 3339 UTC time.
             with_metadata: False leaves `metadata` out of each envelope (a fold ignores it).
         """
         sql = f"SELECT {EVENT_COLUMNS} FROM order_events WHERE order_id = ? AND version > ?"
@@ -311,9 +306,6 @@ class EventStore:
         if upto_version is not None:
             sql += " AND version <= ?"
             params.append(upto_version)
-        if upto_time is not None:
-            sql += " AND occurred_at <= ?"
-            params.append(upto_time)
         rows = self.conn.execute(sql + " ORDER BY version", params).fetchall()
         return events_from_rows(rows, with_metadata=with_metadata)
 

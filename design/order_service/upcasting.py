@@ -79,12 +79,12 @@ def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(event, Mapping):
         return event  # not an envelope: the reducer refuses it as malformed, by position
     event_type = event.get("event_type")
-    current = CURRENT_SCHEMA_VERSIONS.get(event_type)  # type: ignore[arg-type]
+    current = CURRENT_SCHEMA_VERSIONS.get(event_type)
     schema_version = event.get("schema_version")
     if current is None or schema_version == current:
         return event
     while schema_version != current:
-        upcaster = UPCASTERS.get((event_type, schema_version))  # type: ignore[arg-type]
+        upcaster = UPCASTERS.get((event_type, schema_version))
         if upcaster is None:
             raise UnknownSchemaVersion(
                 event.get("order_id"),

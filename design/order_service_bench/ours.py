@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from order_service import projections
-from order_service.events import parse_event
+from order_service.events import canonical_event
 from order_service.fold import OrderState, fold
 from order_service.handlers import load_order
 from order_service.snapshots import take_snapshot
@@ -30,7 +30,7 @@ def clock() -> str:
 def open_store(path: Path, *, validate: bool = True) -> EventStore:
     """The write store on `path`, validating new events as the application does."""
     # The same boundary check `app.bootstrap` gives the store.
-    return EventStore(path, clock=clock, validate=parse_event if validate else None)
+    return EventStore(path, clock=clock, validate=canonical_event if validate else None)
 
 
 def replay(store: EventStore, order_id: str) -> OrderState | None:

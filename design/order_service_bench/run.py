@@ -315,7 +315,7 @@ def machine() -> dict[str, Any]:
 def _cumulative(stats: pstats.Stats, module: str, function: str) -> float:
     """Seconds spent inside `module.function` (callees included) in a cProfile run."""
     total = 0.0
-    for (filename, _line, name), row in stats.stats.items():  # type: ignore[attr-defined]
+    for (filename, _line, name), row in stats.stats.items():
         if name == function and Path(filename).name == f"{module}.py":
             total += row[3]
     return total

@@ -12,15 +12,15 @@ from typing import Any
 from order_service.app import bootstrap, utc_now
 from order_service.commands import AddOrderItem
 from order_service.decide import decide
-from order_service.events import parse_event
+from order_service.events import canonical_event
 from order_service.handlers import CommandHandler, load_order
 from order_service.store import ConcurrencyError, EventStore
 
 MAX_RETRIES = 200
 
 
-def _validate(event: Any) -> None:
-    parse_event(event)
+def _validate(event: Any) -> dict[str, Any]:
+    return canonical_event(event)
 
 
 def race(write_db: str, writer: int, barrier: Any, results: Any) -> None:

@@ -95,7 +95,7 @@ def test_a_negative_quantity_is_refused():
     assert (("data", "lines", "0", "quantity"), "greater_than_equal") in _errors(payload)
 
 
-def test_new_event_wraps_data_with_its_type_and_version_and_a_fresh_id():
+def test_new_event_wraps_data_with_its_type_and_version():
     data = OrderPlacedData(
         customer_id="C-0042",
         lines=(
@@ -104,21 +104,35 @@ def test_new_event_wraps_data_with_its_type_and_version_and_a_fresh_id():
             ),
         ),
     )
-    event = new_event(data, order_id="1001", version=1, correlation_id=IDS, causation_id=IDS)
+    event = new_event(data, order_id="1001", version=1, correlation_id=IDS, causation_id=IDS,
+                      occurred_at="2026-11-02T09:15:00Z", event_id=IDS)  # fmt: skip
     assert (event["event_type"], event["schema_version"]) == ("OrderPlaced", 2)
     assert OrderPlaced.model_validate(event).data == data
-    assert event["occurred_at"].endswith("Z")
-    other = new_event(data, order_id="1001", version=1, correlation_id=IDS, causation_id=IDS)
-    assert other["event_id"] != event["event_id"]
+    assert (event["occurred_at"], event["event_id"]) == ("2026-11-02T09:15:00Z", IDS)
 
 
 def test_new_event_refuses_an_invalid_envelope():
     data = OrderPaidData(payment_id="PAY-1", amount=Money(amount="1.00", currency="EUR"))
     with pytest.raises(ValidationError, match="order_id"):
-        new_event(data, order_id="#1001", version=1, correlation_id=IDS, causation_id=IDS)
+        new_event(data, order_id="#1001", version=1, correlation_id=IDS, causation_id=IDS,
+                  occurred_at="2026-11-02T09:15:00Z", event_id=IDS)  # fmt: skip
 
 
 def test_the_discriminator_is_required_in_every_model():
     for model in EVENT_MODELS.values():
         assert model.model_fields["event_type"].is_required()
         assert model.model_fields["schema_version"].is_required()
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    ["2026-11-02T09:15:00.5Z", "2026-11-02T09:15:00.000Z", "2026-11-02T09:15:00+00:00"],
+    ids=["a fraction", "zero fraction", "an offset"],
+)
+def test_a_timestamp_has_one_spelling_per_instant_whole_seconds_in_utc(occurred_at):
+    with pytest.raises(ValidationError, match="occurred_at"):
+        new_event(
+            OrderPaidData(payment_id="PAY-1", amount=Money(amount="1.00", currency="EUR")),
+            order_id="1001", version=2, correlation_id=IDS, causation_id=IDS,
+            occurred_at=occurred_at, event_id=IDS,
+        )  # fmt: skip
