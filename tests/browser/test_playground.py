@@ -175,25 +175,40 @@ def test_broken_json_gives_one_line_saying_where_as_the_cli_does(playground, tmp
     assert "Traceback" not in page.text_content("#playground-result")
 
 
-def test_every_invalid_fixture_gets_the_pointers_orders_validate_gives(playground):
+def _floats_for_integers(story: list[dict]) -> dict[str, str]:
+    """#1001's events with a whole number written as a float where the contract wants an int."""
+    placed, paid = json.dumps(story[0]), json.dumps(story[1])
+    cases = {
+        "version-2.0": paid.replace('"version": 2', '"version": 2.0'),
+        "schema_version-2.0": placed.replace('"schema_version": 2', '"schema_version": 2.0'),
+        "quantity-1.0": placed.replace('"quantity": 1', '"quantity": 1.0'),
+    }
+    assert not {placed, paid} & set(cases.values()), "each case changes its event"
+    return cases
+
+
+def test_every_invalid_fixture_gets_the_pointers_orders_validate_gives(playground, built_site):
     page, _watch, _ = playground
     assert len(INVALID_FIXTURES) >= 10
+    data = json.loads((built_site / "assets/playground/playground.json").read_text("utf-8"))
+    cases = {path.name: path.read_text(encoding="utf-8") for path in INVALID_FIXTURES}
+    cases.update(_floats_for_integers(data["events"]))
     checked = 0
-    for fixture in INVALID_FIXTURES:
-        payload = json.loads(fixture.read_text(encoding="utf-8"))
-        set_editor(page, json.dumps([payload]))
+    for name, text in cases.items():
+        payload = json.loads(text)
+        set_editor(page, f"[{text}]")
         run(page)
         lines = page.eval_on_selector_all(
             "#playground-problems li", "items => items.map(item => item.textContent)"
         )
         label = payload.get("event_id") if isinstance(payload.get("event_id"), str) else "0"
         pointers = {line.split(": ")[1] for line in lines}
-        assert all(line.startswith(f"event {label}: ") for line in lines), fixture.name
+        assert all(line.startswith(f"event {label}: ") for line in lines), name
         expected = {problem.pointer or "/" for problem in validate_event(payload)}
-        assert expected, f"{fixture.name} is invalid for orders validate"
-        assert pointers == expected, fixture.name
+        assert expected, f"{name} is invalid for orders validate"
+        assert pointers == expected, name
         checked += 1
-    assert checked == len(INVALID_FIXTURES)
+    assert checked == len(INVALID_FIXTURES) + 3
 
 
 def test_the_editor_and_buttons_work_from_the_keyboard(playground):

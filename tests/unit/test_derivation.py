@@ -119,6 +119,7 @@ def test_input_that_is_not_the_json_expected_is_one_line_naming_where(
 ):
     assert read_input(events_text, snapshot_text) == {
         "events": None,
+        "for_schema": None,
         "snapshot": None,
         "error": error,
     }
@@ -127,3 +128,11 @@ def test_input_that_is_not_the_json_expected_is_one_line_naming_where(
 def test_one_event_alone_is_read_as_a_stream_of_one():
     event = placed(1)
     assert read_input(json.dumps(event))["events"] == [event]
+
+
+def test_a_whole_number_written_as_a_float_stays_off_the_integers_for_a_javascript_validator():
+    event = {**placed(1), "version": 1.0}
+    read = read_input(json.dumps([event]))
+    assert read["events"] == [event] and type(read["events"][0]["version"]) is float
+    assert read["for_schema"][0]["version"] == 1.5
+    assert read["for_schema"][0]["data"] == event["data"]

@@ -219,7 +219,7 @@
         }
         const events = input.get("events");
         const lines = [];
-        events.toJs({ dict_converter: Object.fromEntries }).forEach((event, index) => {
+        input.get("for_schema").toJs({ dict_converter: Object.fromEntries }).forEach((event, index) => {
           if (!validate(event)) {
             for (const problem of problems(validate.errors)) {
               lines.push("event " + label(event, index) + ": " + problem.pointer + ": " + problem.reason);
