@@ -97,6 +97,7 @@ def read_events(path: str, stdin: TextIO | None = None) -> list[Loaded]:
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise Unreadable(f"cannot read {path}: {reason}") from None
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark: allowed, and not JSON
     if not text.strip():
         return [Loaded(path, None, 0, error="empty: no events")]
     if path.endswith((".jsonl", ".ndjson")):
@@ -104,7 +105,7 @@ def read_events(path: str, stdin: TextIO | None = None) -> list[Loaded]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as whole:
-        if whole.msg != "Extra data" or len(text.strip().splitlines()) < 2:
+        if whole.msg != "Extra data" or len(_lines(text.strip())) < 2:
             return [Loaded(path, whole.lineno, 0, error=f"malformed JSON: {_describe(whole)}")]
         return _json_lines(path, text)
     except RecursionError:
@@ -116,8 +117,14 @@ def read_events(path: str, stdin: TextIO | None = None) -> list[Loaded]:
     return [Loaded(path, None, 0, document)]
 
 
+def _lines(text: str) -> list[str]:
+    # JSON Lines end at "\n" (and "\r\n") only: U+2028, U+0085 and the other characters
+    # str.splitlines() also breaks at are legal, unescaped, inside a JSON string.
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def _json_lines(path: str, text: str) -> list[Loaded]:
-    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    lines = [(number, line) for number, line in enumerate(_lines(text), 1) if line.strip()]
     return [_json_line(path, number, index, line) for index, (number, line) in enumerate(lines)]
 
 
@@ -163,14 +170,42 @@ def _read_all(paths: Sequence[str], err: TextIO) -> list[Loaded] | None:
     return entries
 
 
+def reused_event_ids(entries: Sequence[Loaded]) -> dict[int, str]:
+    """Entries whose `event_id` an earlier, different event of the same file already has.
+
+    Returns {index in `entries`: where the first one is}. The same event twice is not a
+    problem (the store keeps it once); two different events under one id are: the store would
+    refuse the second. Files are checked one by one: a folder of fixtures often holds
+    variants of one event, each in its own file.
+    """
+    first: dict[tuple[str, str], tuple[str, Any]] = {}
+    reused = {}
+    for index, entry in enumerate(entries):
+        event_id = entry.payload.get("event_id") if isinstance(entry.payload, dict) else None
+        if not isinstance(event_id, str):
+            continue
+        key = (entry.path, event_id)
+        if key not in first:
+            first[key] = (entry.where, entry.payload)
+        elif first[key][1] != entry.payload:
+            reused[index] = first[key][0]
+    return reused
+
+
 def _problem_lines(entries: Sequence[Loaded]) -> list[str]:
     lines = []
-    for entry in entries:
+    reused = reused_event_ids(entries)
+    for index, entry in enumerate(entries):
         if entry.error is not None:
             lines.append(f"{entry.where}: {entry.error}")
             continue
         for problem in validate_event(entry.payload):
             lines.append(f"{entry.where}: event {entry.label}: {problem}")
+        if index in reused:
+            lines.append(
+                f"{entry.where}: event {entry.label}: /event_id: already the id of another "
+                f"event ({reused[index]}); an event id names one event"
+            )
     return lines
 
 

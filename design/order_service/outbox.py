@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 
 from order_service.bus import Bus
-from order_service.store import EVENT_COLUMNS, EventStore, events_from_rows
+from order_service.store import EventStore
 
 
 class Relay:
@@ -27,10 +27,7 @@ class Relay:
 
     def pending(self) -> int:
         """How many outbox rows wait to be published."""
-        (count,) = self.store.conn.execute(
-            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL"
-        ).fetchone()
-        return count
+        return self.store.pending()
 
     # --8<-- [start:run_once]
     def run_once(self, *, limit: int | None = None) -> int:
@@ -38,20 +35,12 @@ class Relay:
 
         A subscriber's exception propagates, and that event stays unsent.
         """
-        rows = self.store.conn.execute(
-            f"SELECT {EVENT_COLUMNS}, o.position FROM outbox AS o "
-            "JOIN order_events AS e ON e.position = o.position "
-            "WHERE o.sent_at IS NULL ORDER BY o.position LIMIT ?",
-            (-1 if limit is None else limit,),
-        ).fetchall()
-        for row, event in zip(rows, events_from_rows(rows), strict=True):
-            position = row[8]
+        unsent = self.store.unsent(limit=limit)
+        for position, event in unsent:
             self.bus.publish(event, position)
             # Marked after the publish: a crash in between means one more delivery, not a loss.
-            self.store.conn.execute(
-                "UPDATE outbox SET sent_at = ? WHERE position = ?", (self.clock(), position)
-            )
-        return len(rows)
+            self.store.mark_sent(position, self.clock())
+        return len(unsent)
 
     # --8<-- [end:run_once]
 

@@ -66,8 +66,8 @@ class EventIdConflictError(ValueError):
     """An event id is already stored for another event: it cannot be appended again."""
 
 
-def events_from_rows(rows: Sequence[Sequence[Any]], *, with_metadata: bool = True) -> list[Event]:
-    """Turn rows that start with `EVENT_COLUMNS` back into envelope dicts, in the same order.
+def events_from_rows(rows: Sequence[sqlite3.Row], *, with_metadata: bool = True) -> list[Event]:
+    """Turn rows holding `EVENT_COLUMNS` back into envelope dicts, in the same order.
 
     Each JSON column of all rows is parsed by one `json.loads` of one JSON array: for small
     payloads the cost of a call outweighs the parsing, so this is about twice as fast as a
@@ -76,21 +76,21 @@ def events_from_rows(rows: Sequence[Sequence[Any]], *, with_metadata: bool = Tru
     """
     if not rows:
         return []
-    payloads = json.loads("[" + ",".join([row[5] for row in rows]) + "]")
+    payloads = json.loads("[" + ",".join([row["data"] for row in rows]) + "]")
     events = [
         {
-            "event_id": row[0],
-            "event_type": row[3],
-            "schema_version": row[4],
-            "order_id": row[1],
-            "version": row[2],
-            "occurred_at": row[7],
+            "event_id": row["event_id"],
+            "event_type": row["event_type"],
+            "schema_version": row["schema_version"],
+            "order_id": row["order_id"],
+            "version": row["version"],
+            "occurred_at": row["occurred_at"],
             "data": data,
         }
         for row, data in zip(rows, payloads, strict=True)
     ]
     if with_metadata:
-        metadata = json.loads("[" + ",".join([row[6] for row in rows]) + "]")
+        metadata = json.loads("[" + ",".join([row["metadata"] for row in rows]) + "]")
         for event, meta in zip(events, metadata, strict=True):
             event["metadata"] = meta
     return events
@@ -134,6 +134,7 @@ class EventStore:
         self.clock = clock
         self.validate = validate
         self.conn = connect(path, read_only=read_only)
+        self.conn.row_factory = sqlite3.Row  # rows are read by column name
         if not read_only:
             run_script(self.conn, "event_store.sql")
 
@@ -240,9 +241,9 @@ class EventStore:
         ).fetchone()
         if row is None:
             return None
-        if row[1] != digest:
-            raise CommandIdReused(command_id, row[0])
-        return row[2]
+        if row["digest"] != digest:
+            raise CommandIdReused(command_id, row["order_id"])
+        return row["version"]
 
     def _already_stored(self, events: Sequence[Mapping[str, Any]]) -> bool:
         """True if every event is stored already, as it is; raise if an id is reused."""
@@ -324,7 +325,7 @@ class EventStore:
         )
         while rows := cursor.fetchmany(1000):
             events = events_from_rows(rows, with_metadata=with_metadata)
-            yield from zip([row[8] for row in rows], events, strict=True)
+            yield from zip([row["position"] for row in rows], events, strict=True)
 
     def head(self) -> int:
         """The global position of the last stored event (0 for an empty store)."""
@@ -332,6 +333,28 @@ class EventStore:
             "SELECT COALESCE(MAX(position), 0) FROM order_events"
         ).fetchone()
         return position
+
+    # --- the outbox: its rows are written by `append`; the relay reads and marks them here ---
+
+    def unsent(self, *, limit: int | None = None) -> list[tuple[int, Event]]:
+        """Up to `limit` events not yet published, with their positions, in position order."""
+        rows = self.conn.execute(
+            f"SELECT {EVENT_COLUMNS}, e.position AS position FROM outbox AS o "
+            "JOIN order_events AS e ON e.position = o.position "
+            "WHERE o.sent_at IS NULL ORDER BY o.position LIMIT ?",
+            (-1 if limit is None else limit,),
+        ).fetchall()
+        events = events_from_rows(rows)
+        return [(row["position"], event) for row, event in zip(rows, events, strict=True)]
+
+    def mark_sent(self, position: int, sent_at: str) -> None:
+        """Record that the event at `position` was published at `sent_at`."""
+        self.conn.execute("UPDATE outbox SET sent_at = ? WHERE position = ?", (sent_at, position))
+
+    def pending(self) -> int:
+        """How many outbox rows wait to be published."""
+        (count,) = self.conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()
+        return count
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Keep `snapshot` as the order's latest, unless a later one is stored already."""
@@ -360,4 +383,6 @@ class EventStore:
         ).fetchone()
         if row is None:
             return None
-        return Snapshot(row[0], row[1], row[2], json.loads(row[3]))
+        return Snapshot(
+            row["order_id"], row["version"], row["reducer_version"], json.loads(row["state"])
+        )

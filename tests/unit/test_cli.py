@@ -308,3 +308,52 @@ def test_derive_reports_a_snapshot_nested_too_deeply_as_malformed(tmp_path):
     status, out, err = run("derive", STREAM[0], "--snapshot", snapshot)
     assert (status, out) == (EXIT_INVALID, "")
     assert err == f"orders: snapshot {snapshot}: malformed JSON: nested too deeply to parse\n"
+
+
+def _jsonl(path: Path, events: list[dict]) -> Path:
+    # ensure_ascii=False: the characters are written raw, as another producer may write them.
+    path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), "utf-8")
+    return path
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u0085", "\u2029", "\x1c"])
+def test_json_lines_are_split_on_newlines_only_not_on_characters_legal_inside_a_string(
+    tmp_path, separator
+):
+    events = [load(path) for path in STREAM[:3]]
+    events[1]["data"]["line"]["sku"] = f"TEA{separator}TIN"  # legal JSON, not a valid SKU
+    path = _jsonl(tmp_path / "three.jsonl", events)
+    status, out, err = run("validate", path)
+    assert status == EXIT_INVALID
+    assert [line.split(": ")[0] for line in out.splitlines()] == [f"{path}:2"]
+    assert "/data/line/sku" in out
+    assert err == "orders: 1 problem(s) in 3 event(s)\n"
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    for name, text in (
+        ("bom.json", VALID.joinpath("order-paid.v1.json").read_text("utf-8")),
+        ("bom.jsonl", json.dumps(load(VALID / "order-paid.v1.json")) + "\n"),
+    ):
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+        assert run("validate", path) == (EXIT_OK, "", "orders: 1 event(s) valid\n")
+
+
+def test_two_different_events_with_one_event_id_are_reported_at_the_second(tmp_path):
+    placed, added = load(STREAM[0]), load(STREAM[1])
+    twin = {**added, "event_id": placed["event_id"]}
+    path = _jsonl(tmp_path / "twins.jsonl", [placed, twin])
+    status, out, _ = run("validate", path)
+    assert status == EXIT_INVALID
+    assert out == (
+        f"{path}:2: event {placed['event_id']}: /event_id: already the id of another event "
+        f"({path}:1); an event id names one event\n"
+    )
+    assert run("derive", path)[0] == EXIT_INVALID
+
+
+def test_the_same_event_twice_is_not_a_reused_id(tmp_path):
+    placed = load(STREAM[0])
+    path = _jsonl(tmp_path / "again.jsonl", [placed, placed])
+    assert run("validate", path) == (EXIT_OK, "", "orders: 2 event(s) valid\n")
