@@ -16,6 +16,18 @@ MERMAID_JS := docs/assets/javascripts/mermaid.min.js
 AXE_VERSION := 4.14.1
 AXE_JS := .cache/axe-core-$(AXE_VERSION).min.js
 
+# The playground's runtime (docs/playground.md), fetched from the npm registry like mermaid.js and
+# loaded by that page only: Pyodide (CPython in WebAssembly) and ajv's draft 2020-12 browser bundle
+# with ajv-formats' format checks. A stamp per version: changing a version fetches again.
+VENDOR := docs/assets/vendor
+PYODIDE_VERSION := 314.0.7
+PYODIDE_FILES := pyodide.js pyodide.asm.mjs pyodide.asm.wasm python_stdlib.zip pyodide-lock.json
+PYODIDE_STAMP := $(VENDOR)/pyodide/.version-$(PYODIDE_VERSION)
+AJV_DIST_VERSION := 8.17.1
+AJV_FORMATS_VERSION := 3.0.1
+AJV_STAMP := $(VENDOR)/ajv/.version-$(AJV_DIST_VERSION)-$(AJV_FORMATS_VERSION)
+NEED_NPM = command -v npm >/dev/null || { echo >&2 "npm is missing: install Node.js and npm (Debian: apt-get install -y nodejs npm), then run make again."; exit 1; }
+
 .PHONY: help setup serve docs test lint bench bench-quick schemas openapi clean chromium curl
 
 help:  ## list the targets
@@ -29,7 +41,7 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 $(MERMAID_JS):
-	@command -v npm >/dev/null || { echo >&2 "npm is missing: install Node.js and npm (Debian: apt-get install -y nodejs npm), then run make again."; exit 1; }
+	@$(NEED_NPM)
 	mkdir -p .cache $(dir $@)
 	cd .cache && npm pack --silent mermaid@$(MERMAID_VERSION) >/dev/null
 	tar -xzf .cache/mermaid-$(MERMAID_VERSION).tgz -C .cache package/dist/mermaid.min.js
@@ -42,7 +54,31 @@ $(AXE_JS):
 	tar -xzOf .cache/axe-core-$(AXE_VERSION).tgz package/axe.min.js > $@.part
 	mv $@.part $@
 
-setup: $(BIN)/.installed $(MERMAID_JS) $(AXE_JS)  ## virtual environment, pinned dependencies, mermaid.js, axe-core
+
+$(PYODIDE_STAMP):
+	@$(NEED_NPM)
+	rm -rf $(VENDOR)/pyodide && mkdir -p .cache $(VENDOR)/pyodide
+	cd .cache && npm pack --silent pyodide@$(PYODIDE_VERSION) >/dev/null
+	tar -xzf .cache/pyodide-$(PYODIDE_VERSION).tgz -C $(VENDOR)/pyodide --strip-components=1 \
+	  $(addprefix package/,$(PYODIDE_FILES))
+	touch $@
+
+# ajv-formats ships CommonJS only; its formats.js requires nothing, so a wrapper that hands it an
+# `exports` object is all a browser needs (window.ajvFormats.fullFormats).
+$(AJV_STAMP):
+	@$(NEED_NPM)
+	rm -rf $(VENDOR)/ajv && mkdir -p .cache $(VENDOR)/ajv
+	cd .cache && npm pack --silent ajv-dist@$(AJV_DIST_VERSION) ajv-formats@$(AJV_FORMATS_VERSION) >/dev/null
+	tar -xzf .cache/ajv-dist-$(AJV_DIST_VERSION).tgz -O package/dist/ajv2020.min.js \
+	  | sed '/^\/\/# sourceMappingURL=/d' > $(VENDOR)/ajv/ajv2020.min.js
+	{ echo '(function (exports) {'; \
+	  tar -xzf .cache/ajv-formats-$(AJV_FORMATS_VERSION).tgz -O package/dist/formats.js \
+	    | sed '/^\/\/# sourceMappingURL=/d'; \
+	  echo '})((window.ajvFormats = {}));'; } > $(VENDOR)/ajv/ajv-formats.js
+	touch $@
+
+
+setup: $(BIN)/.installed $(MERMAID_JS) $(AXE_JS) $(PYODIDE_STAMP) $(AJV_STAMP)  ## virtual environment, pinned dependencies, mermaid.js, axe-core, the playground's Pyodide and ajv
 
 chromium:  ## Debian's Chromium for the browser tests, when it is missing
 	@command -v chromium >/dev/null || { \
@@ -81,4 +117,4 @@ bench-quick: setup  ## the benchmark's quick mode (seconds), as the tests run it
 	$(BIN)/python -m order_service_bench --quick --out .cache/bench-quick.json
 
 clean:  ## remove everything set-up and builds made
-	rm -rf $(VENV) site .cache $(MERMAID_JS) .pytest_cache .ruff_cache .hypothesis screenshots
+	rm -rf $(VENV) site .cache $(MERMAID_JS) $(VENDOR) .pytest_cache .ruff_cache .hypothesis screenshots

@@ -20,7 +20,6 @@ status: adding a command is writing an `_add_<name>(subparsers)` and calling it 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -31,16 +30,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from order_service import pipeline_commands, reports
-from order_service.fold import FoldError, OrderState
-from order_service.history import check_history
+from order_service.derivation import HistoryBroken, derive_state
+from order_service.fold import FoldError
 from order_service.reports import Finding
-from order_service.snapshots import (
-    REDUCER_VERSION,
-    Snapshot,
-    resume,
-    state_from_dict,
-    take_snapshot,
-)
+from order_service.snapshots import Snapshot, take_snapshot
 from order_service.upcasting import upcast
 from order_service.validation import validate_event
 
@@ -286,37 +279,6 @@ def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     result = take_snapshot(state).to_dict() if args.as_snapshot else state.to_dict()
     print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
     return EXIT_OK
-
-
-class HistoryBroken(Exception):
-    """The events break business rules: `problems` lists each, with its event."""
-
-    def __init__(self, problems: list[Any]) -> None:
-        super().__init__(f"{len(problems)} rule(s) broken")
-        self.problems = problems
-
-
-def derive_state(events: list[Any], snapshot: Snapshot | None = None) -> OrderState | None:
-    """The state `orders derive` prints: the history checked, then folded (from `snapshot`).
-
-    Raises `FoldError` if the stream is broken, `HistoryBroken` if it breaks business rules.
-    With a trusted snapshot, the rules are checked on the events after it, from its state.
-    """
-    state = resume(snapshot, events)  # the stream's integrity first: a FoldError stops here
-    if snapshot is None or snapshot.reducer_version != REDUCER_VERSION:
-        problems = check_history(events)
-        if problems:
-            raise HistoryBroken(problems)
-        return state
-    start = state_from_dict(snapshot.state)
-    tail = [e for e in events if type(e.get("version")) is int and e["version"] > start.version]
-    offset = len(events) - len(tail)
-    problems = check_history(tail, start)
-    if problems:
-        raise HistoryBroken(
-            [dataclasses.replace(problem, index=problem.index + offset) for problem in problems]
-        )
-    return state
 
 
 def _positive(text: str) -> int:

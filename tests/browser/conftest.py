@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -43,6 +44,14 @@ Element.prototype.attachShadow = function (init) {
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    # WebAssembly streaming (the playground's Pyodide) needs these types, whatever the machine's
+    # mime.types says.
+    extensions_map: ClassVar[dict[str, str]] = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".wasm": "application/wasm",
+        ".mjs": "text/javascript",
+    }
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -54,6 +63,7 @@ class Watch:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     outside_requests: list[str] = field(default_factory=list)
+    requested: list[str] = field(default_factory=list)  # every URL asked for, loopback included
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +97,31 @@ def browser(chromium: Path) -> Iterator[Browser]:
         browser.close()
 
 
+def new_watched_context(
+    browser: Browser, **context_options: Any
+) -> tuple[BrowserContext, Page, Watch]:
+    """A new context and page whose errors and off-loopback requests are recorded in a Watch."""
+    watch = Watch()
+    options = {"viewport": {"width": 1280, "height": 900}, "color_scheme": "light"}
+    context = browser.new_context(**{**options, **context_options})
+    context.add_init_script(OPEN_SHADOW_ROOTS)
+
+    def keep_on_loopback(route: Route) -> None:
+        watch.requested.append(route.request.url)
+        url = urlsplit(route.request.url)
+        if url.scheme in {"data", "blob"} or url.hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            watch.outside_requests.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", keep_on_loopback)
+    page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and watch.console_errors.append(m.text))
+    page.on("pageerror", lambda error: watch.page_errors.append(str(error)))
+    return context, page, watch
+
+
 @pytest.fixture
 def open_watched_page(browser: Browser) -> Iterator[Callable[..., tuple[Page, Watch]]]:
     """`open_watched_page(width=1280, color_scheme="light")`: a fresh page in its own context (the
@@ -102,6 +137,7 @@ def open_watched_page(browser: Browser) -> Iterator[Callable[..., tuple[Page, Wa
         context.add_init_script(OPEN_SHADOW_ROOTS)
 
         def keep_on_loopback(route: Route) -> None:
+            watch.requested.append(route.request.url)
             url = urlsplit(route.request.url)
             if url.scheme in {"data", "blob"} or url.hostname == "127.0.0.1":
                 route.continue_()
@@ -124,6 +160,12 @@ def open_watched_page(browser: Browser) -> Iterator[Callable[..., tuple[Page, Wa
 def watched_page(open_watched_page) -> tuple[Page, Watch]:
     """A fresh light-mode page, 1280 px wide, its errors and off-loopback requests recorded."""
     return open_watched_page()
+
+
+@pytest.fixture(scope="session")
+def page_opener(browser: Browser):
+    """`page_opener(**context_options)` opens a watched page a test module can keep and close."""
+    return functools.partial(new_watched_context, browser)
 
 
 @pytest.fixture(scope="session")
