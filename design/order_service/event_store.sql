@@ -39,12 +39,12 @@ CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (position) WHERE sent_at IS N
 -- --8<-- [end:outbox]
 
 -- --8<-- [start:commands]
--- One row per command carried out, written in the same transaction as its events: a command
--- sent again with the same id gets this version back and appends nothing (idempotency).
+-- One row per command carried out, written with its events: a command sent
+-- again with the same id gets this version back and appends nothing.
 CREATE TABLE IF NOT EXISTS commands (
-    command_id TEXT    PRIMARY KEY,                   -- the client's id for the command (Idempotency-Key)
+    command_id TEXT    PRIMARY KEY,                   -- the client's id (Idempotency-Key)
     order_id   TEXT    NOT NULL,
-    digest     TEXT    NOT NULL,                      -- SHA-256 of the canonical command: same id, other command is refused
+    digest     TEXT    NOT NULL,                      -- SHA-256 of the canonical command
     version    INTEGER NOT NULL                       -- the order's version after the command
 );
 -- --8<-- [end:commands]
