@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,34 @@ def events_from_rows(rows: Sequence[sqlite3.Row], *, with_metadata: bool = True)
         for event, meta in zip(events, metadata, strict=True):
             event["metadata"] = meta
     return events
+
+
+FOLD_COLUMNS = "event_id, version, event_type, schema_version, occurred_at, data"
+"""What a fold reads of a stored event: `EVENT_COLUMNS` less `metadata` and the order id."""
+
+
+def _fold_envelopes(order_id: str, rows: Iterable[tuple[Any, ...]]) -> list[Event]:
+    """Envelopes without `metadata` from rows of `FOLD_COLUMNS`, all of order `order_id`.
+
+    The one load path a replay takes, so it does the least: the order id is the query's, not
+    a column read 10,000 times; the `data` of every row is parsed by one `json.loads`.
+    """
+    rows = list(rows)
+    payloads = json.loads("[" + ",".join([row[5] for row in rows]) + "]")
+    return [
+        {
+            "event_id": event_id,
+            "event_type": event_type,
+            "schema_version": schema_version,
+            "order_id": order_id,
+            "version": version,
+            "occurred_at": occurred_at,
+            "data": data,
+        }
+        for (event_id, version, event_type, schema_version, occurred_at, _), data in zip(
+            rows, payloads, strict=True
+        )
+    ]
 
 
 def _compact(value: Any) -> str:
@@ -302,13 +330,18 @@ class EventStore:
             upto_version: stop after this version (a temporal query by version).
             with_metadata: False leaves `metadata` out of each envelope (a fold ignores it).
         """
-        sql = f"SELECT {EVENT_COLUMNS} FROM order_events WHERE order_id = ? AND version > ?"
+        columns = EVENT_COLUMNS if with_metadata else FOLD_COLUMNS
+        sql = f"SELECT {columns} FROM order_events WHERE order_id = ? AND version > ?"
         params: list[Any] = [order_id, after_version]
         if upto_version is not None:
             sql += " AND version <= ?"
             params.append(upto_version)
-        rows = self.conn.execute(sql + " ORDER BY version", params).fetchall()
-        return events_from_rows(rows, with_metadata=with_metadata)
+        if with_metadata:
+            rows = self.conn.execute(sql + " ORDER BY version", params).fetchall()
+            return events_from_rows(rows)
+        cursor = self.conn.cursor()
+        cursor.row_factory = None  # plain tuples: a replay reads thousands of rows
+        return _fold_envelopes(order_id, cursor.execute(sql + " ORDER BY version", params))
 
     def read_all(
         self, *, after_position: int = 0, with_metadata: bool = True
