@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from order_service_bench import bare, ours, page, peer, run, workload
+from order_service_bench import floor, ours, page, peer, run, workload
 from order_service_bench.timing import Contender, Progress, compare
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
