@@ -60,7 +60,7 @@ STAGE_LABELS = {
     "fetch": "SQLite: fetch the six columns a fold reads",
     "json": "one `json.loads` of every `data` column",
     "envelopes": "building the envelope dicts",
-    "upcast": "the upcast pass (a no-op for current events)",
+    "upcast": "finding the rows to upcast (none are outdated here)",
     "fold": "the fold: stream checks and applying each event",
     "free": "freeing rows, payloads and envelopes",
 }
