@@ -30,7 +30,7 @@ from typing import TextIO
 
 from order_service.locations import PointerIndex, locate
 
-__all__ = ["FORMATS", "Finding", "github_command", "render"]
+__all__ = ["FORMATS", "Finding", "github_command", "render", "summarize"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +68,14 @@ def render(
 ) -> None:
     """Print `findings` in the format named to `out`, and the one-line summary to `err`."""
     FORMATS[format_name](findings, events, out)
+    summarize(len(findings), events, out, err)
+
+
+def summarize(problems: int, events: int, out: TextIO, err: TextIO) -> None:
+    """Print the one-line summary to `err`, after everything printed to `out`."""
     out.flush()  # problems first, then the summary, also when both streams go to one log
-    if findings:
-        print(f"orders: {len(findings)} problem(s) in {events} event(s)", file=err)
+    if problems:
+        print(f"orders: {problems} problem(s) in {events} event(s)", file=err)
     else:
         print(f"orders: {events} event(s) valid", file=err)
 
