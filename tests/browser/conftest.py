@@ -129,26 +129,10 @@ def open_watched_page(browser: Browser) -> Iterator[Callable[..., tuple[Page, Wa
     contexts: list[BrowserContext] = []
 
     def open_page(width: int = 1280, color_scheme: str = "light") -> tuple[Page, Watch]:
-        watch = Watch()
-        context = browser.new_context(
-            viewport={"width": width, "height": 900}, color_scheme=color_scheme
+        context, page, watch = new_watched_context(
+            browser, viewport={"width": width, "height": 900}, color_scheme=color_scheme
         )
         contexts.append(context)
-        context.add_init_script(OPEN_SHADOW_ROOTS)
-
-        def keep_on_loopback(route: Route) -> None:
-            watch.requested.append(route.request.url)
-            url = urlsplit(route.request.url)
-            if url.scheme in {"data", "blob"} or url.hostname == "127.0.0.1":
-                route.continue_()
-            else:
-                watch.outside_requests.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", keep_on_loopback)
-        page = context.new_page()
-        page.on("console", lambda m: m.type == "error" and watch.console_errors.append(m.text))
-        page.on("pageerror", lambda error: watch.page_errors.append(str(error)))
         return page, watch
 
     yield open_page
