@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -11,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run
 from order_service.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 from order_service.snapshots import REDUCER_VERSION
 
@@ -27,18 +27,6 @@ STREAM = [
         "order-delivered.v1",
     )
 ]
-
-
-def run(*argv: object, stdin: str | None = None) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    if stdin is not None:
-        original, sys.stdin = sys.stdin, io.StringIO(stdin)
-    try:
-        status = main([str(a) for a in argv], out, err)
-    finally:
-        if stdin is not None:
-            sys.stdin = original
-    return status, out.getvalue(), err.getvalue()
 
 
 def load(path: Path):

@@ -7,33 +7,20 @@ the default text output is the one tests/unit/test_cli.py pins.
 from __future__ import annotations
 
 import doctest
-import io
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run
 from order_service import locations, reports
-from order_service.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
+from order_service.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from order_service.locations import locate, positions
 
 FIXTURES = Path(__file__).resolve().parents[2] / "schemas" / "fixtures"
 INVALID = sorted((FIXTURES / "invalid").glob("*.json"))
 VALID = sorted((FIXTURES / "valid").glob("*.json"))
 COMMAND = re.compile(r"^::error (?P<properties>[^:]*)::(?P<message>.*)$")
-
-
-def run(*argv: object, stdin: str | None = None) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    if stdin is not None:
-        original, sys.stdin = sys.stdin, io.StringIO(stdin)
-    try:
-        status = main([str(a) for a in argv], out, err)
-    finally:
-        if stdin is not None:
-            sys.stdin = original
-    return status, out.getvalue(), err.getvalue()
 
 
 def annotations(out: str) -> list[dict[str, str]]:
