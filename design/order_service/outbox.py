@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from order_service.bus import Bus
 from order_service.store import EVENT_COLUMNS, EventStore, events_from_rows
 
 
 class Relay:
-    """Publish unsent outbox rows to the bus. Run one relay per write database."""
+    """Publish unsent outbox rows to the bus.
+
+    Several relays may run over one outbox: each run claims its rows in one transaction
+    (SQLite lets one writer in at a time; PostgreSQL skips rows another relay holds with
+    `FOR UPDATE SKIP LOCKED`), so no row is published twice by runs that commit, and an
+    order's events reach the bus in version order.
+    """
 
     def __init__(self, store: EventStore, bus: Bus, *, clock: Callable[[], str]) -> None:
         self.store = store
@@ -36,24 +43,63 @@ class Relay:
     def run_once(self, *, limit: int | None = None) -> int:
         """Publish up to `limit` unsent events in position order; return how many.
 
-        A subscriber's exception propagates, and that event stays unsent.
+        A subscriber's exception propagates, and that event stays unsent; the events
+        published before it stay marked sent.
         """
-        rows = self.store.conn.execute(
-            f"SELECT {EVENT_COLUMNS}, o.position FROM outbox AS o "
-            "JOIN order_events AS e ON e.position = o.position "
-            "WHERE o.sent_at IS NULL ORDER BY o.position LIMIT ?",
-            (-1 if limit is None else limit,),
-        ).fetchall()
-        for row, event in zip(rows, events_from_rows(rows), strict=True):
-            position = row[8]
-            self.bus.publish(event, position)
-            # Marked after the publish: a crash in between means one more delivery, not a loss.
-            self.store.conn.execute(
-                "UPDATE outbox SET sent_at = ? WHERE position = ?", (self.clock(), position)
-            )
-        return len(rows)
+        db, conn = self.store.db, self.store.conn
+        failure: Exception | None = None
+        published = 0
+        with db.transaction(conn):
+            rows = conn.execute(
+                f"SELECT {EVENT_COLUMNS}, o.position FROM outbox AS o "
+                "JOIN order_events AS e ON e.position = o.position "
+                "WHERE o.sent_at IS NULL ORDER BY o.position"
+                + ("" if limit is None else f" LIMIT {int(limit)}")
+                + db.claim
+            ).fetchall()
+            if db.concurrent_writers:
+                rows = self._first_in_their_orders(rows)
+            for row, event in zip(rows, events_from_rows(rows), strict=True):
+                position = row[8]
+                try:
+                    self.bus.publish(event, position)
+                except Exception as error:  # raised after the commit of the rows before it
+                    failure = error
+                    break
+                # Marked after the publish: a crash in between means one more delivery.
+                conn.execute(
+                    "UPDATE outbox SET sent_at = ? WHERE position = ?", (self.clock(), position)
+                )
+                published += 1
+        if failure is not None:
+            raise failure
+        return published
 
     # --8<-- [end:run_once]
+
+    def _first_in_their_orders(self, rows: list[Any]) -> list[Any]:
+        """The claimed rows that no unsent, unclaimed row of the same order precedes.
+
+        On PostgreSQL another relay may hold an order's earlier rows (SKIP LOCKED skipped
+        them); publishing the later ones now would put the order's events out of order on
+        the bus. Those wait for the next run.
+        """
+        if not rows:
+            return rows
+        mine = {row[8] for row in rows}
+        unsent = self.store.conn.execute(
+            "SELECT e.order_id, o.position FROM outbox AS o "
+            "JOIN order_events AS e ON e.position = o.position "
+            "WHERE o.sent_at IS NULL AND e.order_id = ANY(?) AND o.position <= ? "
+            "ORDER BY o.position",
+            (sorted({row[1] for row in rows}), max(mine)),
+        ).fetchall()
+        # An order is blocked from its first row held elsewhere on; rows before it are fine.
+        first_blocked: dict[str, int] = {}
+        for order_id, position in unsent:
+            if position not in mine and order_id not in first_blocked:
+                first_blocked[order_id] = position
+        return [row for row in rows if row[8] < first_blocked.get(row[1], row[8] + 1)]
 
 
 class RelayWorker:

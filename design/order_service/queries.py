@@ -1,14 +1,14 @@
 """The Query Handler box: reads of the read model, which never write.
 
-The read database is opened with a `mode=ro` URI: SQLite itself refuses any write through
-this connection. Each search is backed by an index of `read_model.sql` and returns rows in
-a stable order (newest `placed_at` first, then `order_id`), so pages of results do not shift.
+The read database is opened read-only (a `mode=ro` URI on SQLite, read-only transactions on
+PostgreSQL): the database itself refuses any write through this connection. Each search is
+backed by an index of the read model's DDL and returns rows in a stable order (newest
+`placed_at` first, then `order_id`), so pages of results do not shift.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +16,7 @@ from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
-from order_service.database import connect
+from order_service.database import Backend, open_backend
 from order_service.fold import OrderState, fold
 from order_service.projections import PROJECTION
 from order_service.store import EventStore
@@ -97,10 +97,9 @@ def _utc_text(name: str, value: str, *, round_up: bool) -> str:
 class OrderQueries:
     """Read `order_summary` through a read-only connection."""
 
-    def __init__(self, read_db: str | Path) -> None:
+    def __init__(self, read_db: str | Path | Backend) -> None:
         """Open the read model read-only; it must exist (the projector creates it)."""
-        self.conn = connect(read_db, read_only=True)
-        self.conn.row_factory = sqlite3.Row
+        self.conn = open_backend(read_db).connect(read_only=True, by_name=True)
 
     def close(self) -> None:
         """Close the connection."""

@@ -1,6 +1,8 @@
-"""The Write DB box: an append-only event store in SQLite, with its outbox and snapshots.
+"""The Write DB box: an append-only event store, with its outbox and snapshots.
 
-The DDL is `event_store.sql`, the file the site shows. `append` is the only way in: it checks
+It runs on SQLite (the default) or PostgreSQL: the backend (`order_service.database`)
+connects and holds what differs. The DDL is `event_store.sql` or `event_store.pg.sql`, the
+files the site shows. `append` is the only way in: it checks
 the expected version (optimistic concurrency), stores each event and its outbox row in one
 transaction, and stores an event id once however often it is appended.
 """
@@ -8,14 +10,13 @@ transaction, and stores an event id once however often it is appended.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic_core import to_json
 
-from order_service.database import connect, run_script, transaction
+from order_service.database import Backend, open_backend
 from order_service.snapshots import Snapshot
 
 Event = dict[str, Any]
@@ -107,14 +108,14 @@ def _compact(value: Any) -> str:
 
 
 class EventStore:
-    """The event store on one SQLite file.
+    """The event store on one database: a SQLite file or a PostgreSQL schema.
 
     One instance holds one connection: give each thread or process its own instance.
     """
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | Backend,
         *,
         clock: Callable[[], str],
         validate: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
@@ -123,19 +124,20 @@ class EventStore:
         """Open (and on first use create) the store.
 
         Args:
-            path: the write database file.
+            path: the write database: a SQLite file, a `postgresql://` URL, or a `Backend`.
             clock: returns `recorded_at`, an RFC 3339 UTC timestamp (injected so runs repeat).
             validate: checks one new event at the boundary, raises on a bad one, and returns
                 its canonical form, which is what is stored (never the raw input); the
                 application passes `events.canonical_event`.
             read_only: open for reading only (temporal queries); `append` then fails.
         """
-        self.path = Path(path)
+        self.db = open_backend(path)
+        self.path: Path | None = getattr(self.db, "path", None)  # the SQLite file, if any
         self.clock = clock
         self.validate = validate
-        self.conn = connect(path, read_only=read_only)
+        self.conn = self.db.connect(read_only=read_only)
         if not read_only:
-            run_script(self.conn, "event_store.sql")
+            self.db.create(self.conn, "event_store")
 
     def close(self) -> None:
         """Close the connection."""
@@ -192,37 +194,45 @@ class EventStore:
             )
             for e in events
         ]
-        with transaction(self.conn):  # BEGIN IMMEDIATE: concurrent writers queue here
-            if command is not None:
-                done = self._command_version(*command)
-                if done is not None:
-                    return done
-            actual = self._version(order_id)
-            if actual != expected_version:
-                if self._already_stored(events):  # a retried request: its events are in
-                    return events[-1]["version"]
-                raise ConcurrencyError(order_id, expected_version, actual)
-            try:
+        try:
+            # SQLite: BEGIN IMMEDIATE, every writer queues here. PostgreSQL: writers of this
+            # order queue at lock_order, writers of other orders go on.
+            with self.db.transaction(self.conn):
+                self.db.lock_order(self.conn, order_id)
+                if command is not None:
+                    done = self._command_version(*command)
+                    if done is not None:
+                        return done
+                actual = self._version(order_id)
+                if actual != expected_version:
+                    if self._already_stored(events):  # a retried request: its events are in
+                        return events[-1]["version"]
+                    raise ConcurrencyError(order_id, expected_version, actual)
                 self.conn.executemany(
                     f"INSERT INTO order_events ({EVENT_COLUMNS}, recorded_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-            except sqlite3.IntegrityError:
-                self._already_stored(events)  # raises, naming the event id already taken
-                raise
-            # The outbox rows, in the same transaction: no event without its announcement.
-            self.conn.execute(
-                "INSERT INTO outbox (position) SELECT position FROM order_events "
-                "WHERE order_id = ? AND version > ? ORDER BY position",
-                (order_id, expected_version),
-            )
-            if command is not None:
+                # The outbox rows, in the same transaction: no event without its announcement.
                 self.conn.execute(
-                    "INSERT INTO commands (command_id, order_id, digest, version) "
-                    "VALUES (?, ?, ?, ?)",
-                    (command[0], order_id, command[1], events[-1]["version"]),
+                    "INSERT INTO outbox (position) SELECT position FROM order_events "
+                    "WHERE order_id = ? AND version > ? ORDER BY position",
+                    (order_id, expected_version),
                 )
+                if command is not None:
+                    self.conn.execute(
+                        "INSERT INTO commands (command_id, order_id, digest, version) "
+                        "VALUES (?, ?, ?, ?)",
+                        (command[0], order_id, command[1], events[-1]["version"]),
+                    )
+        except self.db.IntegrityError:
+            # Rolled back, nothing written. An id taken by another order's writer: say which.
+            if command is not None:
+                done = self._command_version(*command)  # raises CommandIdReused if another
+                if done is not None:  # an identical command committed first: its version
+                    return done
+            self._already_stored(events)  # raises, naming the event id already taken
+            raise
         return events[-1]["version"]
 
     # --8<-- [end:append]
@@ -335,7 +345,7 @@ class EventStore:
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Keep `snapshot` as the order's latest, unless a later one is stored already."""
-        with transaction(self.conn):
+        with self.db.transaction(self.conn):
             self.conn.execute(
                 "INSERT INTO order_snapshots (order_id, version, reducer_version, state, taken_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
