@@ -8,14 +8,14 @@ on a PostgreSQL server (`postgresql://...`).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from order_service.bus import Bus
+from order_service.clock import new_id as new_uuid
+from order_service.clock import utc_now
 from order_service.database import Backend, open_backend
 from order_service.events import canonical_event
 from order_service.handlers import SNAPSHOT_EVERY, CommandHandler
@@ -24,16 +24,6 @@ from order_service.outbox import Relay, RelayWorker
 from order_service.projections import OrderSummaryProjector, open_read_model, rebuild
 from order_service.queries import OrderQueries
 from order_service.store import EventStore
-
-
-def utc_now() -> str:
-    """The system clock as RFC 3339 UTC to the second, the one text form all timestamps use."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def new_uuid() -> str:
-    """A random event id."""
-    return str(uuid.uuid4())
 
 
 def read_db_for(write_db: str | Path | Backend) -> Backend:

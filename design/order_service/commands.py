@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
 
+from order_service.clock import new_id
 from order_service.events import (
     CUSTOMER_ID_PATTERN,
     ORDER_ID_PATTERN,
@@ -50,16 +50,12 @@ __all__ = [
 CancellationReason = OrderCancelledData.model_fields["reason"].annotation
 
 
-def _new_id() -> str:
-    return str(uuid.uuid4())
-
-
 class _Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     order_id: StrictStr = Field(pattern=ORDER_ID_PATTERN, description='The order, e.g. "1001".')
     command_id: StrictStr = Field(
-        default_factory=_new_id,
+        default_factory=new_id,
         pattern=UUID_PATTERN,
         description="Id of this command; the events it causes carry it as causation_id.",
     )

@@ -25,7 +25,8 @@ from order_service.database import Backend, open_backend
 from order_service.decide import CommandRejected
 from order_service.handlers import load_order
 from order_service.projections import contents, open_read_model, rebuild
-from order_service.queries import OrderSummary, order_as_of
+from order_service.queries import OrderSummary
+from order_service.temporal import order_as_of
 
 DEMO_SNAPSHOT_EVERY = 3
 """The demo's snapshot policy: low, so that #1001's short story shows a snapshot being taken.

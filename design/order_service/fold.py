@@ -1,8 +1,8 @@
 """An order's state is a left fold of its events: `evolve` applies one, `fold` applies them all.
 
 `evolve` applies a fact and checks no business rule (those are `decide`'s), so a rule tightened
-tomorrow never makes yesterday's orders unloadable; it refuses only what breaks the stream (see
-`order_service.integrity`). Events are envelope dicts. Standard library only.
+tomorrow never makes yesterday's orders unloadable; it refuses only what breaks the stream
+(`order_service.integrity`). Events are envelope dicts; standard library only.
 
     >>> from order_service.examples import EXAMPLE_STREAM
     >>> state = fold(EXAMPLE_STREAM)
@@ -72,12 +72,13 @@ def _add_line(order: dict[str, Any], line: Mapping[str, Any]) -> None:
     sku, quantity, price = line["sku"], line["quantity"], line["unit_price"]["amount"]
     if type(quantity) is not int or not AMOUNT.fullmatch(price):
         raise TypeError(f"line {sku}: quantity must be an integer, unit price a decimal string")
-    known = order["lines"].get(sku, Line(sku, 0, price))  # a SKU ordered again adds to its line
-    order["lines"][sku] = Line(sku, known.quantity + quantity, known.unit_price)
+    known = order["lines"].get(sku)  # a SKU ordered again adds to its line, at its first price
+    if known:
+        quantity, price = known.quantity + quantity, known.unit_price
+    order["lines"][sku] = Line(sku, quantity, price)
 
 
 def _apply(order: dict[str, Any], kind: str, data: Mapping[str, Any]) -> None:
-    # Apply one event's data to the order being folded: facts only, no rule checked.
     if kind == "OrderPlaced":
         order.update(customer_id=data["customer_id"], lines={}, status="placed")
         order["currency"] = data["lines"][0]["unit_price"]["currency"]
@@ -97,27 +98,27 @@ def _apply(order: dict[str, Any], kind: str, data: Mapping[str, Any]) -> None:
 
 
 def _step(order: dict[str, Any] | None, event: Any) -> dict[str, Any]:
-    # Check that `event` may follow in the stream, then apply it to `order`, in place.
-    if not isinstance(event, Mapping):
-        raise MalformedEvent(order and order["order_id"], None, None, "malformed: not an object")
-    event_id, version, kind = event.get("event_id"), event.get("version"), event.get("event_type")
-    order_id = event.get("order_id") if order is None else order["order_id"]
-    if event.get("order_id") != order_id:
-        rule = f"event belongs to order {event.get('order_id')}, not {order_id}"
-        raise ForeignOrder(order_id, event_id, version, rule)
+    try:
+        event_id, version, kind = event["event_id"], event["version"], event["event_type"]
+        order_id, schema, data = event["order_id"], event["schema_version"], event["data"]
+    except (KeyError, TypeError) as error:  # a field missing, or not an object at all
+        rule = f"malformed event: {type(error).__name__} {error}"
+        raise MalformedEvent(order and order["order_id"], None, None, rule) from None
+    if order is not None and order_id != order["order_id"]:
+        rule = f"event belongs to order {order_id}, not {order['order_id']}"
+        raise ForeignOrder(order["order_id"], event_id, version, rule)
     expected = 1 if order is None else order["version"] + 1
     if type(version) is not int or version != expected:  # True == 1 and 2.0 == 2, not in JSON
         rule = f"expected version {expected}, got {version!r} (a gap, duplicate or reordering)"
         raise VersionOutOfSequence(order_id, event_id, version, rule)
     if kind not in CURRENT_SCHEMA_VERSIONS:
         raise UnknownEventType(order_id, event_id, version, f"unknown event type {kind!r}")
-    schema = event.get("schema_version")
     if type(schema) is not int or schema != CURRENT_SCHEMA_VERSIONS[kind]:
         rule = f"{kind} schema version {schema!r} is not the current one; upcast it first"
         raise UnknownSchemaVersion(order_id, event_id, version, rule)
     order = order or _thawed(OrderState(order_id, 0, "", "", "", (), "0.00"))
     try:
-        _apply(order, kind, event["data"])
+        _apply(order, kind, data)
     except (KeyError, IndexError, TypeError, AttributeError) as error:
         raise MalformedEvent(order_id, event_id, version, f"malformed event: {error}") from None
     order["version"] = version
@@ -125,8 +126,7 @@ def _step(order: dict[str, Any] | None, event: Any) -> dict[str, Any]:
 
 
 def _frozen(order: dict[str, Any]) -> OrderState:
-    cents = sum(int(line.unit_price.replace(".", "")) * line.quantity
-                for line in order["lines"].values())  # fmt: skip
+    cents = sum(int(x.unit_price.replace(".", "")) * x.quantity for x in order["lines"].values())
     return OrderState(**{**order, "lines": tuple(order["lines"].values()),
                          "total": f"{cents // 100}.{cents % 100:02d}"})  # fmt: skip
 

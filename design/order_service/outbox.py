@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from order_service.bus import Bus
-from order_service.store import EVENT_COLUMNS, EventStore, events_from_rows
+from order_service.store import EventStore
 
 
 class Relay:
@@ -34,10 +33,7 @@ class Relay:
 
     def pending(self) -> int:
         """How many outbox rows wait to be published."""
-        (count,) = self.store.conn.execute(
-            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL"
-        ).fetchone()
-        return count
+        return self.store.pending()
 
     # --8<-- [start:run_once]
     def run_once(self, *, limit: int | None = None) -> int:
@@ -46,60 +42,23 @@ class Relay:
         A subscriber's exception propagates, and that event stays unsent; the events
         published before it stay marked sent.
         """
-        db, conn = self.store.db, self.store.conn
         failure: Exception | None = None
         published = 0
-        with db.transaction(conn):
-            rows = conn.execute(
-                f"SELECT {EVENT_COLUMNS}, o.position FROM outbox AS o "
-                "JOIN order_events AS e ON e.position = o.position "
-                "WHERE o.sent_at IS NULL ORDER BY o.position"
-                + ("" if limit is None else f" LIMIT {int(limit)}")
-                + db.claim
-            ).fetchall()
-            if db.concurrent_writers:
-                rows = self._first_in_their_orders(rows)
-            for row, event in zip(rows, events_from_rows(rows), strict=True):
-                position = row[8]
+        with self.store.transaction():  # the claim on the rows lasts until the commit
+            for position, event in self.store.unsent(limit=limit):
                 try:
                     self.bus.publish(event, position)
-                except Exception as error:  # raised after the commit of the rows before it
+                except Exception as error:  # raised after the rows before it are committed
                     failure = error
                     break
                 # Marked after the publish: a crash in between means one more delivery.
-                conn.execute(
-                    "UPDATE outbox SET sent_at = ? WHERE position = ?", (self.clock(), position)
-                )
+                self.store.mark_sent(position, self.clock())
                 published += 1
         if failure is not None:
             raise failure
         return published
 
     # --8<-- [end:run_once]
-
-    def _first_in_their_orders(self, rows: list[Any]) -> list[Any]:
-        """The claimed rows that no unsent, unclaimed row of the same order precedes.
-
-        On PostgreSQL another relay may hold an order's earlier rows (SKIP LOCKED skipped
-        them); publishing the later ones now would put the order's events out of order on
-        the bus. Those wait for the next run.
-        """
-        if not rows:
-            return rows
-        mine = {row[8] for row in rows}
-        unsent = self.store.conn.execute(
-            "SELECT e.order_id, o.position FROM outbox AS o "
-            "JOIN order_events AS e ON e.position = o.position "
-            "WHERE o.sent_at IS NULL AND e.order_id = ANY(?) AND o.position <= ? "
-            "ORDER BY o.position",
-            (sorted({row[1] for row in rows}), max(mine)),
-        ).fetchall()
-        # An order is blocked from its first row held elsewhere on; rows before it are fine.
-        first_blocked: dict[str, int] = {}
-        for order_id, position in unsent:
-            if position not in mine and order_id not in first_blocked:
-                first_blocked[order_id] = position
-        return [row for row in rows if row[8] < first_blocked.get(row[1], row[8] + 1)]
 
 
 class RelayWorker:

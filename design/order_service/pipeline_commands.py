@@ -21,8 +21,9 @@ from order_service.app import bootstrap, read_db_for
 from order_service.database import Backend, SQLite, is_url, open_backend
 from order_service.demo import run_demo
 from order_service.projections import ProjectionError
-from order_service.queries import OrderQueries, QueryError, order_as_of
+from order_service.queries import OrderQueries, QueryError
 from order_service.store import EventStore
+from order_service.temporal import AsOfError, order_as_of
 
 
 def _fail(err: TextIO, message: str) -> int:
@@ -173,7 +174,7 @@ def run_query_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
                 _print_json(out, [dataclasses.asdict(summary) for summary in found])
         finally:
             queries.close()
-    except (FileNotFoundError, QueryError, *_database_errors()) as error:
+    except (FileNotFoundError, QueryError, AsOfError, *_database_errors()) as error:
         return _fail(err, str(error))
     return 0
 

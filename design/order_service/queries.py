@@ -11,16 +11,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
+from order_service.clock import timestamp
 from order_service.database import Backend, open_backend
-from order_service.fold import OrderState, fold
 from order_service.projections import PROJECTION
-from order_service.store import EventStore
-from order_service.upcasting import upcast_all
 
 MAX_LIMIT = 500
 """The most rows one search returns."""
@@ -75,23 +71,11 @@ class QueryError(ValueError):
     """A query's arguments are invalid; the message names the argument."""
 
 
-def _utc_text(name: str, value: str, *, round_up: bool) -> str:
-    """A date or date-time as the text timestamps are stored in (UTC, whole seconds).
-
-    Stored timestamps are whole seconds, so a bound with a fraction is rounded to the second
-    that keeps the comparison exact: up for `>=` and `<` (placed from, placed before), down
-    for `<=` (as of).
-    """
+def _timestamp(name: str, value: str) -> str:
     try:
-        parsed = datetime.fromisoformat(value)
+        return timestamp(value, round_up=True)  # for `>=` and `<`: see clock.timestamp
     except ValueError:
         raise QueryError(f"{name}: {value!r} is not an ISO 8601 date or date-time") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
-    if parsed.microsecond:
-        parsed = parsed.replace(microsecond=0) + (timedelta(seconds=1) if round_up else timedelta())
-    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class OrderQueries:
@@ -153,10 +137,10 @@ class OrderQueries:
                 params.append(value)
         if placed_from is not None:
             where.append("s.placed_at >= ?")
-            params.append(_utc_text("placed_from", placed_from, round_up=True))
+            params.append(_timestamp("placed_from", placed_from))
         if placed_before is not None:
             where.append("s.placed_at < ?")
-            params.append(_utc_text("placed_before", placed_before, round_up=True))
+            params.append(_timestamp("placed_before", placed_before))
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY s.placed_at DESC, s.order_id DESC LIMIT ?"
@@ -169,7 +153,7 @@ class OrderQueries:
         row = self.conn.execute(
             "SELECT position FROM projection_checkpoint WHERE projection = ?", (PROJECTION,)
         ).fetchone()
-        return 0 if row is None else row[0]
+        return 0 if row is None else row["position"]
 
     # --8<-- [start:wait_for]
     def wait_for(
@@ -184,36 +168,10 @@ class OrderQueries:
             row = self.conn.execute(
                 "SELECT last_version FROM order_summary WHERE order_id = ?", (order_id,)
             ).fetchone()
-            seen = 0 if row is None else row[0]
+            seen = 0 if row is None else row["last_version"]
             waited = time.monotonic() - start
             if seen >= version or waited >= timeout:
                 return WaitResult(seen >= version, order_id, version, seen, waited)
             time.sleep(min(poll, max(timeout - waited, 0)))
 
     # --8<-- [end:wait_for]
-
-
-# --8<-- [start:order_as_of]
-def order_as_of(
-    store: EventStore, order_id: str, *, version: int | None = None, at: str | None = None
-) -> OrderState | None:
-    """A temporal query: the order as it was at `version`, or at time `at` (or both).
-
-    It folds the order's events up to that point from the event store (the read model only
-    knows the present). At a time, that is the events in version order up to the first one
-    that occurred later: a stream is a prefix, even where `occurred_at` goes back in time.
-    None if the order had no event by then.
-
-    Example:
-        `order_as_of(store, "1001", version=2).status` is `"paid"` for #1001.
-    """
-    if version is not None and version < 1:
-        raise QueryError(f"version: {version} is not a version (1, 2, 3 ...)")
-    events = store.load(order_id, upto_version=version, with_metadata=False)
-    if at is not None:
-        upto = _utc_text("at", at, round_up=False)
-        events = list(takewhile(lambda event: event["occurred_at"] <= upto, events))
-    return fold(upcast_all(events))
-
-
-# --8<-- [end:order_as_of]

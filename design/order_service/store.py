@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,8 @@ class EventIdConflictError(ValueError):
     """An event id is already stored for another event: it cannot be appended again."""
 
 
-def events_from_rows(rows: Sequence[Sequence[Any]], *, with_metadata: bool = True) -> list[Event]:
-    """Turn rows that start with `EVENT_COLUMNS` back into envelope dicts, in the same order.
+def events_from_rows(rows: Sequence[Any], *, with_metadata: bool = True) -> list[Event]:
+    """Turn rows holding `EVENT_COLUMNS` back into envelope dicts, in the same order.
 
     Each JSON column of all rows is parsed by one `json.loads` of one JSON array: for small
     payloads the cost of a call outweighs the parsing, so this is about twice as fast as a
@@ -77,21 +78,21 @@ def events_from_rows(rows: Sequence[Sequence[Any]], *, with_metadata: bool = Tru
     """
     if not rows:
         return []
-    payloads = json.loads("[" + ",".join([row[5] for row in rows]) + "]")
+    payloads = json.loads("[" + ",".join([row["data"] for row in rows]) + "]")
     events = [
         {
-            "event_id": row[0],
-            "event_type": row[3],
-            "schema_version": row[4],
-            "order_id": row[1],
-            "version": row[2],
-            "occurred_at": row[7],
+            "event_id": row["event_id"],
+            "event_type": row["event_type"],
+            "schema_version": row["schema_version"],
+            "order_id": row["order_id"],
+            "version": row["version"],
+            "occurred_at": row["occurred_at"],
             "data": data,
         }
         for row, data in zip(rows, payloads, strict=True)
     ]
     if with_metadata:
-        metadata = json.loads("[" + ",".join([row[6] for row in rows]) + "]")
+        metadata = json.loads("[" + ",".join([row["metadata"] for row in rows]) + "]")
         for event, meta in zip(events, metadata, strict=True):
             event["metadata"] = meta
     return events
@@ -135,7 +136,7 @@ class EventStore:
         self.path: Path | None = getattr(self.db, "path", None)  # the SQLite file, if any
         self.clock = clock
         self.validate = validate
-        self.conn = self.db.connect(read_only=read_only)
+        self.conn = self.db.connect(read_only=read_only, by_name=True)  # rows by column name
         if not read_only:
             self.db.create(self.conn, "event_store")
 
@@ -250,9 +251,9 @@ class EventStore:
         ).fetchone()
         if row is None:
             return None
-        if row[1] != digest:
-            raise CommandIdReused(command_id, row[0])
-        return row[2]
+        if row["digest"] != digest:
+            raise CommandIdReused(command_id, row["order_id"])
+        return row["version"]
 
     def _already_stored(self, events: Sequence[Mapping[str, Any]]) -> bool:
         """True if every event is stored already, as it is; raise if an id is reused."""
@@ -334,7 +335,7 @@ class EventStore:
         )
         while rows := cursor.fetchmany(1000):
             events = events_from_rows(rows, with_metadata=with_metadata)
-            yield from zip([row[8] for row in rows], events, strict=True)
+            yield from zip([row["position"] for row in rows], events, strict=True)
 
     def head(self) -> int:
         """The global position of the last stored event (0 for an empty store)."""
@@ -342,6 +343,62 @@ class EventStore:
             "SELECT COALESCE(MAX(position), 0) FROM order_events"
         ).fetchone()
         return position
+
+    # --- the outbox: its rows are written by `append`; the relay reads and marks them here ---
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        """One write transaction on this store's connection (the relay's batch)."""
+        return self.db.transaction(self.conn)
+
+    def unsent(self, *, limit: int | None = None) -> list[tuple[int, Event]]:
+        """Up to `limit` events not yet published, with their positions, in position order.
+
+        Inside `transaction()` the rows are claimed until it ends: on PostgreSQL another relay
+        skips them (`FOR UPDATE SKIP LOCKED`), and an order's later rows are left out while
+        another relay holds its earlier ones, so each order reaches the bus in version order.
+        """
+        rows = self.conn.execute(
+            f"SELECT {EVENT_COLUMNS}, e.position AS position FROM outbox AS o "
+            "JOIN order_events AS e ON e.position = o.position "
+            "WHERE o.sent_at IS NULL ORDER BY o.position"
+            + ("" if limit is None else f" LIMIT {int(limit)}")
+            + self.db.claim
+        ).fetchall()
+        if self.db.concurrent_writers:
+            rows = self._first_in_their_orders(rows)
+        events = events_from_rows(rows)
+        return [(row["position"], event) for row, event in zip(rows, events, strict=True)]
+
+    def _first_in_their_orders(self, rows: list[Any]) -> list[Any]:
+        """The claimed rows that no unsent row claimed by another relay precedes in its order."""
+        if not rows:
+            return rows
+        mine = {row["position"] for row in rows}
+        unsent = self.conn.execute(
+            "SELECT e.order_id AS order_id, o.position AS position FROM outbox AS o "
+            "JOIN order_events AS e ON e.position = o.position "
+            "WHERE o.sent_at IS NULL AND e.order_id = ANY(?) AND o.position <= ? "
+            "ORDER BY o.position",
+            (sorted({row["order_id"] for row in rows}), max(mine)),
+        ).fetchall()
+        held_elsewhere: dict[str, int] = {}  # each order's first unsent row another relay holds
+        for row in unsent:
+            if row["position"] not in mine:
+                held_elsewhere.setdefault(row["order_id"], row["position"])
+        return [
+            row
+            for row in rows
+            if row["position"] < held_elsewhere.get(row["order_id"], row["position"] + 1)
+        ]
+
+    def mark_sent(self, position: int, sent_at: str) -> None:
+        """Record that the event at `position` was published at `sent_at`."""
+        self.conn.execute("UPDATE outbox SET sent_at = ? WHERE position = ?", (sent_at, position))
+
+    def pending(self) -> int:
+        """How many outbox rows wait to be published."""
+        (count,) = self.conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()
+        return count
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Keep `snapshot` as the order's latest, unless a later one is stored already."""
@@ -370,4 +427,6 @@ class EventStore:
         ).fetchone()
         if row is None:
             return None
-        return Snapshot(row[0], row[1], row[2], json.loads(row[3]))
+        return Snapshot(
+            row["order_id"], row["version"], row["reducer_version"], json.loads(row["state"])
+        )

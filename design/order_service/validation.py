@@ -1,8 +1,8 @@
 """Validate event payloads against the JSON Schemas, reporting each problem by JSON pointer.
 
-The schema used is `schemas/order-event.schema.json` (it bundles every event type and
-version); formats are checked (`uuid`, `date-time`). Installed without the repository, the
-same schema is generated from the models: a test keeps the file and the models identical.
+The schema used is `order-event.schema.json` (it bundles every event type and version),
+generated from the models in this package; the committed `schemas/` files are the same (a test
+keeps them identical). Formats are checked (`uuid`, `date-time`).
 
 Examples:
     >>> event = {"event_type": "OrderShipped", "schema_version": 1, "order_id": 1001}
@@ -28,10 +28,7 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 
 from order_service.schemas import ANY_EVENT_SCHEMA, generate
 
-__all__ = ["SCHEMA_DIR", "Problem", "any_event_validator", "validate_event", "validator_for"]
-
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
-"""`schemas/` of the repository this package was installed from (may be absent)."""
+__all__ = ["Problem", "any_event_validator", "validate_event", "validator_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +54,9 @@ class Problem:
 def any_event_validator(schema_file: Path | None = None) -> Draft202012Validator:
     """A validator for any order event, with format checking; `schema_file` overrides the default.
 
-    Without `schema_file`, the repository's `schemas/order-event.schema.json` is used if it
-    exists, else the schema generated from the models.
+    Without `schema_file`, the schema is generated from the models: the package reads nothing
+    outside itself. A test keeps the committed `schemas/order-event.schema.json` identical to it.
     """
-    if schema_file is None and (SCHEMA_DIR / ANY_EVENT_SCHEMA).is_file():
-        schema_file = SCHEMA_DIR / ANY_EVENT_SCHEMA
     if schema_file is not None:
         schema = json.loads(schema_file.read_text(encoding="utf-8"))
     else:

@@ -343,7 +343,7 @@ def profile(root: Path, n: int) -> dict[str, Any]:
         "replay": {
             "EventStore.load": _cumulative(replay, "store", "load") / replay_total,
             "json.loads": _cumulative(replay, "__init__", "loads") / replay_total,
-            "fold": _cumulative(replay, "reducer", "fold") / replay_total,
+            "fold": _cumulative(replay, "fold", "fold") / replay_total,
         },
         "append": {
             "validation": _cumulative(append, "events", "parse_event") / append_total,

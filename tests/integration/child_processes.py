@@ -9,7 +9,8 @@ import os
 import uuid
 from typing import Any
 
-from order_service.app import bootstrap, utc_now
+from order_service.app import bootstrap
+from order_service.clock import utc_now
 from order_service.commands import AddOrderItem
 from order_service.decide import decide
 from order_service.events import canonical_event

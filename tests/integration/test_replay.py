@@ -18,7 +18,7 @@ from order_service.decide import CommandRejected
 from order_service.fold import fold
 from order_service.handlers import SNAPSHOT_EVERY, load_order
 from order_service.projections import contents, open_read_model, rebuild
-from order_service.queries import order_as_of
+from order_service.temporal import order_as_of
 from order_service.upcasting import upcast_all
 
 PRICES = {"RETRO-CLOCK": "79.99", "BRASS-KEY": "24.99", "GLOBE": "45.00"}

@@ -16,7 +16,7 @@ from order_service.app import bootstrap
 from order_service.cli import main
 from order_service.fold import MalformedEvent
 from order_service.projections import ProjectionError
-from order_service.queries import order_as_of
+from order_service.temporal import order_as_of
 
 POISON_ID = "00000000-0000-4000-8000-00000000dead"
 
