@@ -251,12 +251,12 @@ def test_the_whole_outbox_published_again_changes_nothing(tmp_path, run_without_
         "DELETE FROM order_events WHERE order_id = '1001'",
     ],
 )
-def test_sqlite_itself_refuses_update_and_delete_on_order_events(service, statement):
+def test_the_database_itself_refuses_update_and_delete_on_order_events(service, statement):
     service.handle(place("1001"))
-    # Any connection, not only the store's: the triggers are in the database file.
+    # Any connection, not only the store's: the triggers are in the database.
     with (
-        closing(sqlite3.connect(service.write_db)) as conn,
-        pytest.raises(sqlite3.IntegrityError, match="order_events is append-only"),
+        closing(service.write_db.connect()) as conn,
+        pytest.raises(service.write_db.IntegrityError, match="order_events is append-only"),
     ):
         conn.execute(statement)
     assert [e["event_type"] for e in service.store.load("1001")] == ["OrderPlaced"]

@@ -23,7 +23,7 @@ POISON_ID = "00000000-0000-4000-8000-00000000dead"
 
 def store_around_the_application(service, event):
     """Append `event` with SQL, as an older version or another writer might have."""
-    with service.store.conn:
+    with service.store.transaction():
         service.store.conn.execute(
             "INSERT INTO order_events (event_id, order_id, version, event_type, schema_version,"
             " data, metadata, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
