@@ -12,7 +12,10 @@ export NO_MKDOCS_2_WARNING := 1
 MERMAID_VERSION := 11.12.2
 MERMAID_JS := docs/assets/javascripts/mermaid.min.js
 
-.PHONY: help setup serve docs test lint bench bench-quick schemas clean chromium
+# Where Debian's PostgreSQL server binaries are; the tests start a throwaway cluster with them.
+PG_INITDB ?= /usr/lib/postgresql/*/bin/initdb
+
+.PHONY: help setup serve docs test lint bench bench-quick schemas clean chromium postgresql
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -38,6 +41,12 @@ chromium:  ## Debian's Chromium for the browser tests, when it is missing
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo >&2 "chromium is missing: sudo apt-get install -y chromium (browser tests will be skipped)"; fi; }
 
+postgresql:  ## Debian's PostgreSQL server for the postgresql tests, when it is missing
+	@compgen -G "$(PG_INITDB)" >/dev/null || command -v initdb >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo >&2 "PostgreSQL is missing: sudo apt-get install -y postgresql, or set ORDERS_TEST_PG_URL=postgresql://USER@HOST:PORT/DB (postgresql tests will be skipped; with CI=true they fail)"; fi; }
+
 docs: setup  ## build the site strictly into site/
 	$(BIN)/mkdocs build --strict
 
@@ -48,7 +57,7 @@ lint: setup  ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup chromium lint  ## every test, browser tests included
+test: setup chromium postgresql lint  ## every test, browser tests included, on SQLite and PostgreSQL
 	$(BIN)/pytest
 
 schemas: setup  ## regenerate schemas/ from the pydantic models
