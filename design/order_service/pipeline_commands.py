@@ -64,7 +64,8 @@ def run_demo_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except (FileExistsError, FileNotFoundError, ValueError) as error:
             return _fail(err, str(error))
         except _database_errors() as error:  # no server there, a refused login...
-            return _fail(err, f"cannot write the demo database {args.db}: {error}")
+            reason = " ".join(str(error).split())  # libpq's message spans lines
+            return _fail(err, f"cannot write the demo database {args.db}: {reason}")
         return 0
     if args.db is not None and not Path(args.db).name:
         return _fail(err, f"--db {args.db!r}: give a file path, e.g. --db orders.db")
@@ -96,7 +97,8 @@ def _write_db(path: str) -> Backend:
         try:
             found = db.exists()
         except _database_errors() as error:
-            raise FileNotFoundError(f"{db}: cannot reach the server ({error})".strip()) from None
+            reason = " ".join(str(error).split())  # libpq's message spans lines
+            raise FileNotFoundError(f"{db}: cannot reach the server ({reason})") from None
         if not found:
             raise FileNotFoundError(f"{db}: not a write database (no order_events table there)")
         return db
