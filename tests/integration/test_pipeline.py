@@ -154,9 +154,7 @@ def test_invalid_search_arguments_are_refused_naming_the_argument(catalogue, arg
         ({}, "SCAN s USING INDEX order_summary_by_placed"),
     ],
 )  # fmt: skip
-def test_every_search_is_backed_by_an_index_on_sqlite(
-    sqlite_catalogue, filters, index, monkeypatch
-):
+def test_every_search_is_backed_by_an_index(sqlite_catalogue, filters, index, monkeypatch):
     catalogue = sqlite_catalogue
     plans = []
     execute = catalogue.conn.execute

@@ -251,15 +251,41 @@ def test_the_whole_outbox_published_again_changes_nothing(tmp_path, run_without_
         "DELETE FROM order_events WHERE order_id = '1001'",
     ],
 )
-def test_the_database_itself_refuses_update_and_delete_on_order_events(service, statement):
+def test_sqlite_itself_refuses_update_and_delete_on_order_events(sqlite_service, statement):
+    service = sqlite_service
     service.handle(place("1001"))
-    # Any connection, not only the store's: the triggers are in the database.
+    # Any connection, not only the store's: the triggers are in the database file.
     with (
-        closing(service.write_db.connect()) as conn,
-        pytest.raises(service.write_db.IntegrityError, match="order_events is append-only"),
+        closing(sqlite3.connect(service.write_db)) as conn,
+        pytest.raises(sqlite3.IntegrityError, match="order_events is append-only"),
     ):
         conn.execute(statement)
     assert [e["event_type"] for e in service.store.load("1001")] == ["OrderPlaced"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE order_events SET event_type = 'OrderDelivered' WHERE version = 1",
+        "DELETE FROM order_events WHERE order_id = '1001'",
+        "TRUNCATE order_events CASCADE",
+    ],
+)
+def test_postgresql_itself_refuses_update_delete_and_truncate_on_order_events(
+    postgres_server, statement
+):
+    service = bootstrap(postgres_server.new_url())
+    try:
+        service.handle(place("1001"))
+        # Any connection, not only the store's: the triggers are in the schema.
+        with (
+            closing(service.write_db.connect()) as conn,
+            pytest.raises(service.write_db.IntegrityError, match="order_events is append-only"),
+        ):
+            conn.execute(statement)
+        assert [e["event_type"] for e in service.store.load("1001")] == ["OrderPlaced"]
+    finally:
+        service.close()
 
 
 @pytest.mark.parametrize(
