@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from postgres_server import Server, Unavailable
+from postgres_server import server_for_tests
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -152,12 +152,7 @@ def postgres_server():
     Missing, it skips the postgresql tests, or fails them when `CI=true`: CI must not pass
     a suite it did not run.
     """
-    try:
-        server = Server.start()
-    except Unavailable as missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and no PostgreSQL: {missing}", pytrace=False)
-        pytest.skip(str(missing))
+    server = server_for_tests(os.environ)
     yield server
     server.stop()
 

@@ -17,7 +17,10 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
 
 URL_VARIABLE = "ORDERS_TEST_PG_URL"
 
@@ -31,10 +34,14 @@ class Unavailable(RuntimeError):
     """No PostgreSQL server can be had; the message says what to do."""
 
 
-def _bin_dir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_major)
+INITDB_GLOB = "/usr/lib/postgresql/*/bin/initdb"
+"""Where Debian puts each major version's initdb (the Makefile's PG_INITDB)."""
+
+
+def _bin_dir(initdb_glob: str, path: str | None) -> Path:
+    found = sorted(glob.glob(initdb_glob), key=_major)
     if not found:
-        on_path = shutil.which("initdb")
+        on_path = shutil.which("initdb", path=path)
         if on_path is None:
             raise Unavailable(f"initdb not found. {HOW_TO_GET_ONE}")
         return Path(on_path).parent
@@ -68,11 +75,11 @@ class Server:
         return f"{self.url}?schema={self.prefix}_{next(self._count)}"
 
     @classmethod
-    def start(cls) -> Server:
+    def start(cls, environ: Mapping[str, str], initdb_glob: str = INITDB_GLOB) -> Server:
         """Use `ORDERS_TEST_PG_URL`, or start a throwaway cluster; raises `Unavailable`."""
-        if os.environ.get(URL_VARIABLE):
-            return cls(os.environ[URL_VARIABLE])
-        bin_dir = _bin_dir()
+        if environ.get(URL_VARIABLE):
+            return cls(environ[URL_VARIABLE])
+        bin_dir = _bin_dir(initdb_glob, environ.get("PATH"))
         as_user = None
         folder = Path(tempfile.mkdtemp(prefix="orders-pg-"))
         if os.geteuid() == 0:
@@ -129,3 +136,13 @@ class Server:
                       "-m", "immediate", "-w", "stop")  # fmt: skip
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def server_for_tests(environ: Mapping[str, str], initdb_glob: str = INITDB_GLOB) -> Server:
+    """A started server, or the test is skipped, or (with `CI=true`) it fails, saying why."""
+    try:
+        return Server.start(environ, initdb_glob)
+    except Unavailable as missing:
+        if environ.get("CI") == "true":
+            pytest.fail(f"CI=true and no PostgreSQL: {missing}", pytrace=False)
+        pytest.skip(str(missing))

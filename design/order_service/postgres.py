@@ -90,8 +90,6 @@ class PostgreSQL(Backend):
     Error = psycopg.Error
     IntegrityError = psycopg.IntegrityError
     concurrent_writers = True
-    for_update = " FOR UPDATE"
-    claim = " FOR UPDATE OF o SKIP LOCKED"
 
     def __init__(self, conninfo: str, schema: str = DEFAULT_SCHEMA) -> None:
         if not _SCHEMA_NAME.fullmatch(schema):
@@ -169,6 +167,10 @@ class PostgreSQL(Backend):
     def sibling(self, kind: str) -> PostgreSQL:
         return PostgreSQL(self.conninfo, f"{self.schema}_{kind}")
 
+    # --8<-- [start:dialect]
+    for_update = " FOR UPDATE"  # the projector's read of the row it rewrites
+    claim = " FOR UPDATE OF o SKIP LOCKED"  # the relay's claim on its outbox rows
+
     def lock_order(self, conn: Connection, order_id: str) -> None:
         # Held to the commit: a second writer of the order waits, then sees the new version
         # and gets a ConcurrencyError. Writers of other orders do not wait.
@@ -177,3 +179,5 @@ class PostgreSQL(Backend):
     def lock_read_model(self, conn: Connection) -> None:
         # EXCLUSIVE lets readers read but makes a projector's SELECT ... FOR UPDATE wait.
         conn.raw.execute("LOCK TABLE order_summary IN EXCLUSIVE MODE")
+
+    # --8<-- [end:dialect]

@@ -350,6 +350,7 @@ class EventStore:
         """One write transaction on this store's connection (the relay's batch)."""
         return self.db.transaction(self.conn)
 
+    # --8<-- [start:unsent]
     def unsent(self, *, limit: int | None = None) -> list[tuple[int, Event]]:
         """Up to `limit` events not yet published, with their positions, in position order.
 
@@ -390,6 +391,8 @@ class EventStore:
             for row in rows
             if row["position"] < held_elsewhere.get(row["order_id"], row["position"] + 1)
         ]
+
+    # --8<-- [end:unsent]
 
     def mark_sent(self, position: int, sent_at: str) -> None:
         """Record that the event at `position` was published at `sent_at`."""
