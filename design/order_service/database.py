@@ -10,6 +10,7 @@ SQL shared by both backends uses `?` and `:name` parameters, SQLite's style.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from importlib.resources import files
@@ -148,6 +149,19 @@ class Backend:
 
     def lock_read_model(self, conn: Any) -> None:
         """Inside a transaction, keep projectors out of the read model until it ends."""
+
+    def notify_append(self, conn: Any) -> None:
+        """Inside an append's transaction: tell listening relays at the commit (PostgreSQL)."""
+
+    def listen(self, conn: Any) -> None:
+        """Make `wait_for_append` on this connection wake at an append's commit, if it can."""
+
+    def wait_for_append(self, conn: Any, timeout: float, stop: threading.Event) -> None:
+        """Wait up to `timeout` seconds, less if an append commits (PostgreSQL) or `stop` is set."""
+        stop.wait(timeout)
+
+    def wake(self) -> None:
+        """Wake every relay waiting in `wait_for_append` (PostgreSQL; SQLite polls)."""
 
     for_update = ""
     """Appended to a SELECT whose rows the transaction is about to write."""

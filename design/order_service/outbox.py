@@ -80,10 +80,12 @@ class RelayWorker:
         return self
 
     def _run(self) -> None:
+        store = self.relay.store
         try:
+            store.db.listen(store.conn)  # PostgreSQL: a commit of an append wakes the wait
             while not self._stop.is_set():
                 if self.relay.run_once() == 0:
-                    self._stop.wait(self.interval)
+                    store.db.wait_for_append(store.conn, self.interval, self._stop)
         except BaseException as error:  # kept for stop() to raise in the caller's thread
             self.error = error
 
@@ -95,6 +97,8 @@ class RelayWorker:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread and raise the error that stopped it, if any."""
         self._stop.set()
+        if self._thread.is_alive():
+            self.relay.store.db.wake()  # a worker waiting for a notification wakes now
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise TimeoutError(f"the relay worker did not stop within {timeout} s")

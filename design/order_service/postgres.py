@@ -10,6 +10,7 @@ with `?` and `:name` parameters and translated here, once per statement text.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from functools import lru_cache
@@ -181,3 +182,23 @@ class PostgreSQL(Backend):
         conn.raw.execute("LOCK TABLE order_summary IN EXCLUSIVE MODE")
 
     # --8<-- [end:dialect]
+
+    # --8<-- [start:notify]
+    def notify_append(self, conn: Connection) -> None:
+        conn.raw.execute("NOTIFY order_appended")  # delivered at the commit, never before
+
+    def listen(self, conn: Connection) -> None:
+        conn.raw.execute("LISTEN order_appended")
+
+    def wait_for_append(self, conn: Connection, timeout: float, stop: threading.Event) -> None:
+        # Polling stays the fallback: a notification that arrived during the last run is
+        # consumed with it, and the next wait ends at `timeout` at the latest.
+        if not stop.is_set():
+            for _ in conn.raw.notifies(timeout=timeout, stop_after=1):
+                pass
+
+    def wake(self) -> None:
+        with psycopg.connect(self.conninfo, autocommit=True) as raw:
+            raw.execute("NOTIFY order_appended")
+
+    # --8<-- [end:notify]

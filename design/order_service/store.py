@@ -226,6 +226,7 @@ class EventStore:
                         "VALUES (?, ?, ?, ?)",
                         (command[0], order_id, command[1], events[-1]["version"]),
                     )
+                self.db.notify_append(self.conn)  # PostgreSQL: wakes the relays at the commit
         except self.db.IntegrityError:
             # Rolled back, nothing written. An id taken by another order's writer: say which.
             if command is not None:

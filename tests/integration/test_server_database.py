@@ -202,3 +202,22 @@ def test_on_sqlite_a_second_writer_waits_for_the_first_so_positions_commit_in_or
         ):
             second.execute("BEGIN IMMEDIATE")
         first.execute("ROLLBACK")
+
+
+def test_a_relay_worker_on_postgresql_wakes_at_a_commit_not_only_when_it_polls(pg_service):
+    service = pg_service
+    first_run_done = threading.Event()
+    run_once = service.relay.run_once
+
+    def counted_run_once(**kwargs):
+        published = run_once(**kwargs)
+        first_run_done.set()
+        return published
+
+    service.relay.run_once = counted_run_once
+    with service.worker(interval=600):  # a poll every ten minutes: only a NOTIFY can wake it
+        assert first_run_done.wait(TIMEOUT)  # it found nothing and waits now
+        version = service.handle(place("5001"))
+        result = service.queries.wait_for("5001", version, timeout=TIMEOUT)
+    assert result.reached, str(result)
+    assert result.waited_seconds < TIMEOUT
