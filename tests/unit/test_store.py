@@ -276,3 +276,52 @@ def test_the_store_keeps_the_canonical_form_of_an_event_not_the_text_it_was_give
     (data,) = store.conn.execute("SELECT data FROM order_events").fetchone()
     assert data == json.dumps(canonical_event(PLACED)["data"], separators=(",", ":"))
     assert store.load("1001") == [canonical_event(PLACED)]
+
+
+def test_the_postgresql_store_runs_the_ddl_file_the_site_shows(postgres_server):
+    from importlib.resources import files
+
+    import psycopg
+    from order_service.database import open_backend
+
+    store = EventStore(postgres_server.new_url(), clock=lambda: RECORDED_AT)
+    reference = open_backend(postgres_server.new_url())
+    ddl = files("order_service").joinpath("event_store.pg.sql").read_text()
+    with psycopg.connect(reference.conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {reference.schema}")
+        conn.execute(f"SET search_path TO {reference.schema}")
+        conn.execute(ddl)
+
+        def describe(schema):
+            columns = conn.execute(
+                "SELECT table_name, column_name, data_type, is_nullable, is_identity"
+                " FROM information_schema.columns WHERE table_schema = %s ORDER BY 1, 2",
+                (schema,),
+            ).fetchall()
+            indexes = conn.execute(
+                "SELECT tablename, indexname, replace(indexdef, %s, '') FROM pg_indexes"
+                " WHERE schemaname = %s ORDER BY 1, 2",
+                (f"{schema}.", schema),
+            ).fetchall()
+            triggers = conn.execute(
+                "SELECT event_object_table, trigger_name, event_manipulation, action_timing"
+                " FROM information_schema.triggers WHERE trigger_schema = %s ORDER BY 1, 2, 3",
+                (schema,),
+            ).fetchall()
+            return columns, indexes, triggers
+
+        stored, expected = describe(store.db.schema), describe(reference.schema)
+    store.close()
+    assert stored == expected
+    columns, indexes, triggers = expected
+    assert {table for table, *_ in columns} == {
+        "order_events", "outbox", "commands", "order_snapshots",
+    }  # fmt: skip
+    assert ("order_events", "position", "bigint", "NO", "YES") in columns
+    assert {name for _, name, _ in indexes} >= {
+        "order_events_event_id_key", "order_events_order_id_version_key", "outbox_unsent",
+    }  # fmt: skip
+    assert {(event, timing) for _, _, event, timing in triggers} == {
+        ("UPDATE", "BEFORE"),
+        ("DELETE", "BEFORE"),
+    }  # information_schema lists no TRUNCATE trigger; test_reliability refuses a TRUNCATE
