@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import logging
 import os
+import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from order_service import pipeline_commands
 from order_service.fold import FoldError, OrderState
@@ -40,7 +42,7 @@ from order_service.snapshots import (
     take_snapshot,
 )
 from order_service.upcasting import upcast
-from order_service.validation import validate_event
+from order_service.validation import event_problems
 
 __all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "Loaded", "build_parser", "main", "read_events"]
 
@@ -130,6 +132,65 @@ def _lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in text.split("\n")]
 
 
+def iter_events(path: str) -> Iterator[tuple[Loaded, int]]:
+    """The entries of one path, as `read_events` gives them, each with a key to recall it.
+
+    A JSON Lines file (`*.jsonl`, `*.ndjson`) is read line by line, so memory does not grow
+    with its length; its keys are byte offsets of lines. Any other path is one JSON document,
+    read whole; its keys are indexes.
+
+    Raises:
+        Unreadable: the path cannot be read as UTF-8 text (possibly after some entries).
+    """
+    if not _streamed(path):
+        yield from ((entry, entry.index) for entry in read_events(path))
+        return
+    try:
+        with open(path, "rb") as file:  # binary: a line ends at b"\n" only, as in `_lines`
+            yield from _stream_lines(path, file)
+    except OSError as error:
+        raise Unreadable(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _streamed(path: str) -> bool:
+    return path != "-" and path.endswith((".jsonl", ".ndjson"))
+
+
+def _stream_lines(path: str, file: BinaryIO) -> Iterator[tuple[Loaded, int]]:
+    index = offset = 0
+    for number, raw in enumerate(file, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:  # the message `read_events` gives, whole-file offset
+            raise Unreadable(f"cannot read {path}: {_decode_error(error, offset)}") from None
+        if number == 1:
+            line = line.removeprefix("\ufeff")  # a UTF-8 byte order mark: allowed, and not JSON
+        line = line.removesuffix("\n").removesuffix("\r")
+        if line.strip():
+            yield _json_line(path, number, index, line), offset
+            index += 1
+        offset += len(raw)
+    if index == 0:
+        yield Loaded(path, None, 0, error="empty: no events"), 0
+
+
+def _reread_line(path: str, offset: int) -> Any:
+    with open(path, "rb") as file:
+        file.seek(offset)
+        return json.loads(file.readline().decode("utf-8").removeprefix("\ufeff"))
+
+
+def _decode_error(error: UnicodeDecodeError, offset: int) -> str:
+    # str(error) with positions counted from the file's start, as reading it whole counts them.
+    start, end = error.start + offset, error.end + offset
+    what = (
+        f"byte 0x{error.object[error.start]:02x} in position {start}"
+        if end - start == 1
+        else f"bytes in position {start}-{end - 1}"
+    )
+    return f"'{error.encoding}' codec can't decode {what}: {error.reason}"
+
+
 def _json_lines(path: str, text: str) -> list[Loaded]:
     lines = [(number, line) for number, line in enumerate(_lines(text), 1) if line.strip()]
     return [_json_line(path, number, index, line) for index, (number, line) in enumerate(lines)]
@@ -177,57 +238,102 @@ def _read_all(paths: Sequence[str], err: TextIO) -> list[Loaded] | None:
     return entries
 
 
-def reused_event_ids(entries: Sequence[Loaded]) -> dict[int, str]:
-    """Entries whose `event_id` an earlier, different event of the same file already has.
+class FirstSeen:
+    """Where each event id of one file was first seen, to find an id reused by another event.
 
-    Returns {index in `entries`: where the first one is}. The same event twice is not a
-    problem (the store keeps it once); two different events under one id are: the store would
-    refuse the second. Files are checked one by one: a folder of fixtures often holds
-    variants of one event, each in its own file.
+    The same event twice is not a problem (the store keeps it once); two different events
+    under one id are: the store would refuse the second. Files are checked one by one: a
+    folder of fixtures often holds variants of one event, each in its own file. Each id is
+    kept with where it was seen and the key that brings its event back (`recall`), in a
+    private temporary SQLite database with a bounded page cache: memory stays bounded however
+    long the file, and only an id seen twice costs reading its first event again.
     """
-    first: dict[tuple[str, str], tuple[str, Any]] = {}
-    reused = {}
-    for index, entry in enumerate(entries):
+
+    def __init__(self, recall: Callable[[int], Any]) -> None:
+        self.recall = recall
+        self.db = sqlite3.connect("")  # "": a private temporary database, deleted on close
+        self.db.execute(
+            "CREATE TABLE seen (event_id TEXT PRIMARY KEY, location TEXT, key INTEGER)"
+            " WITHOUT ROWID"
+        )
+
+    def close(self) -> None:
+        """Drop the ids (and the temporary file)."""
+        self.db.close()
+
+    def reused(self, entry: Loaded, key: int) -> str | None:
+        """Where an earlier, different event with `entry`'s id is; None if there is none."""
         event_id = entry.payload.get("event_id") if isinstance(entry.payload, dict) else None
         if not isinstance(event_id, str):
-            continue
-        key = (entry.path, event_id)
-        if key not in first:
-            first[key] = (entry.where, entry.payload)
-        elif first[key][1] != entry.payload:
-            reused[index] = first[key][0]
-    return reused
+            return None
+        added = self.db.execute(
+            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (event_id, entry.where, key)
+        )
+        if added.rowcount:
+            return None
+        location, first = self.db.execute(
+            "SELECT location, key FROM seen WHERE event_id = ?", (event_id,)
+        ).fetchone()
+        return None if self.recall(first) == entry.payload else location
+
+
+def _entries_and_ids(path: str) -> tuple[Iterable[tuple[Loaded, int]], FirstSeen]:
+    """One path's entries with their keys, and the record of ids that can recall them."""
+    if _streamed(path):
+        return iter_events(path), FirstSeen(lambda offset: _reread_line(path, offset))
+    held = list(iter_events(path))  # one JSON document: read whole, recalled from memory
+    return held, FirstSeen(lambda index: held[index][0].payload)
+
+
+def _entry_problems(entry: Loaded, key: int, seen: FirstSeen) -> list[str]:
+    if entry.error is not None:
+        return [f"{entry.where}: {entry.error}"]
+    lines = [f"{entry.where}: event {entry.label}: {p}" for p in event_problems(entry.payload)]
+    first = seen.reused(entry, key)
+    if first is not None:
+        lines.append(
+            f"{entry.where}: event {entry.label}: /event_id: already the id of another "
+            f"event ({first}); an event id names one event"
+        )
+    return lines
 
 
 def _problem_lines(entries: Sequence[Loaded]) -> list[str]:
-    lines = []
-    reused = reused_event_ids(entries)
-    for index, entry in enumerate(entries):
-        if entry.error is not None:
-            lines.append(f"{entry.where}: {entry.error}")
-            continue
-        for problem in validate_event(entry.payload):
-            lines.append(f"{entry.where}: event {entry.label}: {problem}")
-        if index in reused:
-            lines.append(
-                f"{entry.where}: event {entry.label}: /event_id: already the id of another "
-                f"event ({reused[index]}); an event id names one event"
-            )
+    lines: list[str] = []
+    for _path, group in itertools.groupby(entries, key=lambda entry: entry.path):
+        in_file = list(group)
+        seen = FirstSeen(lambda index, in_file=in_file: in_file[index].payload)
+        try:
+            for entry in in_file:
+                lines += _entry_problems(entry, entry.index, seen)
+        finally:
+            seen.close()
     return lines
 
 
 def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    entries = _read_all(args.paths, err)
-    if entries is None:
+    # Streamed: each problem is printed when found, and a JSON Lines file is never held whole.
+    problems = events = 0
+    try:
+        for path in _expand(args.paths):
+            entries, seen = _entries_and_ids(path)
+            try:
+                for entry, key in entries:
+                    events += 1
+                    for line in _entry_problems(entry, key, seen):
+                        print(line, file=out)
+                        problems += 1
+            finally:
+                seen.close()
+    except Unreadable as error:
+        out.flush()
+        print(f"orders: {error}", file=err)
         return EXIT_USAGE
-    problems = _problem_lines(entries)
-    for line in problems:
-        print(line, file=out)
     out.flush()  # problems first, then the summary, also when both streams go to one log
     if problems:
-        print(f"orders: {len(problems)} problem(s) in {len(entries)} event(s)", file=err)
+        print(f"orders: {problems} problem(s) in {events} event(s)", file=err)
         return EXIT_INVALID
-    print(f"orders: {len(entries)} event(s) valid", file=err)
+    print(f"orders: {events} event(s) valid", file=err)
     return EXIT_OK
 
 

@@ -16,7 +16,6 @@ from order_service.decide import CommandRejected, decide
 from order_service.fold import OrderState, fold
 from order_service.snapshots import REDUCER_VERSION, resume, take_snapshot
 from order_service.store import EventStore
-from order_service.upcasting import upcast_all
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +49,14 @@ def load_order(store: EventStore, order_id: str) -> LoadedOrder:
     """Fold the order from its latest trusted snapshot plus the events after it."""
     snapshot = store.latest_snapshot(order_id)
     if snapshot is not None and snapshot.reducer_version == REDUCER_VERSION:
-        events = store.load(order_id, after_version=snapshot.version, with_metadata=False)
-        state = resume(snapshot, upcast_all(events))
+        events = store.load(
+            order_id, after_version=snapshot.version, with_metadata=False, upcast=True
+        )
+        state = resume(snapshot, events)
         return LoadedOrder(order_id, state, snapshot.version, len(events))
     # No snapshot, or one from another reducer version: resume logs it and replays everything.
-    events = store.load(order_id, with_metadata=False)
-    return LoadedOrder(order_id, resume(snapshot, upcast_all(events)), 0, len(events))
+    events = store.load(order_id, with_metadata=False, upcast=True)
+    return LoadedOrder(order_id, resume(snapshot, events), 0, len(events))
 
 
 class CommandHandler:

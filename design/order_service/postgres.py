@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from psycopg.rows import tuple_row
 from psycopg.types.string import TextLoader
 
 from order_service.database import Backend, sql_text
@@ -79,9 +80,26 @@ class Connection:
             cursor.executemany(_pg_sql(sql), rows)
         return cursor
 
+    def cursor(self) -> Cursor:
+        """A cursor whose rows are plain tuples while its `row_factory` is None, as in sqlite3."""
+        return Cursor(self.raw)
+
     def close(self) -> None:
         """Close the connection."""
         self.raw.close()
+
+
+class Cursor:
+    """The part of a `sqlite3.Cursor` the store uses: `row_factory`, then `execute`."""
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self.raw = raw
+        self.row_factory: Any = None
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        """Run one statement; returns the psycopg cursor."""
+        factory = tuple_row if self.row_factory is None else _named_rows
+        return self.raw.cursor(row_factory=factory).execute(_pg_sql(sql), params or None)
 
 
 class PostgreSQL(Backend):

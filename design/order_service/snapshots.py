@@ -88,12 +88,13 @@ def state_from_dict(state: Mapping[str, Any]) -> OrderState:
             raise ValueError(f"keys must be exactly {sorted(_STATE_KEYS)}")
         currency = state["total"]["currency"]
         lines = []
+        cents = 0
         for line in state["lines"]:
             if line["unit_price"]["currency"] != currency:
                 raise ValueError("every amount must be in the order's currency")
             if type(line["quantity"]) is not int or line["quantity"] < 1:
                 raise ValueError(f"quantity of {line['sku']} must be a positive integer")
-            _cents(line["unit_price"]["amount"])
+            cents += _cents(line["unit_price"]["amount"]) * line["quantity"]
             lines.append(Line(line["sku"], line["quantity"], line["unit_price"]["amount"]))
         result = OrderState(
             order_id=state["order_id"],
@@ -112,7 +113,6 @@ def state_from_dict(state: Mapping[str, Any]) -> OrderState:
             raise ValueError(f"unknown status {result.status!r}")
         if type(result.version) is not int or result.version < 1:
             raise ValueError("version must be an integer >= 1")
-        cents = sum(_cents(line.unit_price) * line.quantity for line in result.lines)
         if f"{cents // 100}.{cents % 100:02d}" != result.total:
             raise ValueError("total is not the sum of the lines")
     except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -213,7 +213,8 @@ def resume(snapshot: Snapshot | None, events: Iterable[Mapping[str, Any]]) -> Or
             snapshot.version,
             f"snapshot state is order {state.order_id} at version {state.version}",
         )
-    return fold(_after(state, stream), state)
+    after = list(_after(state, stream))
+    return fold(after, state) if after else state  # nothing after it: the snapshot's state
 
 
 def _after(state: OrderState, stream: Iterator[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:

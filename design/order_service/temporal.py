@@ -11,7 +11,6 @@ from itertools import takewhile
 from order_service.clock import timestamp
 from order_service.fold import OrderState, fold
 from order_service.store import EventStore
-from order_service.upcasting import upcast_all
 
 __all__ = ["AsOfError", "order_as_of"]
 
@@ -36,14 +35,14 @@ def order_as_of(
     """
     if version is not None and version < 1:
         raise AsOfError(f"version: {version} is not a version (1, 2, 3 ...)")
-    events = store.load(order_id, upto_version=version, with_metadata=False)
+    events = store.load(order_id, upto_version=version, with_metadata=False, upcast=True)
     if at is not None:
         try:
             upto = timestamp(at, round_up=False)  # for `<=`: see clock.timestamp
         except ValueError:
             raise AsOfError(f"at: {at!r} is not an ISO 8601 date or date-time") from None
         events = list(takewhile(lambda event: event["occurred_at"] <= upto, events))
-    return fold(upcast_all(events))
+    return fold(events)
 
 
 # --8<-- [end:order_as_of]

@@ -11,6 +11,28 @@ from order_service_bench import run
 DEFAULT_RESULTS = Path("design/order_service_bench/results.json")
 
 
+def verdict_lines(results: dict) -> list[str]:
+    """One line per target: its value in each run and, in a full run only, pass or MISS."""
+    lines = []
+    for target in results["targets"]:
+        values = ", ".join(
+            f"run {i}: {cell['value']:,.2f} (rounds {cell['round_range'][0]:,.2f} to "
+            f"{cell['round_range'][1]:,.2f})"
+            for i, cell in enumerate(target["runs"], 1)
+        )
+        wanted = f"{target['operator']} {target['threshold']:g}"
+        if target["met"] is None:
+            lines.append(f"{target['claim']} ({wanted}): {values}")
+        else:
+            verdict = "pass" if target["met"] else "MISS"
+            lines.append(f"{verdict}: {target['claim']} ({wanted}): {values}")
+    if results["mode"] != "full":
+        lines.append(
+            f"{results['mode']} mode: no verdicts (the thresholds are set for the full run)"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m order_service_bench", description=__doc__)
     parser.add_argument(
@@ -24,18 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     config = run.QUICK if args.quick else run.FULL
     print(
         f"benchmark ({config.mode}): N = {', '.join(f'{n:,}' for n in config.sizes)}; "
-        f"{config.warmup} warm-up + {config.repeats} timed rounds each",
+        f"{config.warmup} warm-up + {config.repeats} timed rounds each, {config.runs} run(s)",
         file=sys.stderr,
     )
     results = run.run(config, workdir=args.workdir)
     run.write(results, args.out)
-    for target in results["targets"]:
-        verdict = "pass" if target["met"] else "MISS"
-        print(
-            f"{verdict}: {target['claim']}: {target['ratio']:.2f} "
-            f"(target {target['operator']} {target['threshold']:g})",
-            file=sys.stderr,
-        )
+    for line in verdict_lines(results):
+        print(line, file=sys.stderr)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

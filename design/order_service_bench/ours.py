@@ -1,7 +1,7 @@
 """Our side of each comparison, through the design's own entry points.
 
 Nothing here is tuned for the benchmark: a rebuild is `handlers.load_order` (the latest stored
-snapshot, if any, plus `EventStore.load`, `upcast_all` and `fold`), an append is
+snapshot, if any, plus `EventStore.load(upcast=True)` and `fold`), an append is
 `EventStore.append` with the event model's validation on (as `app.bootstrap` wires it), the read
 model is `projections.rebuild`. If the design's code gets slower, these numbers do too.
 """

@@ -1,19 +1,21 @@
 """The benchmark's quick mode runs inside `make test`, so the benchmark cannot rot.
 
-These tests check what the results document holds (every measurement, every target, the
-machine) and that every contender derives the same order; they assert no speed.
+These tests check what the results document holds (every measurement of every run, every
+target without a verdict, the machine, the code measured) and that every contender derives the
+same order; they assert no speed.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from order_service_bench import bare, ours, page, peer, run, workload
+from order_service_bench import floor, ours, page, peer, run, stages, worker, workload
 from order_service_bench.timing import Contender, Progress, compare
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -39,29 +41,43 @@ def test_the_quick_benchmark_measures_every_contender_at_every_size(quick):
     config = results["config"]
     assert results["mode"] == "quick"
     assert config["sizes"] == list(run.QUICK.sizes)
-    measurements = results["measurements"]
-    for group, names in (("replay", run.REPLAY), ("append", run.APPEND)):
-        assert sorted(measurements[group]) == sorted(str(n) for n in config["sizes"])
-        for n in config["sizes"]:
-            assert sorted(measurements[group][str(n)]) == sorted(names), (group, n)
-            for cell in measurements[group][str(n)].values():
-                assert len(cell["runs_s"]) == config["repeats"]
-                assert cell["median_s"] > 0
-    assert sorted(measurements["read_model"]) == sorted(run.READ_MODEL)
-    assert [t["id"] for t in results["targets"]] == [t[0] for t in run.TARGETS]
+    assert len(results["runs"]) == config["runs"] == run.QUICK.runs
+    groups = (("replay", run.REPLAY), ("optimised", worker.OPTIMISED), ("append", run.APPEND))
+    for measured in (*results["runs"], results["measurements"]):
+        for group, names in groups:
+            assert sorted(measured[group]) == sorted(str(n) for n in config["sizes"])
+            for n in config["sizes"]:
+                assert sorted(measured[group][str(n)]) == sorted(names), (group, n)
+                for cell in measured[group][str(n)].values():
+                    assert len(cell["runs_s"]) == config["repeats"] * (
+                        config["runs"] if measured is results["measurements"] else 1
+                    )
+                    assert cell["median_s"] > 0
+        assert sorted(measured["read_model"]) == sorted(run.READ_MODEL)
+    for measured in results["runs"]:
+        validate = measured["validate"]
+        assert validate["events"] == run.QUICK.validate_events
+        assert (
+            len(validate["events_per_s"]) == len(validate["peak_mib"]) == config["validate_rounds"]
+        )
+        assert set(measured["stages"]["median_s"]) == set(stages.STAGES)
+    assert [t["id"] for t in results["targets"]] == [t.id for t in run.TARGETS]
     for target in results["targets"]:
-        assert isinstance(target["met"], bool) and target["ratio"] > 0
-    assert set(results["machine"]) >= {"cpu", "cores", "python", "sqlite", "date"}
+        assert target["met"] is None  # quick mode judges nothing
+        assert all(cell["holds"] is None and cell["value"] > 0 for cell in target["runs"])
+    assert set(results["machine"]) >= {"cpu", "cores", "python", "sqlite", "date", "load_average"}
     assert set(results["sqlite_settings"]) == {"ours", "peer"}
-    assert set(results["profile"]["replay"]) == {"EventStore.load", "json.loads", "fold"}
+    assert results["code"]["digest"] == run.design_digest()
 
 
-def test_the_benchmark_shows_its_progress_and_each_verdict(quick):
+def test_the_benchmark_shows_its_progress_and_no_verdict_in_quick_mode(quick):
     _, stderr = quick
-    steps = 2 * len(run.QUICK.sizes) + 1
+    steps = run.steps(run.QUICK)
     assert f"[1/{steps}] replay N=10" in stderr
-    assert f"[{steps}/{steps}] read model" in stderr
-    assert stderr.count("pass: ") + stderr.count("MISS: ") == len(run.TARGETS)
+    assert f"[{steps}/{steps}] orders validate" in stderr
+    assert "pass: " not in stderr and "MISS: " not in stderr
+    assert "quick mode: no verdicts" in stderr
+    assert sum(target.claim in stderr for target in run.TARGETS) == len(run.TARGETS)
 
 
 def test_the_page_and_the_chart_render_from_quick_results(quick):
@@ -69,6 +85,7 @@ def test_the_page_and_the_chart_render_from_quick_results(quick):
     blocks = page.render_blocks(results)
     assert sorted(blocks) == sorted(page.RENDERERS)
     assert all(body.strip() for body in blocks.values())
+    assert "no verdicts" in blocks["headline"]
     svg = ET.fromstring(page.render_svg(results))
     namespace = "{http://www.w3.org/2000/svg}"
     assert svg.find(f"{namespace}title") is not None
@@ -84,15 +101,22 @@ def test_every_contender_derives_the_same_order(tmp_path, n_events):
     app = peer.open_app(tmp_path / "peer.db")
     aggregate = peer.build_order(events)
     app.save(aggregate)
-    conn = bare.open_event_store(tmp_path / "bare.db")
-    bare.append(conn, bare.event_rows(events, ours.RECORDED_AT))
+    fast = peer.open_app(tmp_path / "peer-orjson.db", transcoder="orjson")
+    fast_aggregate = peer.build_order(events)
+    fast.save(fast_aggregate)
+    conn = floor.open_event_store(tmp_path / "floor.db")
+    floor.append(conn, floor.event_rows(events, ours.RECORDED_AT))
     try:
         assert ours.summary(ours.replay(store, "42")) == expected
         assert peer.summary(app.repository.get(aggregate.id)) == expected
-        assert bare.summary(bare.fold(conn, "42")) == expected
+        assert type(fast.mapper.transcoder) is peer.OrjsonTranscoder
+        assert peer.summary(fast.repository.get(fast_aggregate.id)) == expected
+        assert floor.summary(floor.fold(conn, "42")) == expected
+        assert floor.summary(floor.fold(sqlite3.connect(store.path), "42")) == expected
     finally:
         store.close()
         app.close()
+        fast.close()
         conn.close()
 
 

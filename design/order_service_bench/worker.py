@@ -1,0 +1,104 @@
+"""The `python -O` worker: replay timed where `eventsourcing` runs its fastest configuration.
+
+`-O` strips `assert` statements, and with them the runtime-Protocol `isinstance` check that
+`eventsourcing` makes for every event it replays; the optimised peers only exist in such a
+process. Ours and the floor are timed in the same interleaved rounds, as controls: their
+ratio to the main process's figures shows that `-O` changes nothing for them.
+
+    python -O -m order_service_bench.worker --sizes 10 100 --warmup 1 --repeats 2 DIR
+
+prints `{"<N>": {"<contender>": {"median_s", "runs_s"}}}` on standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from order_service_bench import floor, ours, peer, workload
+from order_service_bench.timing import Contender, Measurement, Progress, compare
+
+OPTIMISED = ("ours_full_O", "floor_fold_O", "peer_full_O", "peer_full_O_orjson")
+
+
+def checker(expected: dict[str, Any], summarise: Any) -> Any:
+    """A check that fails the run when a contender derived another order than `expected`."""
+
+    def check(result: Any) -> None:
+        got = summarise(result)
+        if got != expected:
+            raise AssertionError(f"a contender derived {got}, expected {expected}")
+
+    return check
+
+
+def measure(n: int, root: Path, warmup: int, repeats: int) -> dict[str, Measurement]:
+    """Rebuild one order of `n` events four ways, interleaved, in this (`-O`) process."""
+    order_id = str(5000 + n)
+    events = workload.order_events(order_id, n)
+    expected = workload.expected_summary(n)
+    store = ours.open_store(root / f"optimised-ours-{n}.db")
+    store.append(events, expected_version=0)
+    floor_conn = sqlite3.connect(store.path)
+    apps = {}
+    for transcoder in ("json", "orjson"):
+        app = peer.open_app(root / f"optimised-peer-{transcoder}-{n}.db", transcoder=transcoder)
+        aggregate = peer.build_order(events)
+        app.save(aggregate)
+        apps[transcoder] = (app, aggregate.id)
+
+    def peer_get(transcoder: str) -> Any:
+        app, aggregate_id = apps[transcoder]
+        return lambda: lambda: app.repository.get(aggregate_id)
+
+    check_peer = checker(expected, peer.summary)
+    contenders = [
+        Contender(
+            "ours_full_O",
+            lambda: lambda: ours.replay(store, order_id),
+            checker(expected, ours.summary),
+        ),
+        Contender(
+            "floor_fold_O",
+            lambda: lambda: floor.fold(floor_conn, order_id),
+            checker(expected, floor.summary),
+        ),
+        Contender("peer_full_O", peer_get("json"), check_peer),
+        Contender("peer_full_O_orjson", peer_get("orjson"), check_peer),
+    ]
+    try:
+        progress = Progress(1, quiet=True)
+        return compare(f"-O N={n}", contenders, warmup=warmup, repeats=repeats, progress=progress)
+    finally:
+        store.close()
+        floor_conn.close()
+        for app, _ in apps.values():
+            app.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -O -m order_service_bench.worker")
+    parser.add_argument("--sizes", type=int, nargs="+", required=True)
+    parser.add_argument("--warmup", type=int, required=True)
+    parser.add_argument("--repeats", type=int, required=True)
+    parser.add_argument("workdir", type=Path)
+    args = parser.parse_args(argv)
+    if sys.flags.optimize < 1:
+        parser.error("run me with python -O: the optimised peers need asserts stripped")
+    results = {
+        str(n): {
+            name: m.as_json()
+            for name, m in measure(n, args.workdir, args.warmup, args.repeats).items()
+        }
+        for n in args.sizes
+    }
+    json.dump(results, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
