@@ -27,3 +27,12 @@ def fail_inserts(conn: Any, table: str, message: str) -> None:
         f"CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} "
         f"FOR EACH ROW EXECUTE FUNCTION fail_{table}()"
     )
+
+
+def stop_failing_inserts(conn: Any, table: str) -> None:
+    """Undo `fail_inserts`: the table takes inserts again."""
+    if backend_of(conn).name == "sqlite":
+        conn.execute(f"DROP TRIGGER IF EXISTS temp.fail_{table}")
+        return
+    conn.execute(f"DROP TRIGGER IF EXISTS fail_{table} ON {table}")
+    conn.execute(f"DROP FUNCTION IF EXISTS fail_{table}()")
