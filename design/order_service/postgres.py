@@ -31,7 +31,11 @@ _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,50}")
 
 @lru_cache(maxsize=512)
 def _pg_sql(sql: str) -> str:
-    """SQLite's `?` and `:name` parameters as psycopg's `%s` and `%(name)s`."""
+    """SQLite's `?` and `:name` parameters as psycopg's `%s` and `%(name)s`.
+
+    The design's SQL binds every value, so no `?` or `:word` stands inside a string literal;
+    SQL that had one would need its own PostgreSQL text.
+    """
     sql = sql.replace("%", "%%").replace("?", "%s")
     return re.sub(r"(?<![:\w]):([a-z_]\w*)", r"%(\1)s", sql)
 
