@@ -63,11 +63,11 @@ test: setup chromium postgresql lint  ## every test, browser tests included, on 
 schemas: setup  ## regenerate schemas/ from the pydantic models
 	$(BIN)/python -m order_service.schemas
 
-bench: setup  ## the full benchmark (a few minutes); writes its results file and re-renders the performance page
+bench: setup  ## two full benchmark runs (about 5 minutes on 2 cores); writes its results file and re-renders the performance page
 	$(BIN)/python -m order_service_bench --out design/order_service_bench/results.json
 	$(BIN)/python -m order_service_bench.page
 
-bench-quick: setup  ## the benchmark's quick mode (seconds), as the tests run it; commits nothing
+bench-quick: setup  ## the benchmark's quick mode (seconds, no verdicts), as the tests run it; commits nothing
 	$(BIN)/python -m order_service_bench --quick --out .cache/bench-quick.json
 
 clean:  ## remove everything set-up and builds made
