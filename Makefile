@@ -28,7 +28,10 @@ AJV_FORMATS_VERSION := 3.0.1
 AJV_STAMP := $(VENDOR)/ajv/.version-$(AJV_DIST_VERSION)-$(AJV_FORMATS_VERSION)
 NEED_NPM = command -v npm >/dev/null || { echo >&2 "npm is missing: install Node.js and npm (Debian: apt-get install -y nodejs npm), then run make again."; exit 1; }
 
-.PHONY: help setup serve docs test lint bench bench-quick schemas openapi clean chromium curl
+# Where Debian's PostgreSQL server binaries are; the tests start a throwaway cluster with them.
+PG_INITDB ?= /usr/lib/postgresql/*/bin/initdb
+
+.PHONY: help setup serve docs test lint bench bench-quick schemas openapi clean chromium curl postgresql
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,7 +40,7 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[docs,test,bench,http]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[docs,test,bench,http,pg]'
 	touch $@
 
 $(MERMAID_JS):
@@ -90,6 +93,12 @@ curl:  ## curl, which the Run page's HTTP session uses, when it is missing
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq curl >/dev/null; \
 	  else echo >&2 "curl is missing: sudo apt-get install -y curl (the curl session test will fail)"; fi; }
 
+postgresql:  ## Debian's PostgreSQL server for the postgresql tests, when it is missing
+	@compgen -G "$(PG_INITDB)" >/dev/null || command -v initdb >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo >&2 "PostgreSQL is missing: sudo apt-get install -y postgresql, or set ORDERS_TEST_PG_URL=postgresql://USER@HOST:PORT/DB (postgresql tests will be skipped; with CI=true they fail)"; fi; }
+
 docs: setup  ## build the site strictly into site/
 	$(BIN)/mkdocs build --strict
 
@@ -100,7 +109,7 @@ lint: setup  ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup chromium curl lint  ## every test, browser tests included
+test: setup chromium curl postgresql lint  ## every test, browser tests included, on SQLite and PostgreSQL
 	$(BIN)/pytest
 
 schemas: setup  ## regenerate schemas/ from the pydantic models

@@ -15,8 +15,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from postgres_server import server_for_tests
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+BACKENDS = ("sqlite", "postgresql")
+"""The databases the store, outbox, projection and query tests run on, from one suite."""
 
 
 class _ConfigLoader(yaml.SafeLoader):
@@ -139,3 +143,30 @@ def mermaid_sources(nav_pages: list[str], page_html_path) -> dict[str, list[str]
         parser.feed(page_html_path(page).read_text(encoding="utf-8"))
         sources[page] = [source.strip() for source in parser.sources]
     return sources
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server for the session (see `postgres_server.py`).
+
+    Missing, it skips the postgresql tests, or fails them when `CI=true`: CI must not pass
+    a suite it did not run.
+    """
+    server = server_for_tests(os.environ)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend a parametrised test runs on: `sqlite` or `postgresql`."""
+    return request.param
+
+
+@pytest.fixture
+def new_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    """`new_db("name")` is a fresh database on the test's backend: a file path or a URL."""
+    if backend == "sqlite":
+        return lambda name="orders": str(tmp_path / f"{name}.db")
+    server = request.getfixturevalue("postgres_server")
+    return lambda name="orders": server.new_url()

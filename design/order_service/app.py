@@ -1,8 +1,9 @@
 """The composition root: wire the boxes of the diagram into one running Order Service.
 
 `bootstrap` is the only place that knows every part; each part knows only what it is given.
-Two SQLite files, as in the diagram: the write database (events, outbox, snapshots) and the
-read database (the `order_summary` read model).
+Two databases, as in the diagram: the write database (events, outbox, snapshots) and the
+read database (the `order_summary` read model), each a SQLite file (the default) or a schema
+on a PostgreSQL server (`postgresql://...`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from order_service.bus import Bus
 from order_service.clock import new_id as new_uuid
 from order_service.clock import utc_now
+from order_service.database import Backend, open_backend
 from order_service.events import canonical_event
 from order_service.handlers import SNAPSHOT_EVERY, CommandHandler
 from order_service.notifications import ShippingNotifier
@@ -24,18 +26,20 @@ from order_service.queries import OrderQueries
 from order_service.store import EventStore
 
 
-def read_db_for(write_db: str | Path) -> Path:
-    """The read database that goes with a write database: `orders.db` -> `orders.read.db`."""
-    path = Path(write_db)
-    return path.with_name(f"{path.stem}.read{path.suffix or '.db'}")
+def read_db_for(write_db: str | Path | Backend) -> Backend:
+    """The read database that goes with a write database.
+
+    `orders.db` -> `orders.read.db`; the schema `orders` -> `orders_read` on the same server.
+    """
+    return open_backend(write_db).sibling("read")
 
 
 @dataclass
 class OrderService:
     """The running design: command side, outbox relay, bus, projector, query side."""
 
-    write_db: Path
-    read_db: Path
+    write_db: Backend
+    read_db: Backend
     store: EventStore
     """The command handler's connection to the write database."""
     handle: CommandHandler
@@ -66,8 +70,8 @@ class OrderService:
 
 
 def bootstrap(
-    write_db: str | Path,
-    read_db: str | Path | None = None,
+    write_db: str | Path | Backend,
+    read_db: str | Path | Backend | None = None,
     *,
     clock: Callable[[], str] = utc_now,
     new_id: Callable[[], str] = new_uuid,
@@ -76,14 +80,14 @@ def bootstrap(
     """Open (creating if needed) both databases and wire the service.
 
     Args:
-        write_db: the write database file.
-        read_db: the read database file; by default `read_db_for(write_db)`.
+        write_db: the write database: a SQLite file, a `postgresql://` URL or a `Backend`.
+        read_db: the read database; by default `read_db_for(write_db)`.
         clock: the time source (fixed in the demo and tests, so runs repeat).
         new_id: the event id source (likewise).
         snapshot_every: the snapshot policy, in events.
     """
-    write_db = Path(write_db)
-    read_db = read_db_for(write_db) if read_db is None else Path(read_db)
+    write_db = open_backend(write_db)
+    read_db = read_db_for(write_db) if read_db is None else open_backend(read_db)
     # Every new event is checked by the event model before it is stored: the boundary.
     store = EventStore(write_db, clock=clock, validate=canonical_event)
     bus = Bus()

@@ -1,16 +1,21 @@
-"""How every part opens SQLite: WAL, a busy timeout, explicit transactions.
+"""Where the design's two databases live: a SQLite file (the default) or a PostgreSQL schema.
 
-Both databases of the design (the write store and the read model) are SQLite files opened
-here, so the settings that make concurrency and crash recovery work live in one place.
+Every part opens its database through a `Backend`, so the store, outbox, projector and
+queries are written once. What must differ is here and in `order_service.postgres`: how to
+connect, the DDL file (`event_store.sql` or `event_store.pg.sql`...), how a transaction
+starts, and a few dialect pieces (a per-order lock, the relay's `SKIP LOCKED` claim).
+SQL shared by both backends uses `?` and `:name` parameters, SQLite's style.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -36,10 +41,15 @@ def connect(path: str | Path, *, read_only: bool = False) -> sqlite3.Connection:
             isolation_level=None,
             timeout=BUSY_TIMEOUT_SECONDS,
             check_same_thread=False,
+            factory=_Connection,
         )
     else:
         conn = sqlite3.connect(
-            path, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False
+            path,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            check_same_thread=False,
+            factory=_Connection,
         )
         # WAL lets readers read while one writer writes; NORMAL syncs at checkpoints, which
         # survives a crash of the process (not necessarily a power cut) and is WAL's advice.
@@ -48,9 +58,28 @@ def connect(path: str | Path, *, read_only: bool = False) -> sqlite3.Connection:
     return conn
 
 
+class _Connection(sqlite3.Connection):
+    """A `sqlite3.Connection` that knows its `Backend` (as a PostgreSQL connection does)."""
+
+    backend: Backend
+
+
+def backend_of(conn: Any) -> Backend:
+    """The backend a connection was opened by (its transactions and dialect pieces)."""
+    backend = getattr(conn, "backend", None)
+    if backend is None:
+        raise TypeError(f"{conn!r} was not opened by a Backend: open it with Backend.connect()")
+    return backend
+
+
+def sql_text(sql_file: str) -> str:
+    """The text of a DDL file shipped in this package."""
+    return files("order_service").joinpath(sql_file).read_text(encoding="utf-8")
+
+
 def run_script(conn: sqlite3.Connection, sql_file: str) -> None:
     """Run a DDL file shipped in this package (`event_store.sql`, `read_model.sql`)."""
-    conn.executescript(files("order_service").joinpath(sql_file).read_text(encoding="utf-8"))
+    conn.executescript(sql_text(sql_file))
 
 
 @contextmanager
@@ -67,3 +96,165 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+class Backend:
+    """One database of the design, and how to talk to it. `str()` gives its `--db` form.
+
+    Attributes:
+        name: `sqlite` or `postgresql`.
+        Error: the driver's base error class (`sqlite3.Error`, `psycopg.Error`).
+        IntegrityError: what a refused constraint raises.
+        concurrent_writers: False if the database serialises every writer (SQLite); True if
+            writers of different orders run at once (PostgreSQL), so that positions can
+            commit out of order and relays must claim rows.
+    """
+
+    name: str
+    Error: type[Exception]
+    IntegrityError: type[Exception]
+    concurrent_writers: bool
+
+    def connect(self, *, read_only: bool = False, by_name: bool = False) -> Any:
+        """A connection whose `execute` returns a cursor; rows by column name if `by_name`."""
+        raise NotImplementedError
+
+    def create(self, conn: Any, schema: str) -> None:
+        """Create the tables of `schema` (`event_store` or `read_model`) if they are missing."""
+        raise NotImplementedError
+
+    def transaction(self, conn: Any) -> AbstractContextManager[None]:
+        """One write transaction: committed at the end of the block, rolled back on error."""
+        raise NotImplementedError
+
+    def exists(self) -> bool:
+        """True if the database holds the event store's `order_events` table."""
+        raise NotImplementedError
+
+    def holds(self) -> bool:
+        """True if the database exists at all (a file, a schema), whatever it holds."""
+        raise NotImplementedError
+
+    def sibling(self, kind: str) -> Backend:
+        """Another database beside this one: `orders.read.db`, or the schema `orders_read`."""
+        raise NotImplementedError
+
+    @property
+    def label(self) -> str:
+        """A short name for output: the file's name, or `schema NAME`."""
+        raise NotImplementedError
+
+    def lock_order(self, conn: Any, order_id: str) -> None:
+        """Inside a write transaction, make other writers of this order wait until it ends."""
+
+    def lock_read_model(self, conn: Any) -> None:
+        """Inside a transaction, keep projectors out of the read model until it ends."""
+
+    def notify_append(self, conn: Any) -> None:
+        """Inside an append's transaction: tell listening relays at the commit (PostgreSQL)."""
+
+    def listen(self, conn: Any) -> None:
+        """Make `wait_for_append` on this connection wake at an append's commit, if it can."""
+
+    def wait_for_append(self, conn: Any, timeout: float, stop: threading.Event) -> None:
+        """Wait up to `timeout` seconds, less if an append commits (PostgreSQL) or `stop` is set."""
+        stop.wait(timeout)
+
+    def wake(self) -> None:
+        """Wake every relay waiting in `wait_for_append` (PostgreSQL; SQLite polls)."""
+
+    for_update = ""
+    """Appended to a SELECT whose rows the transaction is about to write."""
+
+    claim = ""
+    """Appended to the relay's SELECT of unsent rows: rows another relay holds are skipped."""
+
+
+class SQLite(Backend):
+    """A SQLite file: one writer at a time (`BEGIN IMMEDIATE`), which orders every commit."""
+
+    name = "sqlite"
+    Error = sqlite3.Error
+    IntegrityError = sqlite3.IntegrityError
+    concurrent_writers = False
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def __fspath__(self) -> str:  # a SQLite backend is its file: open(), sqlite3.connect()
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"SQLite({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SQLite) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def connect(self, *, read_only: bool = False, by_name: bool = False) -> sqlite3.Connection:
+        conn = connect(self.path, read_only=read_only)
+        conn.backend = self  # type: ignore[attr-defined]
+        if by_name:
+            conn.row_factory = sqlite3.Row
+        return conn
+
+    def create(self, conn: sqlite3.Connection, schema: str) -> None:
+        run_script(conn, f"{schema}.sql")
+
+    def transaction(self, conn: sqlite3.Connection) -> AbstractContextManager[None]:
+        return transaction(conn)
+
+    def exists(self) -> bool:
+        if not self.path.is_file():
+            return False
+        try:
+            with _closing(connect(self.path, read_only=True)) as conn:
+                found = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'order_events'"
+                ).fetchone()
+        except sqlite3.DatabaseError:
+            return False
+        return found is not None
+
+    def holds(self) -> bool:
+        return self.path.exists()
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+    def sibling(self, kind: str) -> SQLite:
+        return SQLite(self.path.with_name(f"{self.path.stem}.{kind}{self.path.suffix or '.db'}"))
+
+
+@contextmanager
+def _closing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def is_url(text: str | Path) -> bool:
+    """True if `text` names a PostgreSQL server rather than a SQLite file."""
+    return isinstance(text, str) and text.startswith(("postgresql://", "postgres://"))
+
+
+def open_backend(url_or_path: str | Path | Backend) -> Backend:
+    """The backend a `--db` value names: a `postgresql://` URL, else a SQLite file path.
+
+    A URL may end with `?schema=NAME` (default `orders`): the tables live in that schema,
+    and the read model in `NAME_read`. Raises `ValueError` naming what is wrong with a URL.
+    """
+    if isinstance(url_or_path, Backend):
+        return url_or_path
+    if is_url(url_or_path):
+        from order_service.postgres import PostgreSQL  # psycopg: only if a URL is given
+
+        return PostgreSQL.from_url(str(url_or_path))
+    return SQLite(url_or_path)

@@ -21,6 +21,7 @@ from order_service.commands import (
     PlaceOrder,
     ShipOrder,
 )
+from order_service.database import Backend, open_backend
 from order_service.decide import CommandRejected
 from order_service.handlers import load_order
 from order_service.projections import contents, open_read_model, rebuild
@@ -147,19 +148,23 @@ class _Story:
             self.say(f"    {describe(summary)}")
 
 
-def _refuse_existing(*paths: Path) -> None:
-    for path in paths:
-        if path.exists():
+def _refuse_existing(*databases: Backend) -> None:
+    for db in databases:
+        if db.holds():
+            what = "file" if db.name == "sqlite" else "schema"
             raise FileExistsError(
-                f"{path}: the demo writes a fresh database and this file exists; "
-                "give a new --db path or delete the file"
+                f"{db}: the demo writes a fresh database and this {what} exists; "
+                f"give a new --db {'path' if what == 'file' else '?schema='} or delete the {what}"
             )
 
 
-def run_demo(write_db: str | Path, out: TextIO) -> None:
-    """Run #1001's story on a fresh write database (and its read database) and narrate it."""
-    write_db = Path(write_db)
-    replay_db = write_db.with_name(f"{write_db.stem}.replay{write_db.suffix or '.db'}")
+def run_demo(write_db: str | Path | Backend, out: TextIO) -> None:
+    """Run #1001's story on a fresh write database (and its read database) and narrate it.
+
+    `write_db` is a SQLite file or a `postgresql://` URL (its `?schema=` must not exist yet).
+    """
+    write_db = open_backend(write_db)
+    replay_db = write_db.sibling("replay")
     _refuse_existing(write_db, read_db_for(write_db), replay_db)
     clock = DemoClock("2026-11-02T09:15:00Z")
     service = bootstrap(
@@ -172,11 +177,11 @@ def run_demo(write_db: str | Path, out: TextIO) -> None:
         service.close()
 
 
-def _tell(story: _Story, service: OrderService, replay_db: Path) -> None:
+def _tell(story: _Story, service: OrderService, replay_db: Backend) -> None:
     say = story.say
     say("orders demo: order #1001 from command to query, with fixed ids and clock")
-    say(f"Write DB: {service.write_db.name} (order_events, outbox, order_snapshots)")
-    say(f"Read DB:  {service.read_db.name} (order_summary)")
+    say(f"Write DB: {service.write_db.label} (order_events, outbox, order_snapshots)")
+    say(f"Read DB:  {service.read_db.label} (order_summary)")
 
     story.command(
         "2026-11-02T09:15:00Z", PlaceOrder, order_id="1001", customer_id="C-0042",
@@ -234,7 +239,7 @@ def _tell(story: _Story, service: OrderService, replay_db: Path) -> None:
     sent_before = len(service.notifier.sent)
     with closing(open_read_model(replay_db)) as fresh:
         replayed = rebuild(service.store, fresh)
-        story.heading("Replay", f"rebuild the read model from nothing into {replay_db.name}")
+        story.heading("Replay", f"rebuild the read model from nothing into {replay_db.label}")
         say(f"    replayed {replayed} events from order_events")
         with closing(open_read_model(service.read_db)) as live:
             same = contents(fresh) == contents(live)

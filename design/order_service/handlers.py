@@ -8,7 +8,6 @@ events, and dropping them all changes no result, only how many events a load fol
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -117,7 +116,7 @@ class CommandHandler:
             state = fold(events, loaded.state)
             try:
                 self.store.save_snapshot(take_snapshot(state))
-            except sqlite3.Error as error:
+            except self.store.db.Error as error:
                 # The events are committed: the command succeeded. Raising now would make the
                 # client retry it (AddOrderItem twice); a missing snapshot only costs a replay.
                 log.warning("order %s: snapshot not saved: %s", command.order_id, error)

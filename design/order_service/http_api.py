@@ -43,6 +43,7 @@ from order_service.commands import (
     PlaceOrder,
     ShipOrder,
 )
+from order_service.database import is_url, open_backend
 from order_service.decide import CommandRejected
 from order_service.events import (
     CUSTOMER_ID_PATTERN,
@@ -707,12 +708,15 @@ def serve(
 ) -> int:
     """Run the API on uvicorn until interrupted; a temporary database when `db` is None."""
     with tempfile.TemporaryDirectory(prefix="orders-serve-") as folder:
-        write_db = Path(db) if db else Path(folder) / "orders.db"
+        write_db: str | Path = Path(db) if db else Path(folder) / "orders.db"
         try:
-            write_db.parent.mkdir(parents=True, exist_ok=True)
-            _check_write_db(write_db)
+            if db and is_url(db):
+                write_db = str(open_backend(db))  # checks the URL; the app connects at start
+            else:
+                write_db.parent.mkdir(parents=True, exist_ok=True)
+                _check_write_db(write_db)
         except (OSError, ValueError) as error:
-            print(f"orders: cannot serve {write_db}: {error}", file=err)
+            print(f"orders: cannot serve {db or write_db}: {error}", file=err)
             return 1
         app = create_app(write_db, wait_timeout=wait_timeout, relay_interval=relay_interval)
         config = uvicorn.Config(

@@ -18,7 +18,13 @@ from order_service.store import EventStore
 
 
 class Relay:
-    """Publish unsent outbox rows to the bus. Run one relay per write database."""
+    """Publish unsent outbox rows to the bus.
+
+    Several relays may run over one outbox: each run claims its rows in one transaction
+    (SQLite lets one writer in at a time; PostgreSQL skips rows another relay holds with
+    `FOR UPDATE SKIP LOCKED`), so no row is published twice by runs that commit, and an
+    order's events reach the bus in version order.
+    """
 
     def __init__(self, store: EventStore, bus: Bus, *, clock: Callable[[], str]) -> None:
         self.store = store
@@ -33,14 +39,24 @@ class Relay:
     def run_once(self, *, limit: int | None = None) -> int:
         """Publish up to `limit` unsent events in position order; return how many.
 
-        A subscriber's exception propagates, and that event stays unsent.
+        A subscriber's exception propagates, and that event stays unsent; the events
+        published before it stay marked sent.
         """
-        unsent = self.store.unsent(limit=limit)
-        for position, event in unsent:
-            self.bus.publish(event, position)
-            # Marked after the publish: a crash in between means one more delivery, not a loss.
-            self.store.mark_sent(position, self.clock())
-        return len(unsent)
+        failure: Exception | None = None
+        published = 0
+        with self.store.transaction():  # the claim on the rows lasts until the commit
+            for position, event in self.store.unsent(limit=limit):
+                try:
+                    self.bus.publish(event, position)
+                except Exception as error:  # raised after the rows before it are committed
+                    failure = error
+                    break
+                # Marked after the publish: a crash in between means one more delivery.
+                self.store.mark_sent(position, self.clock())
+                published += 1
+        if failure is not None:
+            raise failure
+        return published
 
     # --8<-- [end:run_once]
 
@@ -64,10 +80,12 @@ class RelayWorker:
         return self
 
     def _run(self) -> None:
+        store = self.relay.store
         try:
+            store.db.listen(store.conn)  # PostgreSQL: a commit of an append wakes the wait
             while not self._stop.is_set():
                 if self.relay.run_once() == 0:
-                    self._stop.wait(self.interval)
+                    store.db.wait_for_append(store.conn, self.interval, self._stop)
         except BaseException as error:  # kept for stop() to raise in the caller's thread
             self.error = error
 
@@ -79,6 +97,8 @@ class RelayWorker:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread and raise the error that stopped it, if any."""
         self._stop.set()
+        if self._thread.is_alive():
+            self.relay.store.db.wake()  # a worker waiting for a notification wakes now
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise TimeoutError(f"the relay worker did not stop within {timeout} s")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from order_service.app import bootstrap, read_db_for
-from order_service.database import connect
+from order_service.database import Backend, SQLite, is_url, open_backend
 from order_service.demo import run_demo
 from order_service.projections import ProjectionError
 from order_service.queries import OrderQueries, QueryError
@@ -35,8 +35,38 @@ def _print_json(out: TextIO, value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False), file=out)
 
 
+def _database_errors() -> tuple[type[Exception], ...]:
+    """What a database driver raises: sqlite3's, and psycopg's if it is installed."""
+    try:
+        import psycopg
+    except ImportError:
+        return (sqlite3.Error,)
+    return (sqlite3.Error, psycopg.Error)
+
+
+def _backend(db: str) -> Backend:
+    """`--db` as a backend; a URL without psycopg installed is a clear error."""
+    try:
+        return open_backend(db)
+    except ImportError:
+        raise FileNotFoundError(
+            f"{db}: PostgreSQL needs psycopg: pip install 'order-service-design[pg]'"
+        ) from None
+    except ValueError as error:  # a URL whose schema name cannot be used
+        raise FileNotFoundError(f"{db}: {error}") from None
+
+
 def run_demo_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """`orders demo [--db PATH]`: #1001's story on fresh files."""
+    """`orders demo [--db PATH or URL]`: #1001's story on fresh files or a fresh schema."""
+    if args.db is not None and is_url(args.db):
+        try:
+            run_demo(_backend(args.db), out)
+        except (FileExistsError, FileNotFoundError, ValueError) as error:
+            return _fail(err, str(error))
+        except _database_errors() as error:  # no server there, a refused login...
+            reason = " ".join(str(error).split())  # libpq's message spans lines
+            return _fail(err, f"cannot write the demo database {args.db}: {reason}")
+        return 0
     if args.db is not None and not Path(args.db).name:
         return _fail(err, f"--db {args.db!r}: give a file path, e.g. --db orders.db")
     try:
@@ -56,16 +86,26 @@ def run_demo_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _write_db(path: str) -> Path:
-    """The write database at `path`, checked before anything opens it for writing.
+def _write_db(path: str) -> Backend:
+    """The write database at `path` (a file or a URL), checked before anything writes to it.
 
-    Opening a file as the event store creates its tables: a mistyped `--db` (the read
+    Opening a database as the event store creates its tables: a mistyped `--db` (the read
     database, any other file) must be refused, not quietly turned into an empty store.
     """
-    if not Path(path).is_file():
+    db = _backend(path)
+    if not isinstance(db, SQLite):
+        try:
+            found = db.exists()
+        except _database_errors() as error:
+            reason = " ".join(str(error).split())  # libpq's message spans lines
+            raise FileNotFoundError(f"{db}: cannot reach the server ({reason})") from None
+        if not found:
+            raise FileNotFoundError(f"{db}: not a write database (no order_events table there)")
+        return db
+    if not db.path.is_file():
         raise FileNotFoundError(f"{path}: no such write database (run `orders demo --db {path}`?)")
     try:
-        with closing(connect(path, read_only=True)) as conn:
+        with closing(db.connect(read_only=True)) as conn:
             found = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'order_events'"
             ).fetchone()
@@ -73,15 +113,16 @@ def _write_db(path: str) -> Path:
         raise FileNotFoundError(f"{path}: not a SQLite database ({error})") from None
     if found is None:
         raise FileNotFoundError(f"{path}: not a write database (it has no order_events table)")
-    return Path(path)
+    return db
 
 
-def _read_db(path: str, write_db: Path) -> Path:
-    if not Path(path).is_file():
+def _read_db(path: str | Backend, write_db: Backend) -> Backend:
+    db = path if isinstance(path, Backend) else _backend(path)
+    if not db.holds():
         raise FileNotFoundError(
-            f"{path}: no such read database (build it with `orders replay --db {write_db}`)"
+            f"{db}: no such read database (build it with `orders replay --db {write_db}`)"
         )
-    return Path(path)
+    return db
 
 
 def run_replay_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -105,7 +146,7 @@ def run_query_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     """`orders query --db PATH get|search|as-of ...`: read-only answers, as JSON."""
     try:
         write_db = _write_db(args.db)
-        read_db = _read_db(args.read_db or str(read_db_for(write_db)), write_db)
+        read_db = _read_db(args.read_db or read_db_for(write_db), write_db)
         if args.query == "as-of":
             store = EventStore(write_db, clock=lambda: "", read_only=True)
             try:
@@ -135,7 +176,7 @@ def run_query_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
                 _print_json(out, [dataclasses.asdict(summary) for summary in found])
         finally:
             queries.close()
-    except (FileNotFoundError, QueryError, AsOfError, sqlite3.DatabaseError) as error:
+    except (FileNotFoundError, QueryError, AsOfError, *_database_errors()) as error:
         return _fail(err, str(error))
     return 0
 
@@ -148,16 +189,20 @@ def register(subcommands: Any) -> None:
     demo = subcommands.add_parser(
         "demo", help="run order #1001's story through every box of the design"
     )
-    demo.add_argument("--db", help="write database to create (default: a temporary file)")
+    demo.add_argument(
+        "--db",
+        help="write database to create: a file, or postgresql://HOST/DB?schema=NAME "
+        "(default: a temporary file)",
+    )
     demo.set_defaults(handler=run_demo_command)
 
     replay = subcommands.add_parser("replay", help="rebuild the read model from the events")
-    replay.add_argument("--db", required=True, help="the write database")
+    replay.add_argument("--db", required=True, help="the write database (file or URL)")
     replay.add_argument("--read-db", help="the read database (default: <db stem>.read.db)")
     replay.set_defaults(handler=run_replay_command)
 
     query = subcommands.add_parser("query", help="read orders from the read model (read-only)")
-    query.add_argument("--db", required=True, help="the write database")
+    query.add_argument("--db", required=True, help="the write database (file or URL)")
     query.add_argument("--read-db", help="the read database (default: <db stem>.read.db)")
     kinds = query.add_subparsers(dest="query", required=True)
     get = kinds.add_parser("get", help="one order's summary")

@@ -9,13 +9,12 @@ rebuilt read model equals the incrementally maintained one.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from order_service.database import connect, run_script, transaction
+from order_service.database import Backend, backend_of, open_backend
 from order_service.store import EventStore
 from order_service.upcasting import upcast
 
@@ -31,14 +30,17 @@ SUMMARY_COLUMNS = (
 
 Row = dict[str, Any]
 
+# Upserts both SQLite and PostgreSQL read the same way.
 _INSERT_SUMMARY = (
-    f"INSERT OR REPLACE INTO order_summary ({', '.join(SUMMARY_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in SUMMARY_COLUMNS)})"
+    f"INSERT INTO order_summary ({', '.join(SUMMARY_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in SUMMARY_COLUMNS)}) ON CONFLICT (order_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in SUMMARY_COLUMNS[1:])
 )
-_INSERT_SKU = "INSERT OR IGNORE INTO order_summary_skus (sku, order_id) VALUES (?, ?)"
+_INSERT_SKU = "INSERT INTO order_summary_skus (sku, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
 _SAVE_CHECKPOINT = (
     "INSERT INTO projection_checkpoint (projection, position) VALUES (?, ?) "
-    "ON CONFLICT (projection) DO UPDATE SET position = MAX(position, excluded.position)"
+    "ON CONFLICT (projection) DO UPDATE SET position = excluded.position "
+    "WHERE excluded.position > projection_checkpoint.position"
 )
 
 
@@ -133,11 +135,14 @@ def _stored(row: Row) -> Row:
     return {**row, "skus": json.dumps(row["skus"])}
 
 
-def open_read_model(path: str | Path) -> sqlite3.Connection:
-    """Open (and on first use create) the read database for writing: the projector's side."""
-    conn = connect(path)
-    conn.row_factory = sqlite3.Row  # the projector reads a summary row by column name
-    run_script(conn, "read_model.sql")
+def open_read_model(path: str | Path | Backend) -> Any:
+    """Open (and on first use create) the read database for writing: the projector's side.
+
+    `path` is a SQLite file, a `postgresql://` URL or a `Backend`; rows read by column name.
+    """
+    db = open_backend(path)
+    conn = db.connect(by_name=True)  # the projector reads a summary row by column name
+    db.create(conn, "read_model")
     return conn
 
 
@@ -149,15 +154,17 @@ class OrderSummaryProjector:
     written in one transaction, so a crash leaves both or neither.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Any) -> None:
         self.conn = conn
+        self.db = backend_of(conn)
 
     # --8<-- [start:project]
     def __call__(self, event: Mapping[str, Any], position: int) -> None:
         """Apply one event (a bus subscriber). Returns quietly for a redelivered event."""
-        with transaction(self.conn):
-            found = self.conn.execute(
-                "SELECT * FROM order_summary WHERE order_id = ?", (event["order_id"],)
+        with self.db.transaction(self.conn):
+            found = self.conn.execute(  # FOR UPDATE on PostgreSQL: a rebuild's lock waits us
+                "SELECT * FROM order_summary WHERE order_id = ?" + self.db.for_update,
+                (event["order_id"],),
             ).fetchone()
             row = None if found is None else {**found, "skus": json.loads(found["skus"])}
             if row is not None and event["version"] <= row["last_version"]:
@@ -171,7 +178,7 @@ class OrderSummaryProjector:
 
 
 # --8<-- [start:rebuild]
-def rebuild(store: EventStore, conn: sqlite3.Connection) -> int:
+def rebuild(store: EventStore, conn: Any) -> int:
     """Replay the whole store into an empty `order_summary`; return the events replayed.
 
     Only the projection runs: no bus, so no side effect (a notification) fires again.
@@ -181,7 +188,9 @@ def rebuild(store: EventStore, conn: sqlite3.Connection) -> int:
     # The transaction starts first: it holds the read model's write lock while the store is
     # read, so the live projector waits, then goes on from the rebuilt rows. Read first and
     # lock later, and an event projected in between would be wiped out by the rebuild.
-    with transaction(conn):
+    db = backend_of(conn)
+    with db.transaction(conn):
+        db.lock_read_model(conn)  # SQLite: BEGIN IMMEDIATE did it already
         rows: dict[str, Row] = {}
         replayed = last_position = 0
         for position, event in store.read_all(with_metadata=False):
@@ -203,7 +212,7 @@ def rebuild(store: EventStore, conn: sqlite3.Connection) -> int:
 # --8<-- [end:rebuild]
 
 
-def contents(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+def contents(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the read model, sorted: two read models are equal if these are."""
     return {
         table: [tuple(row) for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]

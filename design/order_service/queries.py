@@ -1,21 +1,21 @@
 """The Query Handler box: reads of the read model, which never write.
 
-The read database is opened with a `mode=ro` URI: SQLite itself refuses any write through
-this connection. Each search is backed by an index of `read_model.sql` and returns rows in
-a stable order (newest `placed_at` first, then `order_id`), so pages of results do not shift.
+The read database is opened read-only (a `mode=ro` URI on SQLite, read-only transactions on
+PostgreSQL): the database itself refuses any write through this connection. Each search is
+backed by an index of the read model's DDL and returns rows in a stable order (newest
+`placed_at` first, then `order_id`), so pages of results do not shift.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from order_service.clock import timestamp
-from order_service.database import connect
+from order_service.database import Backend, open_backend
 from order_service.projections import PROJECTION
 
 MAX_LIMIT = 500
@@ -81,10 +81,9 @@ def _timestamp(name: str, value: str) -> str:
 class OrderQueries:
     """Read `order_summary` through a read-only connection."""
 
-    def __init__(self, read_db: str | Path) -> None:
+    def __init__(self, read_db: str | Path | Backend) -> None:
         """Open the read model read-only; it must exist (the projector creates it)."""
-        self.conn = connect(read_db, read_only=True)
-        self.conn.row_factory = sqlite3.Row
+        self.conn = open_backend(read_db).connect(read_only=True, by_name=True)
 
     def close(self) -> None:
         """Close the connection."""

@@ -1,6 +1,8 @@
-"""The Write DB box: an append-only event store in SQLite, with its outbox and snapshots.
+"""The Write DB box: an append-only event store, with its outbox and snapshots.
 
-The DDL is `event_store.sql`, the file the site shows. `append` is the only way in: it checks
+It runs on SQLite (the default) or PostgreSQL: the backend (`order_service.database`)
+connects and holds what differs. The DDL is `event_store.sql` or `event_store.pg.sql`, the
+files the site shows. `append` is the only way in: it checks
 the expected version (optimistic concurrency), stores each event and its outbox row in one
 transaction, and stores an event id once however often it is appended.
 """
@@ -8,15 +10,15 @@ transaction, and stores an event id once however often it is appended.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from pydantic_core import to_json
 
 from order_service import upcasting
-from order_service.database import connect, run_script, transaction
+from order_service.database import Backend, open_backend
 from order_service.fold import CURRENT_SCHEMA_VERSIONS
 from order_service.snapshots import Snapshot
 
@@ -68,7 +70,7 @@ class EventIdConflictError(ValueError):
     """An event id is already stored for another event: it cannot be appended again."""
 
 
-def events_from_rows(rows: Sequence[sqlite3.Row], *, with_metadata: bool = True) -> list[Event]:
+def events_from_rows(rows: Sequence[Any], *, with_metadata: bool = True) -> list[Event]:
     """Turn rows holding `EVENT_COLUMNS` back into envelope dicts, in the same order.
 
     Each JSON column of all rows is parsed by one `json.loads` of one JSON array: for small
@@ -136,14 +138,14 @@ def _compact(value: Any) -> str:
 
 
 class EventStore:
-    """The event store on one SQLite file.
+    """The event store on one database: a SQLite file or a PostgreSQL schema.
 
     One instance holds one connection: give each thread or process its own instance.
     """
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | Backend,
         *,
         clock: Callable[[], str],
         validate: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
@@ -152,20 +154,20 @@ class EventStore:
         """Open (and on first use create) the store.
 
         Args:
-            path: the write database file.
+            path: the write database: a SQLite file, a `postgresql://` URL, or a `Backend`.
             clock: returns `recorded_at`, an RFC 3339 UTC timestamp (injected so runs repeat).
             validate: checks one new event at the boundary, raises on a bad one, and returns
                 its canonical form, which is what is stored (never the raw input); the
                 application passes `events.canonical_event`.
             read_only: open for reading only (temporal queries); `append` then fails.
         """
-        self.path = Path(path)
+        self.db = open_backend(path)
+        self.path: Path | None = getattr(self.db, "path", None)  # the SQLite file, if any
         self.clock = clock
         self.validate = validate
-        self.conn = connect(path, read_only=read_only)
-        self.conn.row_factory = sqlite3.Row  # rows are read by column name
+        self.conn = self.db.connect(read_only=read_only, by_name=True)  # rows by column name
         if not read_only:
-            run_script(self.conn, "event_store.sql")
+            self.db.create(self.conn, "event_store")
 
     def close(self) -> None:
         """Close the connection."""
@@ -222,37 +224,46 @@ class EventStore:
             )
             for e in events
         ]
-        with transaction(self.conn):  # BEGIN IMMEDIATE: concurrent writers queue here
-            if command is not None:
-                done = self._command_version(*command)
-                if done is not None:
-                    return done
-            actual = self._version(order_id)
-            if actual != expected_version:
-                if self._already_stored(events):  # a retried request: its events are in
-                    return events[-1]["version"]
-                raise ConcurrencyError(order_id, expected_version, actual)
-            try:
+        try:
+            # SQLite: BEGIN IMMEDIATE, every writer queues here. PostgreSQL: writers of this
+            # order queue at lock_order, writers of other orders go on.
+            with self.db.transaction(self.conn):
+                self.db.lock_order(self.conn, order_id)
+                if command is not None:
+                    done = self._command_version(*command)
+                    if done is not None:
+                        return done
+                actual = self._version(order_id)
+                if actual != expected_version:
+                    if self._already_stored(events):  # a retried request: its events are in
+                        return events[-1]["version"]
+                    raise ConcurrencyError(order_id, expected_version, actual)
                 self.conn.executemany(
                     f"INSERT INTO order_events ({EVENT_COLUMNS}, recorded_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-            except sqlite3.IntegrityError:
-                self._already_stored(events)  # raises, naming the event id already taken
-                raise
-            # The outbox rows, in the same transaction: no event without its announcement.
-            self.conn.execute(
-                "INSERT INTO outbox (position) SELECT position FROM order_events "
-                "WHERE order_id = ? AND version > ? ORDER BY position",
-                (order_id, expected_version),
-            )
-            if command is not None:
+                # The outbox rows, in the same transaction: no event without its announcement.
                 self.conn.execute(
-                    "INSERT INTO commands (command_id, order_id, digest, version) "
-                    "VALUES (?, ?, ?, ?)",
-                    (command[0], order_id, command[1], events[-1]["version"]),
+                    "INSERT INTO outbox (position) SELECT position FROM order_events "
+                    "WHERE order_id = ? AND version > ? ORDER BY position",
+                    (order_id, expected_version),
                 )
+                if command is not None:
+                    self.conn.execute(
+                        "INSERT INTO commands (command_id, order_id, digest, version) "
+                        "VALUES (?, ?, ?, ?)",
+                        (command[0], order_id, command[1], events[-1]["version"]),
+                    )
+                self.db.notify_append(self.conn)  # PostgreSQL: wakes the relays at the commit
+        except self.db.IntegrityError:
+            # Rolled back, nothing written. An id taken by another order's writer: say which.
+            if command is not None:
+                done = self._command_version(*command)  # raises CommandIdReused if another
+                if done is not None:  # an identical command committed first: its version
+                    return done
+            self._already_stored(events)  # raises, naming the event id already taken
+            raise
         return events[-1]["version"]
 
     # --8<-- [end:append]
@@ -380,16 +391,53 @@ class EventStore:
 
     # --- the outbox: its rows are written by `append`; the relay reads and marks them here ---
 
+    def transaction(self) -> AbstractContextManager[Any]:
+        """One write transaction on this store's connection (the relay's batch)."""
+        return self.db.transaction(self.conn)
+
+    # --8<-- [start:unsent]
     def unsent(self, *, limit: int | None = None) -> list[tuple[int, Event]]:
-        """Up to `limit` events not yet published, with their positions, in position order."""
+        """Up to `limit` events not yet published, with their positions, in position order.
+
+        Inside `transaction()` the rows are claimed until it ends: on PostgreSQL another relay
+        skips them (`FOR UPDATE SKIP LOCKED`), and an order's later rows are left out while
+        another relay holds its earlier ones, so each order reaches the bus in version order.
+        """
         rows = self.conn.execute(
             f"SELECT {EVENT_COLUMNS}, e.position AS position FROM outbox AS o "
             "JOIN order_events AS e ON e.position = o.position "
-            "WHERE o.sent_at IS NULL ORDER BY o.position LIMIT ?",
-            (-1 if limit is None else limit,),
+            "WHERE o.sent_at IS NULL ORDER BY o.position"
+            + ("" if limit is None else f" LIMIT {int(limit)}")
+            + self.db.claim
         ).fetchall()
+        if self.db.concurrent_writers:
+            rows = self._first_in_their_orders(rows)
         events = events_from_rows(rows)
         return [(row["position"], event) for row, event in zip(rows, events, strict=True)]
+
+    def _first_in_their_orders(self, rows: list[Any]) -> list[Any]:
+        """The claimed rows that no unsent row claimed by another relay precedes in its order."""
+        if not rows:
+            return rows
+        mine = {row["position"] for row in rows}
+        unsent = self.conn.execute(
+            "SELECT e.order_id AS order_id, o.position AS position FROM outbox AS o "
+            "JOIN order_events AS e ON e.position = o.position "
+            "WHERE o.sent_at IS NULL AND e.order_id = ANY(?) AND o.position <= ? "
+            "ORDER BY o.position",
+            (sorted({row["order_id"] for row in rows}), max(mine)),
+        ).fetchall()
+        held_elsewhere: dict[str, int] = {}  # each order's first unsent row another relay holds
+        for row in unsent:
+            if row["position"] not in mine:
+                held_elsewhere.setdefault(row["order_id"], row["position"])
+        return [
+            row
+            for row in rows
+            if row["position"] < held_elsewhere.get(row["order_id"], row["position"] + 1)
+        ]
+
+    # --8<-- [end:unsent]
 
     def mark_sent(self, position: int, sent_at: str) -> None:
         """Record that the event at `position` was published at `sent_at`."""
@@ -402,7 +450,7 @@ class EventStore:
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Keep `snapshot` as the order's latest, unless a later one is stored already."""
-        with transaction(self.conn):
+        with self.db.transaction(self.conn):
             self.conn.execute(
                 "INSERT INTO order_snapshots (order_id, version, reducer_version, state, taken_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"

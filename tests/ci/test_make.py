@@ -80,6 +80,33 @@ def test_make_test_says_how_to_install_chromium_when_not_root(tmp_path):
     assert "chromium is missing: sudo apt-get install -y chromium" in result.stderr
 
 
+def test_make_test_installs_postgresql_from_debian_when_root_and_it_is_missing(tmp_path):
+    calls = tmp_path / "apt-get.calls"
+    _stub(tmp_path, "id", "echo 0")
+    _stub(tmp_path, "apt-get", f'echo "$*" >> {calls}')
+    result = _make("PG_INITDB=/nowhere/*/initdb", "postgresql", path=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert calls.read_text().splitlines() == ["update -qq", "install -y -qq postgresql"]
+
+
+def test_make_test_says_how_to_get_postgresql_when_not_root(tmp_path):
+    _stub(tmp_path, "id", "echo 1000")
+    _stub(tmp_path, "apt-get", "exit 99")  # never reached: only root installs
+    result = _make("PG_INITDB=/nowhere/*/initdb", "postgresql", path=str(tmp_path))
+    assert result.returncode == 0
+    assert "PostgreSQL is missing: sudo apt-get install -y postgresql" in result.stderr
+    assert "ORDERS_TEST_PG_URL" in result.stderr
+
+
+def test_make_test_installs_nothing_when_postgresql_is_there(tmp_path):
+    initdb = tmp_path / "15" / "bin" / "initdb"
+    initdb.parent.mkdir(parents=True)
+    initdb.touch()
+    _stub(tmp_path, "apt-get", "exit 99")
+    result = _make(f"PG_INITDB={tmp_path}/*/bin/initdb", "postgresql", path=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+
+
 def test_without_npm_make_says_so_plainly_and_fetches_nothing(tmp_path):
     bundle = tmp_path / "assets" / "mermaid.min.js"
     empty_path = tmp_path / "bin"

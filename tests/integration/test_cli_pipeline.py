@@ -6,6 +6,7 @@ import io
 import json
 import sqlite3
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 from order_service.cli import main
@@ -18,11 +19,56 @@ def orders(*argv):
 
 
 @pytest.fixture
-def demo_db(tmp_path):
+def demo_db(backend, new_db, tmp_path):
+    """#1001's demo database on each backend: a file in a new folder, or a schema."""
+    db = tmp_path / "shop" / "orders.db" if backend == "sqlite" else new_db()
+    status, _, err = orders("demo", "--db", db)
+    assert (status, err) == (0, "")
+    return db
+
+
+@pytest.fixture
+def sqlite_demo_db(tmp_path):
     db = tmp_path / "shop" / "orders.db"
     status, _, err = orders("demo", "--db", db)
     assert (status, err) == (0, "")
     return db
+
+
+def test_orders_demo_tells_the_same_story_on_postgresql_as_on_sqlite(postgres_server, tmp_path):
+    url = postgres_server.new_url()
+    schema = url.rsplit("schema=", 1)[1]
+    on_sqlite = orders("demo", "--db", tmp_path / "orders.db")
+    on_postgresql = orders("demo", "--db", url)
+    assert on_sqlite[0] == on_postgresql[0] == 0
+    assert on_postgresql[2] == ""
+    assert on_postgresql[1] == (
+        on_sqlite[1]
+        .replace("orders.read.db", f"schema {schema}_read")
+        .replace("orders.replay.db", f"schema {schema}_replay")
+        .replace("orders.db", f"schema {schema}")
+    )
+
+
+def test_orders_on_a_server_without_the_schema_says_so_in_one_line(postgres_server):
+    url = postgres_server.new_url()
+    status, out, err = orders("query", "--db", url, "get", "1001")
+    assert (status, out) == (1, "")
+    assert err == f"orders: {url}: not a write database (no order_events table there)\n"
+
+
+def test_orders_on_a_server_that_does_not_answer_says_so_in_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres?connect_timeout=2"
+    status, out, err = orders("replay", "--db", url)
+    assert (status, out) == (1, "")
+    assert err.startswith(f"orders: {url}")
+    assert "cannot reach the server" in err
+    assert err.count("\n") == 1
 
 
 def test_orders_demo_prints_the_same_story_on_every_fresh_database(tmp_path):
@@ -36,7 +82,8 @@ def test_orders_demo_prints_the_same_story_on_every_fresh_database(tmp_path):
 def test_orders_demo_refuses_a_database_that_exists(demo_db):
     status, out, err = orders("demo", "--db", demo_db)
     assert (status, out) == (1, "")
-    assert f"orders: {demo_db}: the demo writes a fresh database and this file exists" in err
+    what = "file" if isinstance(demo_db, Path) else "schema"
+    assert f"orders: {demo_db}: the demo writes a fresh database and this {what} exists" in err
 
 
 def test_orders_query_get_prints_the_summary_as_json(demo_db):
@@ -121,7 +168,8 @@ def test_a_db_that_is_not_a_write_database_is_refused_and_left_as_it_was(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["orders.db"]
 
 
-def test_the_read_database_given_as_the_write_database_is_refused_unchanged(demo_db):
+def test_the_read_database_given_as_the_write_database_is_refused_unchanged(sqlite_demo_db):
+    demo_db = sqlite_demo_db
     read_db = demo_db.with_name("orders.read.db")
     tables = "SELECT name FROM sqlite_master ORDER BY name"
     with closing(sqlite3.connect(read_db)) as conn:
@@ -134,7 +182,8 @@ def test_the_read_database_given_as_the_write_database_is_refused_unchanged(demo
     assert not read_db.with_name("orders.read.read.db").exists()
 
 
-def test_a_missing_read_database_names_the_replay_that_builds_it(demo_db):
+def test_a_missing_read_database_names_the_replay_that_builds_it(sqlite_demo_db):
+    demo_db = sqlite_demo_db
     demo_db.with_name("orders.read.db").unlink()
     status, _, err = orders("query", "--db", demo_db, "get", "1001")
     assert status == 1

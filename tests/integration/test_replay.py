@@ -152,10 +152,10 @@ def test_a_replay_repairs_a_damaged_read_model(service):
     assert contents(service.projector.conn) == before
 
 
-def test_a_replay_of_an_empty_store_empties_the_read_model(service, tmp_path):
+def test_a_replay_of_an_empty_store_empties_the_read_model(service, new_db):
     story(service)
-    with closing(open_read_model(tmp_path / "other.db")) as other:
-        empty = bootstrap(tmp_path / "empty.db")
+    with closing(open_read_model(new_db("other"))) as other:
+        empty = bootstrap(new_db("empty"))
         try:
             assert rebuild(empty.store, other) == 0
             assert contents(other) == {
@@ -165,7 +165,7 @@ def test_a_replay_of_an_empty_store_empties_the_read_model(service, tmp_path):
             empty.close()
 
 
-def test_a_replay_reads_old_schema_versions_through_the_upcaster(service, tmp_path):
+def test_a_replay_reads_old_schema_versions_through_the_upcaster(service):
     v1 = {
         "event_id": "11111111-1111-4111-8111-111111111111",
         "event_type": "OrderPlaced",
@@ -202,7 +202,7 @@ def test_a_temporal_query_gives_the_order_as_of_a_version_or_a_time(service):
     )
 
 
-def test_an_event_projected_while_a_replay_reads_the_store_survives_the_replay(service, tmp_path):
+def test_an_event_projected_while_a_replay_reads_the_store_survives_the_replay(service, new_db):
     service.handle(place("1001"))
     service.relay.run_once()
 
@@ -230,6 +230,6 @@ def test_an_event_projected_while_a_replay_reads_the_store_survives_the_replay(s
     assert not racer.is_alive()
     assert service.relay.pending() == 0
     assert service.queries.get("1002") is not None
-    with closing(open_read_model(tmp_path / "fresh.db")) as fresh:
+    with closing(open_read_model(new_db("fresh"))) as fresh:
         rebuild(service.store, fresh)
         assert contents(service.projector.conn) == contents(fresh)

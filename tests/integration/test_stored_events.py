@@ -23,7 +23,7 @@ POISON_ID = "00000000-0000-4000-8000-00000000dead"
 
 def store_around_the_application(service, event):
     """Append `event` with SQL, as an older version or another writer might have."""
-    with service.store.conn:
+    with service.store.transaction():
         service.store.conn.execute(
             "INSERT INTO order_events (event_id, order_id, version, event_type, schema_version,"
             " data, metadata, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -100,10 +100,10 @@ class SettableClock:
 
 
 @pytest.fixture
-def back_in_time(tmp_path):
+def back_in_time(new_db):
     """#1001 placed at 10:00, a line added at 09:00 (a clock set back), paid at 11:00."""
     clock = SettableClock()
-    service = bootstrap(tmp_path / "orders.db", clock=clock)
+    service = bootstrap(new_db(), clock=clock)
     for now, command in (
         ("2026-11-02T10:00:00Z", place("1001")),
         ("2026-11-02T09:00:00Z", add("1001")),

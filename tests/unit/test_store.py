@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 import pytest
+from failing_writes import fail_inserts
 from order_service.events import (
     Money,
     OrderItemAddedData,
@@ -52,7 +53,15 @@ def validate(event):
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(new_db):
+    """A fresh store on each backend (the test runs once on SQLite, once on PostgreSQL)."""
+    store = EventStore(new_db(), clock=lambda: RECORDED_AT, validate=validate)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
     store = EventStore(tmp_path / "orders.db", clock=lambda: RECORDED_AT, validate=validate)
     yield store
     store.close()
@@ -147,20 +156,17 @@ def test_an_empty_append_is_refused(store):
         ("DELETE FROM order_events", "DELETE is refused"),
     ],
 )
-def test_sqlite_refuses_update_and_delete_on_order_events(store, statement, refused):
+def test_the_database_refuses_update_and_delete_on_order_events(store, statement, refused):
     store.append([PLACED], expected_version=0)
-    with pytest.raises(sqlite3.IntegrityError, match=f"order_events is append-only: {refused}"):
+    with pytest.raises(store.db.IntegrityError, match=f"order_events is append-only: {refused}"):
         store.conn.execute(statement)
     assert store.load("1001") == [PLACED]
 
 
 def test_events_and_outbox_rows_commit_together_a_failing_outbox_insert_leaves_no_event(store):
-    # A temporary trigger makes the outbox insert fail inside append's transaction.
-    store.conn.execute(
-        "CREATE TEMP TRIGGER crash BEFORE INSERT ON main.outbox "
-        "BEGIN SELECT RAISE(ABORT, 'simulated crash'); END"
-    )
-    with pytest.raises(sqlite3.IntegrityError, match="simulated crash"):
+    # A trigger makes the outbox insert fail inside append's transaction.
+    fail_inserts(store.conn, "outbox", "simulated crash")
+    with pytest.raises(store.db.IntegrityError, match="simulated crash"):
         store.append([PLACED], expected_version=0)
     assert (count(store, "order_events"), count(store, "outbox")) == (0, 0)
 
@@ -180,9 +186,10 @@ def test_read_all_yields_every_event_with_its_position_in_order(store):
     assert store.head() == 3
 
 
-def test_the_store_runs_the_ddl_file_the_site_shows(store, tmp_path):
+def test_the_store_runs_the_ddl_file_the_site_shows(sqlite_store, tmp_path):
     from importlib.resources import files
 
+    store = sqlite_store
     reference = sqlite3.connect(tmp_path / "reference.db")
     reference.executescript(files("order_service").joinpath("event_store.sql").read_text())
     schema = "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY 2"
@@ -193,11 +200,11 @@ def test_the_store_runs_the_ddl_file_the_site_shows(store, tmp_path):
     }  # fmt: skip
 
 
-def test_a_read_only_store_cannot_append(store, tmp_path):
+def test_a_read_only_store_cannot_append(store):
     store.append([PLACED], expected_version=0)
-    reader = EventStore(tmp_path / "orders.db", clock=lambda: RECORDED_AT, read_only=True)
+    reader = EventStore(store.db, clock=lambda: RECORDED_AT, read_only=True)
     assert reader.load("1001") == [PLACED]
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+    with pytest.raises(store.db.Error, match=r"readonly|read-only"):
         reader.append([PAID], expected_version=1)
     reader.close()
 
@@ -218,8 +225,8 @@ def test_load_without_metadata_gives_the_same_envelopes_minus_metadata(store):
     assert [e for _, e in store.read_all(with_metadata=False)] == bare
 
 
-def test_a_retried_batch_longer_than_one_query_chunk_is_still_idempotent(tmp_path):
-    store = EventStore(tmp_path / "long.db", clock=lambda: RECORDED_AT)
+def test_a_retried_batch_longer_than_one_query_chunk_is_still_idempotent(new_db):
+    store = EventStore(new_db("long"), clock=lambda: RECORDED_AT)
     lines = [
         event(v, OrderItemAddedData(line=OrderLine(sku=f"PART-{v}", quantity=1, unit_price=TOTAL)),
               "2026-11-02T09:16:00Z")
@@ -269,3 +276,52 @@ def test_the_store_keeps_the_canonical_form_of_an_event_not_the_text_it_was_give
     (data,) = store.conn.execute("SELECT data FROM order_events").fetchone()
     assert data == json.dumps(canonical_event(PLACED)["data"], separators=(",", ":"))
     assert store.load("1001") == [canonical_event(PLACED)]
+
+
+def test_the_postgresql_store_runs_the_ddl_file_the_site_shows(postgres_server):
+    from importlib.resources import files
+
+    import psycopg
+    from order_service.database import open_backend
+
+    store = EventStore(postgres_server.new_url(), clock=lambda: RECORDED_AT)
+    reference = open_backend(postgres_server.new_url())
+    ddl = files("order_service").joinpath("event_store.pg.sql").read_text()
+    with psycopg.connect(reference.conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {reference.schema}")
+        conn.execute(f"SET search_path TO {reference.schema}")
+        conn.execute(ddl)
+
+        def describe(schema):
+            columns = conn.execute(
+                "SELECT table_name, column_name, data_type, is_nullable, is_identity"
+                " FROM information_schema.columns WHERE table_schema = %s ORDER BY 1, 2",
+                (schema,),
+            ).fetchall()
+            indexes = conn.execute(
+                "SELECT tablename, indexname, replace(indexdef, %s, '') FROM pg_indexes"
+                " WHERE schemaname = %s ORDER BY 1, 2",
+                (f"{schema}.", schema),
+            ).fetchall()
+            triggers = conn.execute(
+                "SELECT event_object_table, trigger_name, event_manipulation, action_timing"
+                " FROM information_schema.triggers WHERE trigger_schema = %s ORDER BY 1, 2, 3",
+                (schema,),
+            ).fetchall()
+            return columns, indexes, triggers
+
+        stored, expected = describe(store.db.schema), describe(reference.schema)
+    store.close()
+    assert stored == expected
+    columns, indexes, triggers = expected
+    assert {table for table, *_ in columns} == {
+        "order_events", "outbox", "commands", "order_snapshots",
+    }  # fmt: skip
+    assert ("order_events", "position", "bigint", "NO", "YES") in columns
+    assert {name for _, name, _ in indexes} >= {
+        "order_events_event_id_key", "order_events_order_id_version_key", "outbox_unsent",
+    }  # fmt: skip
+    assert {(event, timing) for _, _, event, timing in triggers} == {
+        ("UPDATE", "BEFORE"),
+        ("DELETE", "BEFORE"),
+    }  # information_schema lists no TRUNCATE trigger; test_reliability refuses a TRUNCATE

@@ -6,6 +6,7 @@ import itertools
 import logging
 
 import pytest
+from failing_writes import fail_inserts
 from order_service.commands import PayOrder, PlaceOrder, ShipOrder
 from order_service.fold import fold
 from order_service.handlers import CommandHandler, load_order
@@ -21,8 +22,8 @@ def ids():
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = EventStore(tmp_path / "orders.db", clock=lambda: CLOCK)
+def store(new_db):
+    store = EventStore(new_db(), clock=lambda: CLOCK)
     yield store
     store.close()
 
@@ -87,10 +88,7 @@ def test_an_older_snapshot_never_replaces_a_newer_one(store):
 def test_a_snapshot_that_cannot_be_saved_leaves_the_command_succeeded_and_says_so(store, caplog):
     # The events are committed before the snapshot is written: failing then would make the
     # client send the command again, although it was carried out.
-    store.conn.execute(
-        "CREATE TEMP TRIGGER snapshot_fails BEFORE INSERT ON main.order_snapshots "
-        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-    )
+    fail_inserts(store.conn, "order_snapshots", "disk full")
     with caplog.at_level(logging.WARNING, logger="order_service.handlers"):
         assert story(store, snapshot_every=2) == 3
     assert [event["version"] for event in store.load("1001")] == [1, 2, 3]
