@@ -5,8 +5,8 @@
 
 -- --8<-- [start:order_events]
 CREATE TABLE IF NOT EXISTS order_events (
-    position       BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- global order: taken at INSERT, not at COMMIT
-    event_id       TEXT    NOT NULL UNIQUE,           -- appending the same event id twice stores it once
+    position       BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- taken at INSERT
+    event_id       TEXT    NOT NULL UNIQUE,           -- the same event id twice is stored once
     order_id       TEXT    NOT NULL,                  -- the stream
     version        INTEGER NOT NULL CHECK (version >= 1),
     event_type     TEXT    NOT NULL,
@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS order_events (
     metadata       JSON    NOT NULL,
     occurred_at    TEXT    NOT NULL,                  -- when it happened (RFC 3339, UTC)
     recorded_at    TEXT    NOT NULL,                  -- when the store accepted it
-    UNIQUE (order_id, version)                        -- optimistic concurrency: one writer wins each version
+    UNIQUE (order_id, version)                        -- optimistic concurrency per version
 );
 
 CREATE OR REPLACE FUNCTION order_events_refuse_change() RETURNS trigger
@@ -47,9 +47,9 @@ CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (position) WHERE sent_at IS N
 -- --8<-- [start:commands]
 -- One row per command carried out, written in the same transaction as its events.
 CREATE TABLE IF NOT EXISTS commands (
-    command_id TEXT    PRIMARY KEY,                   -- the client's id for the command (Idempotency-Key)
+    command_id TEXT    PRIMARY KEY,                   -- the client's id (Idempotency-Key)
     order_id   TEXT    NOT NULL,
-    digest     TEXT    NOT NULL,                      -- SHA-256 of the canonical command: same id, other command is refused
+    digest     TEXT    NOT NULL,                      -- SHA-256 of the canonical command
     version    INTEGER NOT NULL                       -- the order's version after the command
 );
 -- --8<-- [end:commands]
@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS commands (
 CREATE TABLE IF NOT EXISTS order_snapshots (
     order_id        TEXT    PRIMARY KEY,
     version         INTEGER NOT NULL,                 -- the last event folded into state
-    reducer_version INTEGER NOT NULL,                 -- a snapshot from another reducer is not trusted
+    reducer_version INTEGER NOT NULL,                 -- another reducer's snapshot is not trusted
     state           JSON    NOT NULL,
     taken_at        TEXT    NOT NULL
 );

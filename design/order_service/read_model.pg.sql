@@ -6,8 +6,9 @@
 CREATE TABLE IF NOT EXISTS order_summary (
     order_id        TEXT    COLLATE "C" PRIMARY KEY,  -- byte order, as SQLite sorts text
     customer_id     TEXT    NOT NULL,
-    status          TEXT    NOT NULL CHECK (status IN ('placed', 'paid', 'shipped', 'delivered', 'cancelled')),
-    total_amount    TEXT    NOT NULL,                  -- decimal string, as in the events: never a float
+    status          TEXT    NOT NULL
+                    CHECK (status IN ('placed', 'paid', 'shipped', 'delivered', 'cancelled')),
+    total_amount    TEXT    NOT NULL,                  -- decimal string, never a float
     currency        TEXT    NOT NULL,
     item_count      INTEGER NOT NULL,                  -- units ordered, over all lines
     skus            JSON    NOT NULL,                  -- sorted JSON array, for display
@@ -17,14 +18,17 @@ CREATE TABLE IF NOT EXISTS order_summary (
     delivered_at    TEXT,
     cancelled_at    TEXT,
     tracking_number TEXT,
-    last_version    INTEGER NOT NULL,                  -- the order's checkpoint: older events change nothing
+    last_version    INTEGER NOT NULL,                  -- checkpoint: older events change nothing
     last_position   BIGINT  NOT NULL                   -- global position of that event
 );
 
 -- One index per search the query side offers; each ends with the sort key.
-CREATE INDEX IF NOT EXISTS order_summary_by_customer ON order_summary (customer_id, placed_at, order_id);
-CREATE INDEX IF NOT EXISTS order_summary_by_status   ON order_summary (status, placed_at, order_id);
-CREATE INDEX IF NOT EXISTS order_summary_by_placed   ON order_summary (placed_at, order_id);
+CREATE INDEX IF NOT EXISTS order_summary_by_customer
+    ON order_summary (customer_id, placed_at, order_id);
+CREATE INDEX IF NOT EXISTS order_summary_by_status
+    ON order_summary (status, placed_at, order_id);
+CREATE INDEX IF NOT EXISTS order_summary_by_placed
+    ON order_summary (placed_at, order_id);
 -- --8<-- [end:order_summary]
 
 -- --8<-- [start:order_summary_skus]
