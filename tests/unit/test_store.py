@@ -223,6 +223,9 @@ def test_load_without_metadata_gives_the_same_envelopes_minus_metadata(store):
         {k: v for k, v in e.items() if k != "metadata"} for e in [PLACED, PAID, SHIPPED]
     ]
     assert [e for _, e in store.read_all(with_metadata=False)] == bare
+    assert list(store.read_all(after_position=1, with_metadata=False)) == [
+        (2, bare[1]), (3, bare[2]),
+    ]  # fmt: skip
 
 
 def test_a_retried_batch_longer_than_one_query_chunk_is_still_idempotent(new_db):

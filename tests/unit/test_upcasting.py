@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from types import MappingProxyType
 
 import pytest
 from event_streams import paid, placed
@@ -78,3 +79,7 @@ def test_an_unknown_event_type_is_left_for_the_reducer_to_refuse():
 
 def test_something_that_is_not_an_envelope_is_left_for_the_reducer_to_refuse():
     assert upcast(["not", "an", "event"]) == ["not", "an", "event"]  # type: ignore[arg-type]
+
+
+def test_an_old_event_in_a_mapping_that_is_not_a_dict_is_upcast_too():
+    assert upcast(MappingProxyType(v1_placed())) == upcast(v1_placed())
