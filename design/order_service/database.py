@@ -248,8 +248,8 @@ def is_url(text: str | Path) -> bool:
 def shown(url_or_path: str | Path) -> str:
     """`url_or_path` as it may be printed: a URL's password, if any, replaced by `***`.
 
-        >>> shown("postgresql://shop:s3cret@db.example:5432/orders")
-        'postgresql://shop:***@db.example:5432/orders'
+    >>> shown("postgresql://shop:s3cret@db.example:5432/orders")
+    'postgresql://shop:***@db.example:5432/orders'
     """
     text = str(url_or_path)
     if not is_url(text):

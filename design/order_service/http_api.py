@@ -723,7 +723,9 @@ def serve(
             app, host=host, port=port, log_level="warning", server_header=False, date_header=False
         )
         print(
-            f"orders: serving http://{host}:{port} (write db {shown(write_db)})", file=err, flush=True
+            f"orders: serving http://{host}:{port} (write db {shown(write_db)})",
+            file=err,
+            flush=True,
         )
         try:
             _Server(config).run()

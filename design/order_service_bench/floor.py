@@ -19,9 +19,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from pydantic_core import from_json
-
 from order_service.projections import SUMMARY_COLUMNS
+from pydantic_core import from_json
 
 SELECT_STREAM = "SELECT event_type, data FROM order_events WHERE order_id = ? ORDER BY version"
 
