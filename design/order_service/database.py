@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long a writer waits for another writer's lock before SQLite raises `database is locked`."""
@@ -243,6 +243,21 @@ def _closing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def is_url(text: str | Path) -> bool:
     """True if `text` names a PostgreSQL server rather than a SQLite file."""
     return isinstance(text, str) and text.startswith(("postgresql://", "postgres://"))
+
+
+def shown(url_or_path: str | Path) -> str:
+    """`url_or_path` as it may be printed: a URL's password, if any, replaced by `***`.
+
+    >>> shown("postgresql://shop:s3cret@db.example:5432/orders")
+    'postgresql://shop:***@db.example:5432/orders'
+    """
+    text = str(url_or_path)
+    if not is_url(text):
+        return text
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 def open_backend(url_or_path: str | Path | Backend) -> Backend:

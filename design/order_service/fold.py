@@ -74,8 +74,8 @@ def _add_line(order: dict[str, Any], line: Mapping[str, Any]) -> None:
         raise TypeError(f"line {sku}: quantity must be an integer, unit price a decimal string")
     known = order["lines"].get(sku)  # a SKU ordered again adds to its line, at its first price
     if known:
-        quantity, price = known.quantity + quantity, known.unit_price
-    order["lines"][sku] = Line(sku, quantity, price)
+        quantity, price = known[0] + quantity, known[1]
+    order["lines"][sku] = (quantity, price)  # the working form: `Line`s are made once, frozen
 
 
 def _apply(order: dict[str, Any], kind: str, data: Mapping[str, Any]) -> None:
@@ -126,14 +126,14 @@ def _step(order: dict[str, Any] | None, event: Any) -> dict[str, Any]:
 
 
 def _frozen(order: dict[str, Any]) -> OrderState:
-    cents = sum(int(x.unit_price.replace(".", "")) * x.quantity for x in order["lines"].values())
-    return OrderState(**{**order, "lines": tuple(order["lines"].values()),
-                         "total": f"{cents // 100}.{cents % 100:02d}"})  # fmt: skip
+    lines = tuple(Line(sku, quantity, price) for sku, (quantity, price) in order["lines"].items())
+    cents = sum(int(line.unit_price.replace(".", "")) * line.quantity for line in lines)
+    return OrderState(**{**order, "lines": lines, "total": f"{cents // 100}.{cents % 100:02d}"})
 
 
 def _thawed(state: OrderState) -> dict[str, Any]:
     order = {name: getattr(state, name) for name in OrderState.__slots__ if name != "total"}
-    return {**order, "lines": {line.sku: line for line in state.lines}}
+    return {**order, "lines": {sku: (quantity, price) for sku, quantity, price in state.lines}}
 
 
 def evolve(state: OrderState | None, event: Mapping[str, Any]) -> OrderState:

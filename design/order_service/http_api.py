@@ -43,7 +43,7 @@ from order_service.commands import (
     PlaceOrder,
     ShipOrder,
 )
-from order_service.database import is_url, open_backend
+from order_service.database import is_url, open_backend, shown
 from order_service.decide import CommandRejected
 from order_service.events import (
     CUSTOMER_ID_PATTERN,
@@ -716,13 +716,17 @@ def serve(
                 write_db.parent.mkdir(parents=True, exist_ok=True)
                 _check_write_db(write_db)
         except (OSError, ValueError) as error:
-            print(f"orders: cannot serve {db or write_db}: {error}", file=err)
+            print(f"orders: cannot serve {shown(db or write_db)}: {error}", file=err)
             return 1
         app = create_app(write_db, wait_timeout=wait_timeout, relay_interval=relay_interval)
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", server_header=False, date_header=False
         )
-        print(f"orders: serving http://{host}:{port} (write db {write_db})", file=err, flush=True)
+        print(
+            f"orders: serving http://{host}:{port} (write db {shown(write_db)})",
+            file=err,
+            flush=True,
+        )
         try:
             _Server(config).run()
         except SystemExit:  # uvicorn exits when it cannot bind the port; it logged why

@@ -90,12 +90,13 @@ def state_from_dict(state: Mapping[str, Any]) -> OrderState:
         lines = []
         cents = 0
         for line in state["lines"]:
-            if line["unit_price"]["currency"] != currency:
+            sku, quantity, price = line["sku"], line["quantity"], line["unit_price"]
+            if price["currency"] != currency:
                 raise ValueError("every amount must be in the order's currency")
-            if type(line["quantity"]) is not int or line["quantity"] < 1:
-                raise ValueError(f"quantity of {line['sku']} must be a positive integer")
-            cents += _cents(line["unit_price"]["amount"]) * line["quantity"]
-            lines.append(Line(line["sku"], line["quantity"], line["unit_price"]["amount"]))
+            if type(quantity) is not int or quantity < 1:
+                raise ValueError(f"quantity of {sku} must be a positive integer")
+            cents += _cents(price["amount"]) * quantity
+            lines.append(Line(sku, quantity, price["amount"]))
         result = OrderState(
             order_id=state["order_id"],
             version=state["version"],

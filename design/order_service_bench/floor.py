@@ -1,7 +1,8 @@
 """The true floors: the fastest honest code that reaches the same result, no project code.
 
 - replay: the same `order_events` file read with `sqlite3`, only the two columns a fold needs,
-  one batched `json.loads`, money as integer cents, a dict fold;
+  one batched JSON parse (pydantic-core's, the fastest parser the design has), money as
+  integer cents, a dict fold;
 - read model: the rows the rebuild ends with, computed beforehand, written by `executemany`
   into the same tables (same indexes) in one transaction;
 - append: prepared rows written by one `executemany` in one transaction, same settings.
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from order_service.projections import SUMMARY_COLUMNS
+from pydantic_core import from_json
 
 SELECT_STREAM = "SELECT event_type, data FROM order_events WHERE order_id = ? ORDER BY version"
 
@@ -26,7 +28,7 @@ SELECT_STREAM = "SELECT event_type, data FROM order_events WHERE order_id = ? OR
 def fold(conn: sqlite3.Connection, order_id: str) -> dict[str, Any]:
     """Read one order's rows and fold them into a dict, trusting every row."""
     rows = conn.execute(SELECT_STREAM, (order_id,)).fetchall()
-    payloads = json.loads("[" + ",".join([data for _, data in rows]) + "]")
+    payloads = from_json("[" + ",".join([data for _, data in rows]) + "]")
     quantities: dict[str, int] = {}
     cents = 0
     status = ""

@@ -35,7 +35,7 @@ REPLAY_LABELS = {
     "peer_full": "eventsourcing (default), full replay",
     "peer_snapshot_latest": "eventsourcing (default), from the latest snapshot",
     "peer_snapshot_every_100": "eventsourcing (default), snapshot every 100 (99 events after it)",
-    "floor_fold": "true floor: 2 columns, one `json.loads`, integer cents, dict fold",
+    "floor_fold": "true floor: 2 columns, one batched JSON parse, integer cents, dict fold",
 }
 PEER_LABELS = {
     ("replay", "peer_full"): "eventsourcing, default configuration",
@@ -58,7 +58,7 @@ READ_MODEL_LABELS = {
 }
 STAGE_LABELS = {
     "fetch": "SQLite: fetch the six columns a fold reads",
-    "json": "one `json.loads` of every `data` column",
+    "json": "one batched JSON parse of every `data` column",
     "envelopes": "building the envelope dicts",
     "upcast": "finding the rows to upcast (none are outdated here)",
     "fold": "the fold: stream checks and applying each event",

@@ -28,6 +28,9 @@ from eventsourcing.persistence import JSONTranscoder
 class Order(Aggregate):
     """An order with the same events and state as ours: lines by SKU, a total, a status.
 
+    Each line keeps its quantity and unit price (`[quantity, amount]`), as ours does: a
+    snapshot restores the same state on both sides, not a lighter one for the peer.
+
     Event attributes are flat keyword scalars (money as a decimal string and a currency), the
     cheapest shape for the library's JSON transcoder: the peer is given its best case.
     """
@@ -40,14 +43,15 @@ class Order(Aggregate):
         self.customer_id = customer_id
         self.currency = currency
         self.status = "placed"
-        self.lines: dict[str, int] = {sku: quantity}
+        self.lines: dict[str, list[Any]] = {sku: [quantity, amount]}
         self.total = Decimal(amount) * quantity
 
     @event("ItemAdded")
     def add_item(self, sku: str, quantity: int, amount: str, currency: str) -> None:
         if self.status != "placed" or currency != self.currency:
             raise ValueError(f"cannot add a {currency} line to a {self.status} order")
-        self.lines[sku] = self.lines.get(sku, 0) + quantity
+        line = self.lines.setdefault(sku, [0, amount])  # a SKU added again keeps its price
+        line[0] += quantity
         self.total += Decimal(amount) * quantity
 
     @event("Paid")
