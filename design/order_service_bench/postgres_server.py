@@ -143,4 +143,3 @@ class Server:
                       "-m", "immediate", "-w", "stop")  # fmt: skip
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
-
