@@ -145,7 +145,12 @@ def open_app(db: Path | str, *, snapshots: bool = False, transcoder: str = "json
     if transcoder == "orjson":
         env["TRANSCODER_TOPIC"] = f"{__name__}:OrjsonTranscoder"
     cls = SnapshottingOrders if snapshots else Orders
-    return cls(env=env)
+    app = cls(env=env)
+    if isinstance(db, str):
+        # Its pool opens its connections in background threads: let them finish before any
+        # timing, or they would slow whichever contender runs meanwhile.
+        app.recorder.datastore.pool.wait()  # type: ignore[attr-defined]
+    return app
 
 
 def _line_kwargs(line: dict[str, Any]) -> dict[str, Any]:
