@@ -15,7 +15,6 @@ The server is `ORDERS_BENCH_PG_URL` if set, else a throwaway cluster (`postgres_
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,7 +54,6 @@ class Schemas:
         self.admin = psycopg.connect(server.url, autocommit=True)
         self.current: dict[str, str] = {}
         self.held: dict[str, Any] = {}
-        self.counter = itertools.count()
 
     def fresh(self, tag: str) -> str:
         """A URL naming a new, empty schema (created, so the peer can use it too)."""
