@@ -118,11 +118,11 @@ schemas: setup  ## regenerate schemas/ from the pydantic models
 openapi: setup  ## regenerate docs/design/openapi.json from the HTTP API
 	$(BIN)/python -m order_service.http_api docs/design/openapi.json
 
-bench: setup  ## two full benchmark runs (about 5 minutes on 2 cores); writes its results file and re-renders the performance page
+bench: setup postgresql  ## two full benchmark runs, SQLite and PostgreSQL (5 to 10 minutes on 2 cores); writes its results file and re-renders the performance page
 	$(BIN)/python -m order_service_bench --out design/order_service_bench/results.json
 	$(BIN)/python -m order_service_bench.page
 
-bench-quick: setup  ## the benchmark's quick mode (seconds, no verdicts), as the tests run it; commits nothing
+bench-quick: setup postgresql  ## the benchmark's quick mode (seconds, no verdicts), as the tests run it; commits nothing
 	$(BIN)/python -m order_service_bench --quick --out .cache/bench-quick.json
 
 clean:  ## remove everything set-up and builds made

@@ -1,141 +1,17 @@
-"""A PostgreSQL server for the tests: a throwaway cluster, or one given by URL.
+"""The tests' PostgreSQL server: the benchmark's harness (a throwaway cluster, or a URL).
 
-`ORDERS_TEST_PG_URL=postgresql://...` uses that server (each test gets its own schemas,
-dropped at the end). Otherwise Debian's PostgreSQL binaries start a cluster in a temporary
-folder on a free loopback port, removed afterwards. initdb and postgres refuse to run as
-root, so as root they run as the `postgres` system user (`runuser`).
+`ORDERS_TEST_PG_URL=postgresql://...` uses that server; otherwise a cluster is started (see
+`order_service_bench.postgres_server`, shared with `make bench`).
 """
 
 from __future__ import annotations
 
-import glob
-import itertools
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
-import uuid
 from collections.abc import Mapping
-from pathlib import Path
 
 import pytest
+from order_service_bench.postgres_server import INITDB_GLOB, URL_VARIABLE, Server, Unavailable
 
-URL_VARIABLE = "ORDERS_TEST_PG_URL"
-
-HOW_TO_GET_ONE = (
-    "PostgreSQL is needed for the postgresql tests: `make test` installs it as root on Debian "
-    f"(apt-get install -y postgresql); or set {URL_VARIABLE}=postgresql://USER@HOST:PORT/DB"
-)
-
-
-class Unavailable(RuntimeError):
-    """No PostgreSQL server can be had; the message says what to do."""
-
-
-INITDB_GLOB = "/usr/lib/postgresql/*/bin/initdb"
-"""Where Debian puts each major version's initdb (the Makefile's PG_INITDB)."""
-
-
-def _bin_dir(initdb_glob: str, path: str | None) -> Path:
-    found = sorted(glob.glob(initdb_glob), key=_major)
-    if not found:
-        on_path = shutil.which("initdb", path=path)
-        if on_path is None:
-            raise Unavailable(f"initdb not found. {HOW_TO_GET_ONE}")
-        return Path(on_path).parent
-    return Path(found[-1]).parent
-
-
-def _major(path: str) -> int:
-    part = Path(path).parent.parent.name
-    return int(part) if part.isdigit() else 0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """A running server; `new_url()` gives a URL whose schema no other test uses."""
-
-    def __init__(self, url: str, folder: Path | None = None, as_user: str | None = None) -> None:
-        self.url = url.rstrip("/")
-        self.folder = folder
-        self.as_user = as_user
-        self.bin_dir: Path | None = None
-        self.prefix = f"t{uuid.uuid4().hex[:6]}"
-        self._count = itertools.count(1)
-
-    def new_url(self) -> str:
-        """A URL naming a fresh schema (its `_read` and `_replay` siblings are fresh too)."""
-        return f"{self.url}?schema={self.prefix}_{next(self._count)}"
-
-    @classmethod
-    def start(cls, environ: Mapping[str, str], initdb_glob: str = INITDB_GLOB) -> Server:
-        """Use `ORDERS_TEST_PG_URL`, or start a throwaway cluster; raises `Unavailable`."""
-        if environ.get(URL_VARIABLE):
-            return cls(environ[URL_VARIABLE])
-        bin_dir = _bin_dir(initdb_glob, environ.get("PATH"))
-        as_user = None
-        folder = Path(tempfile.mkdtemp(prefix="orders-pg-"))
-        if os.geteuid() == 0:
-            try:
-                owner = pwd.getpwnam("postgres")
-            except KeyError:
-                shutil.rmtree(folder)
-                raise Unavailable(
-                    f"no `postgres` user to run initdb as. {HOW_TO_GET_ONE}"
-                ) from None
-            os.chown(folder, owner.pw_uid, owner.pw_gid)
-            as_user = "postgres"
-        server = cls(f"postgresql://postgres@127.0.0.1:{_free_port()}/postgres", folder, as_user)
-        port = server.url.rsplit(":", 1)[1].split("/")[0]
-        try:
-            server._run(
-                str(bin_dir / "initdb"), "-D", str(folder / "data"), "-A", "trust",
-                "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
-            )  # fmt: skip
-            server._run(
-                str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "log"),
-                "-w", "-o",
-                f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c max_connections=200",
-                "start",
-            )  # fmt: skip
-        except (subprocess.CalledProcessError, OSError) as error:
-            log = folder / "log"
-            detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            shutil.rmtree(folder, ignore_errors=True)
-            raise Unavailable(f"cannot start PostgreSQL: {error}\n{detail}") from None
-        server.bin_dir = bin_dir
-        return server
-
-    def _run(self, *command: str) -> None:
-        prefix = ["runuser", "-u", self.as_user, "--"] if self.as_user else []
-        subprocess.run([*prefix, *command], check=True, capture_output=True, text=True, timeout=120)
-
-    def stop(self) -> None:
-        """Stop a cluster this harness started and remove it; drop the schemas of a given one."""
-        if self.folder is None or self.bin_dir is None:
-            import psycopg
-
-            with psycopg.connect(self.url, autocommit=True) as conn:
-                names = conn.execute(
-                    "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
-                    (f"{self.prefix}\\_%",),
-                ).fetchall()
-                for (name,) in names:
-                    conn.execute(f'DROP SCHEMA "{name}" CASCADE')
-            return
-        try:
-            self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"),
-                      "-m", "immediate", "-w", "stop")  # fmt: skip
-        finally:
-            shutil.rmtree(self.folder, ignore_errors=True)
+__all__ = ["URL_VARIABLE", "Server", "server_for_tests"]
 
 
 def server_for_tests(environ: Mapping[str, str], initdb_glob: str = INITDB_GLOB) -> Server:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from order_service_bench import run
+from order_service_bench.postgres_server import Unavailable
 
 DEFAULT_RESULTS = Path("design/order_service_bench/results.json")
 
@@ -49,7 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{config.warmup} warm-up + {config.repeats} timed rounds each, {config.runs} run(s)",
         file=sys.stderr,
     )
-    results = run.run(config, workdir=args.workdir)
+    try:
+        results = run.run(config, workdir=args.workdir)
+    except Unavailable as missing:
+        print(
+            f"benchmark: no PostgreSQL server for its PostgreSQL section: {missing}",
+            file=sys.stderr,
+        )
+        return 2
     run.write(results, args.out)
     for line in verdict_lines(results):
         print(line, file=sys.stderr)

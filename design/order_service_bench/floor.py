@@ -27,7 +27,11 @@ SELECT_STREAM = "SELECT event_type, data FROM order_events WHERE order_id = ? OR
 
 def fold(conn: sqlite3.Connection, order_id: str) -> dict[str, Any]:
     """Read one order's rows and fold them into a dict, trusting every row."""
-    rows = conn.execute(SELECT_STREAM, (order_id,)).fetchall()
+    return fold_rows(conn.execute(SELECT_STREAM, (order_id,)).fetchall())
+
+
+def fold_rows(rows: list[tuple[str, str]]) -> dict[str, Any]:
+    """Fold `(event_type, data)` rows into a dict: one batched JSON parse for all, no checks."""
     payloads = from_json("[" + ",".join([data for _, data in rows]) + "]")
     quantities: dict[str, int] = {}
     cents = 0

@@ -56,6 +56,22 @@ READ_MODEL_LABELS = {
     "ours_rebuild": "ours: `projections.rebuild`",
     "floor_upserts": "true floor: `executemany` upserts of the precomputed rows",
 }
+PG_REPLAY_LABELS = {
+    "ours_full": "ours, full replay",
+    "ours_snapshot_latest": "ours, from the latest snapshot",
+    "peer_full": "eventsourcing, full replay",
+    "peer_snapshot_latest": "eventsourcing, from the latest snapshot",
+    "floor_fold": "bare psycopg floor: 2 columns, one batched JSON parse, dict fold",
+}
+PG_APPEND_LABELS = {
+    "ours": "ours: `EventStore.append` (validated, outbox rows)",
+    "peer": "eventsourcing: `Application.save`",
+    "floor_executemany": "bare psycopg floor: one `executemany`",
+}
+PG_READ_MODEL_LABELS = {
+    "ours_rebuild": "ours: `projections.rebuild`",
+    "floor_upserts": "bare psycopg floor: `executemany` upserts of the precomputed rows",
+}
 STAGE_LABELS = {
     "fetch": "SQLite: fetch the six columns a fold reads",
     "json": "one batched JSON parse of every `data` column",
@@ -250,6 +266,86 @@ def _control(results: dict[str, Any], main: str, optimised: str, n: int) -> str:
     return f"{format_seconds(plain)} without, {format_seconds(stripped)} with"
 
 
+def _pg_ratio_row(
+    group: dict[str, Any], label: str, num: str, den: str, sizes: list[int] | None
+) -> str:
+    """Ratio of the medians, then the range of the ratios of the timings of each round."""
+    cells = []
+    for cells_at in [group] if sizes is None else [group[str(n)] for n in sizes]:
+        a, b = cells_at[num], cells_at[den]
+        rounds = [x / y for x, y in zip(a["runs_s"], b["runs_s"], strict=True)]
+        cells.append(
+            f"{_ratio(_median(a) / _median(b))} ({_ratio(min(rounds))} to {_ratio(max(rounds))})"
+        )
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
+def _pg_table(
+    group: dict[str, Any], title: str, labels: dict[str, str], sizes: list[int]
+) -> list[str]:
+    lines = [
+        f"| {title} | " + " | ".join(f"N = {n:,}" for n in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    for name, label in labels.items():
+        cells = [format_seconds(_median(group[str(n)][name])) for n in sizes]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_postgresql(results: dict[str, Any]) -> str:
+    """The PostgreSQL section: replay, snapshot load, append and read-model rebuild."""
+    measured = results["measurements"].get("postgresql")
+    if measured is None:
+        return (
+            f"This results file (format {results.get('format', 1)}) has no PostgreSQL section: "
+            "run `make bench`."
+        )
+    config = results["config"]["postgresql"]
+    sizes = list(config["sizes"])
+    replay, append = measured["replay"], measured["append"]
+    lines = _pg_table(replay, "Rebuilding one order", PG_REPLAY_LABELS, sizes)
+    lines += [
+        _pg_ratio_row(replay, "ours ÷ floor", "ours_full", "floor_fold", sizes),
+        _pg_ratio_row(replay, "eventsourcing ÷ ours, full replay", "peer_full", "ours_full", sizes),
+        _pg_ratio_row(
+            replay,
+            "eventsourcing ÷ ours, latest snapshot",
+            "peer_snapshot_latest",
+            "ours_snapshot_latest",
+            sizes,
+        ),
+        "",
+    ]
+    lines += _pg_table(append, "Appending one order's events", PG_APPEND_LABELS, sizes)
+    lines += [
+        _pg_ratio_row(append, "ours ÷ floor", "ours", "floor_executemany", sizes),
+        _pg_ratio_row(append, "eventsourcing ÷ ours", "peer", "ours", sizes),
+        "",
+    ]
+    group = measured["read_model"]
+    lines += [
+        f"| Rebuilding the read model, {config['read_model_orders']:,} orders {TIMES} "
+        f"{results['config']['events_per_order']} events | median |",
+        "|---|---:|",
+        *(f"| {label} | {format_seconds(_median(group[name]))} |"
+          for name, label in PG_READ_MODEL_LABELS.items()),
+        _pg_ratio_row(group, "ours ÷ floor", "ours_rebuild", "floor_upserts", None),
+    ]  # fmt: skip
+    rounds, warmup = config["repeats"] * results["config"]["runs"], results["config"]["warmup"]
+    settings = results["postgresql_settings"]
+    lines += [
+        "",
+        f"Medians of {rounds} rounds ({config['repeats']} per run, after {warmup} warm-up); "
+        "a ratio is of two medians, then (in parentheses) the lowest and highest ratio "
+        "of the two timings taken in the same round. Reported, not judged: no target is set "
+        f"for PostgreSQL. Server: PostgreSQL {settings['server_version']}, "
+        f"{settings['server']}, `fsync={settings['fsync']}`, "
+        f"`synchronous_commit={settings['synchronous_commit']}`, for every contender alike.",
+    ]
+    return "\n".join(lines)
+
+
 def render_stages(results: dict[str, Any]) -> str:
     stages = results["runs"][0]["stages"]
     total = sum(stages["median_s"].values())
@@ -400,6 +496,7 @@ def render_machine(results: dict[str, Any]) -> str:
         ("System", m["system"]),
         ("Python", f"{m['python_implementation']} {m['python']}"),
         ("SQLite", m["sqlite"]),
+        *_pg_version(results),
         ("eventsourcing", m["eventsourcing"]),
         ("pydantic", m["pydantic"]),
         ("Date (UTC)", m["date"]),
@@ -412,6 +509,11 @@ def render_machine(results: dict[str, Any]) -> str:
         ),
     ]
     return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+
+def _pg_version(results: dict[str, Any]) -> list[tuple[str, str]]:
+    settings = results.get("postgresql_settings")
+    return [] if settings is None else [("PostgreSQL", settings["server_version"])]
 
 
 def _load(values: list[float]) -> str:
@@ -506,6 +608,7 @@ RENDERERS = {
     "append": render_append,
     "read-model": render_read_model,
     "validate": render_validate,
+    "postgresql": render_postgresql,
     "machine": render_machine,
 }
 

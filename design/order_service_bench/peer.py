@@ -9,6 +9,11 @@ Its fastest reasonable configuration (`transcoder="orjson"`, run under `python -
 library's `TRANSCODER_TOPIC` setting names `OrjsonTranscoder` below, its `JSONTranscoder` with
 orjson doing the parsing and the writing (the library's docs point to an orjson transcoder for
 speed); `-O` removes the runtime-Protocol `assert isinstance(...)` it makes per replayed event.
+
+On PostgreSQL (`open_app` given a `postgresql://...?schema=NAME` URL): the library's
+documented `PERSISTENCE_MODULE=eventsourcing.postgres` with `POSTGRES_DBNAME`, `_HOST`,
+`_PORT`, `_USER`, `_PASSWORD` and `_SCHEMA` (a schema of its own on the same server), every
+other setting at its default (connection pool, no database functions, lock timeout).
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 from uuid import UUID
 
 import orjson
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import JSONTranscoder
+from psycopg.conninfo import conninfo_to_dict
 
 
 class Order(Aggregate):
@@ -95,6 +102,9 @@ class OrjsonTranscoder(JSONTranscoder):
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
+STRAY = ("AGGREGATE_CACHE_MAXSIZE", "COMPRESSOR_TOPIC", "CIPHER_TOPIC")
+
+
 class Orders(Application[UUID]):
     """The application; snapshots are switched on only where a measurement needs them."""
 
@@ -105,27 +115,46 @@ class SnapshottingOrders(Orders):
     is_snapshotting_enabled = True
 
 
-def environment(db_path: Path) -> dict[str, str]:
-    """The library's documented SQLite configuration, for a database file."""
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(db_path)}
+def environment(db: Path | str) -> dict[str, str]:
+    """The library's documented configuration for a SQLite file or a PostgreSQL schema URL."""
+    if not isinstance(db, str):
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(db)}
+    parts = urlsplit(db)
+    (schema,) = parse_qs(parts.query)["schema"]
+    server = conninfo_to_dict(urlunsplit(parts._replace(query="")))
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(server["dbname"]),
+        "POSTGRES_HOST": str(server["host"]),
+        "POSTGRES_PORT": str(server.get("port", 5432)),
+        "POSTGRES_USER": str(server["user"]),
+        "POSTGRES_PASSWORD": str(server.get("password", "")),
+        "POSTGRES_SCHEMA": schema,
+    }
 
 
-def open_app(db_path: Path, *, snapshots: bool = False, transcoder: str = "json") -> Orders:
-    """An application on `db_path`; the process environment cannot override the benchmark's.
+def open_app(db: Path | str, *, snapshots: bool = False, transcoder: str = "json") -> Orders:
+    """An application on a SQLite file or a PostgreSQL schema URL (the schema must exist).
 
+    The process environment cannot override the benchmark's settings.
     `transcoder="orjson"` sets `TRANSCODER_TOPIC` to `OrjsonTranscoder`.
     """
-    env = environment(db_path)
+    env = environment(db)
     # Blank what a stray environment variable could switch on (an aggregate cache, a
-    # compressor, a cipher): the library's defaults are what is measured.
-    for key in ("AGGREGATE_CACHE_MAXSIZE", "COMPRESSOR_TOPIC", "CIPHER_TOPIC"):
-        if key in os.environ:
+    # compressor, a cipher, a PostgreSQL setting): the library's defaults are what is measured.
+    for key in os.environ:
+        if key in STRAY or (key.startswith("POSTGRES_") and key not in env):
             env[key] = ""
     env["IS_SNAPSHOTTING_ENABLED"] = "y" if snapshots else "n"
     if transcoder == "orjson":
         env["TRANSCODER_TOPIC"] = f"{__name__}:OrjsonTranscoder"
     cls = SnapshottingOrders if snapshots else Orders
-    return cls(env=env)
+    app = cls(env=env)
+    if isinstance(db, str):
+        # Its pool opens its connections in background threads: let them finish before any
+        # timing, or they would slow whichever contender runs meanwhile.
+        app.recorder.datastore.pool.wait()  # type: ignore[attr-defined]
+    return app
 
 
 def _line_kwargs(line: dict[str, Any]) -> dict[str, Any]:

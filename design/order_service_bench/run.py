@@ -9,11 +9,15 @@ Each full run times, in interleaved rounds:
   `eventsourcing`, the floor);
 - read model: `order_summary` rebuilt for many orders (ours, the floor);
 - `orders validate` on a JSON Lines file of about 50 MB, in a child process;
-- the stages of our replay at the largest N, each timed on its own.
+- the stages of our replay at the largest N, each timed on its own;
+- on PostgreSQL (`order_service_bench.postgresql`), at fewer sizes and rounds: replay, snapshot
+  load, append and read-model rebuild, ours against `eventsourcing`'s PostgreSQL backend and a
+  bare psycopg floor, on one server started for the run (or given by `ORDERS_BENCH_PG_URL`).
 
 `make bench` makes two full runs: a target holds only if it holds in every run, each time
-both on the medians and in at least `MAJORITY` of the rounds. Every timed call's result is
-checked (all contenders derive the same order), so a contender cannot win by doing less.
+both on the medians and in at least `MAJORITY` of the rounds (the PostgreSQL figures are
+reported, not judged). Every timed call's result is checked (all contenders derive the same
+order), so a contender cannot win by doing less.
 """
 
 from __future__ import annotations
@@ -36,11 +40,12 @@ from typing import Any
 
 from order_service import projections
 
-from order_service_bench import floor, ours, peer, stages, validate_scale, workload
+from order_service_bench import floor, ours, peer, postgresql, stages, validate_scale, workload
+from order_service_bench.postgres_server import Server
 from order_service_bench.timing import Contender, Measurement, Progress, compare
 from order_service_bench.worker import OPTIMISED, checker
 
-RESULTS_FORMAT = 2
+RESULTS_FORMAT = 3
 MAJORITY = 0.8
 """The share of rounds in which a target must hold too, in each run (8 of 10 rounds)."""
 DESIGN = Path(__file__).resolve().parents[1] / "order_service"
@@ -59,6 +64,9 @@ class Config:
     read_model_orders: int
     validate_events: int
     validate_rounds: int
+    pg_sizes: tuple[int, ...]
+    pg_repeats: int
+    pg_read_model_orders: int
     snapshot_interval: int = 100
     events_per_order: int = 4
 
@@ -66,10 +74,12 @@ class Config:
 FULL = Config(
     mode="full", sizes=(10, 100, 1_000, 10_000), warmup=1, repeats=10, runs=2,
     read_model_orders=10_000, validate_events=126_000, validate_rounds=2,
+    pg_sizes=(100, 10_000), pg_repeats=6, pg_read_model_orders=2_000,
 )  # fmt: skip
 QUICK = Config(
     mode="quick", sizes=(10, 100), warmup=1, repeats=2, runs=1,
     read_model_orders=50, validate_events=2_000, validate_rounds=1,
+    pg_sizes=(10, 100), pg_repeats=2, pg_read_model_orders=50,
 )  # fmt: skip
 
 REPLAY = ("ours_full", "ours_snapshot_latest", "ours_snapshot_every_100", "peer_full",
@@ -490,7 +500,9 @@ def evaluate(target: Target, runs: list[dict[str, Any]], sizes: list[int]) -> di
     }
 
 
-def _one_run(root: Path, shared: Path, config: Config, progress: Progress) -> dict[str, Any]:
+def _one_run(
+    root: Path, shared: Path, server: Server, config: Config, progress: Progress
+) -> dict[str, Any]:
     # `shared` keeps what every run reads and none changes: the 50 MB file is written once.
     sizes = config.sizes
     run = {
@@ -500,17 +512,37 @@ def _one_run(root: Path, shared: Path, config: Config, progress: Progress) -> di
         "read_model": _as_json(measure_read_model(root, config, progress)),
         "validate": measure_validate(shared, config, progress),
         "stages": stages.measure(root, max(sizes), config.repeats),
+        "postgresql": postgresql.measure(
+            server,
+            config.pg_sizes,
+            config.pg_read_model_orders,
+            warmup=config.warmup,
+            repeats=config.pg_repeats,
+            progress=progress,
+        ),
     }
     return run
 
 
 def steps(config: Config) -> int:
     """How many progress lines a run prints: one per comparison."""
-    return config.runs * (2 * len(config.sizes) + 3)
+    return config.runs * (2 * len(config.sizes) + 3 + 2 * len(config.pg_sizes) + 1)
 
 
 def run(config: Config, *, workdir: Path | None = None, quiet: bool = False) -> dict[str, Any]:
-    """Run every measurement of `config` `config.runs` times; return the results document."""
+    """Run every measurement of `config` `config.runs` times; return the results document.
+
+    Raises `postgres_server.Unavailable` (before measuring anything) if no PostgreSQL server
+    can be had.
+    """
+    server = postgresql.start(os.environ)
+    try:
+        return _run(config, server, workdir=workdir, quiet=quiet)
+    finally:
+        server.stop()
+
+
+def _run(config: Config, server: Server, *, workdir: Path | None, quiet: bool) -> dict[str, Any]:
     progress = Progress(steps(config), quiet=quiet)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="order-bench-", dir=workdir) as tmp:
@@ -519,7 +551,7 @@ def run(config: Config, *, workdir: Path | None = None, quiet: bool = False) -> 
         for number in range(config.runs):
             run_root = root / f"run-{number + 1}"
             run_root.mkdir()
-            runs.append(_one_run(run_root, root, config, progress))
+            runs.append(_one_run(run_root, root, server, config, progress))
         settings = sqlite_settings(root)
     sizes = list(config.sizes)
     return {
@@ -536,8 +568,14 @@ def run(config: Config, *, workdir: Path | None = None, quiet: bool = False) -> 
             "snapshot_interval": config.snapshot_interval,
             "validate_events": config.validate_events,
             "validate_rounds": config.validate_rounds,
+            "postgresql": {
+                "sizes": list(config.pg_sizes),
+                "repeats": config.pg_repeats,
+                "read_model_orders": config.pg_read_model_orders,
+            },
         },
         "sqlite_settings": settings,
+        "postgresql_settings": postgresql.settings(server),
         "machine": {**machine(), "load_average": [load_before, os.getloadavg()]},
         "code": code_version(),
         "runs": runs,
@@ -564,14 +602,26 @@ def pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
         rounds = [r for cell in cells for r in cell["runs_s"]]
         return {"median_s": statistics.median(rounds), "runs_s": rounds}
 
-    out: dict[str, Any] = {}
-    for group in ("replay", "optimised", "append"):
-        out[group] = {
+    def by_size(runs: list[dict[str, Any]], group: str) -> dict[str, Any]:
+        return {
             n: {name: pool([run[group][n][name] for run in runs]) for name in runs[0][group][n]}
             for n in runs[0][group]
         }
-    out["read_model"] = {
-        name: pool([run["read_model"][name] for run in runs]) for name in runs[0]["read_model"]
+
+    def read_model(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            name: pool([run["read_model"][name] for run in runs]) for name in runs[0]["read_model"]
+        }
+
+    out: dict[str, Any] = {
+        group: by_size(runs, group) for group in ("replay", "optimised", "append")
+    }
+    out["read_model"] = read_model(runs)
+    pg_runs = [run["postgresql"] for run in runs]
+    out["postgresql"] = {
+        "replay": by_size(pg_runs, "replay"),
+        "append": by_size(pg_runs, "append"),
+        "read_model": read_model(pg_runs),
     }
     return out
 

@@ -8,6 +8,7 @@ same order; they assert no speed.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -15,18 +16,22 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from order_service_bench import floor, ours, page, peer, run, stages, worker, workload
-from order_service_bench.timing import Contender, Progress, compare
+from order_service_bench import floor, ours, page, peer, postgresql, run, stages, worker, workload
+from order_service_bench.timing import Contender, Progress, compare, format_seconds
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
-    """One run of `python -m order_service_bench --quick`: its results and its stderr."""
+def quick(tmp_path_factory: pytest.TempPathFactory, postgres_server) -> tuple[dict, str]:
+    """One run of `python -m order_service_bench --quick`: its results and its stderr.
+
+    Its PostgreSQL section runs on the tests' server (skipped without one, failed under CI).
+    """
     out = tmp_path_factory.mktemp("bench") / "results.json"
     done = subprocess.run(
         [sys.executable, "-m", "order_service_bench", "--quick", "--out", str(out)],
+        env={**os.environ, postgresql.URL_VARIABLE: postgres_server.url},
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -67,14 +72,61 @@ def test_the_quick_benchmark_measures_every_contender_at_every_size(quick):
         assert all(cell["holds"] is None and cell["value"] > 0 for cell in target["runs"])
     assert set(results["machine"]) >= {"cpu", "cores", "python", "sqlite", "date", "load_average"}
     assert set(results["sqlite_settings"]) == {"ours", "peer"}
+    assert results["postgresql_settings"]["server"] == "a URL (ORDERS_BENCH_PG_URL)"
+    assert set(results["postgresql_settings"]) >= {"server_version", "fsync", "synchronous_commit"}
     assert results["code"]["digest"] == run.design_digest()
+
+
+def test_the_quick_benchmark_measures_every_postgresql_contender_at_every_size(quick):
+    results, stderr = quick
+    config = results["config"]["postgresql"]
+    assert config["sizes"] == list(run.QUICK.pg_sizes)
+    groups = (("replay", postgresql.REPLAY), ("append", postgresql.APPEND))
+    for measured in (
+        *(r["postgresql"] for r in results["runs"]),
+        results["measurements"]["postgresql"],
+    ):
+        rounds = config["repeats"] * (
+            results["config"]["runs"] if measured is results["measurements"]["postgresql"] else 1
+        )
+        for group, names in groups:
+            assert sorted(measured[group]) == sorted(str(n) for n in config["sizes"])
+            for n in config["sizes"]:
+                assert sorted(measured[group][str(n)]) == sorted(names), (group, n)
+        assert sorted(measured["read_model"]) == sorted(postgresql.READ_MODEL)
+        cells = [c for g, _ in groups for at in measured[g].values() for c in at.values()]
+        for cell in [*cells, *measured["read_model"].values()]:
+            assert len(cell["runs_s"]) == rounds and cell["median_s"] > 0
+    # Every timed call was checked (see `postgresql.measure_*`): reaching the end means each
+    # contender derived the expected order, appended every event, projected every order.
+    last = f"PostgreSQL read model, {config['read_model_orders']:,} orders x 4 events"
+    assert last in stderr
+
+
+def test_the_page_shows_the_postgresql_figures_the_results_hold(quick):
+    results, _ = quick
+    shown = page.render_blocks(results)["postgresql"]
+    measured = results["measurements"]["postgresql"]
+    for group, labels in (("replay", page.PG_REPLAY_LABELS), ("append", page.PG_APPEND_LABELS)):
+        for name, label in labels.items():
+            medians = [
+                format_seconds(measured[group][str(n)][name]["median_s"])
+                for n in results["config"]["postgresql"]["sizes"]
+            ]
+            assert f"| {label} | {' | '.join(medians)} |" in shown
+    for name, label in page.PG_READ_MODEL_LABELS.items():
+        assert f"| {label} | {format_seconds(measured['read_model'][name]['median_s'])} |" in shown
+    settings = results["postgresql_settings"]
+    assert f"`fsync={settings['fsync']}`" in shown and settings["server_version"] in shown
+    assert "Reported, not judged" in shown
 
 
 def test_the_benchmark_shows_its_progress_and_no_verdict_in_quick_mode(quick):
     _, stderr = quick
     steps = run.steps(run.QUICK)
     assert f"[1/{steps}] replay N=10" in stderr
-    assert f"[{steps}/{steps}] orders validate" in stderr
+    assert "] orders validate, " in stderr
+    assert f"[{steps}/{steps}] PostgreSQL read model" in stderr
     assert "pass: " not in stderr and "MISS: " not in stderr
     assert "quick mode: no verdicts" in stderr
     assert sum(target.claim in stderr for target in run.TARGETS) == len(run.TARGETS)
@@ -118,6 +170,30 @@ def test_every_contender_derives_the_same_order(tmp_path, n_events):
         app.close()
         fast.close()
         conn.close()
+
+
+@pytest.mark.parametrize("n_events", [10, 100])
+def test_every_postgresql_contender_derives_the_same_order(postgres_server, n_events):
+    events = workload.order_events("42", n_events)
+    expected = workload.expected_summary(n_events)
+    schemas = postgresql.Schemas(postgres_server)
+    try:
+        url = schemas.fresh("ours")
+        store = schemas.hold("ours", ours.open_store(url))
+        store.append(events, expected_version=0)
+        app = schemas.hold("peer", peer.open_app(schemas.fresh("peer")))
+        aggregate = peer.build_order(events)
+        app.save(aggregate)
+        conn = schemas.hold("floor", postgresql.open_event_store(schemas.fresh("floor")))
+        assert postgresql.append(conn, floor.event_rows(events, ours.RECORDED_AT)) == n_events
+        ours_rows = schemas.hold("floor-on-ours", postgresql.connect(url))
+        assert ours.summary(ours.replay(store, "42")) == expected
+        assert type(app.recorder).__module__ == "eventsourcing.postgres"
+        assert peer.summary(app.repository.get(aggregate.id)) == expected
+        assert floor.summary(postgresql.fold(conn, "42")) == expected
+        assert floor.summary(postgresql.fold(ours_rows, "42")) == expected
+    finally:
+        schemas.close()
 
 
 def test_a_contender_that_derives_another_order_fails_the_run():

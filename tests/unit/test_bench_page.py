@@ -86,3 +86,11 @@ def test_rendering_replaces_only_the_generated_blocks():
     )
     assert rendered.startswith("intro\n\n<!-- bench:machine -->\n\n| | |")
     assert "stale" not in rendered and "\n\noutro\n" in rendered
+
+
+def test_a_results_file_without_the_postgresql_section_says_so_and_shows_no_server():
+    results = copy.deepcopy(RESULTS)
+    results["measurements"].pop("postgresql", None)
+    results.pop("postgresql_settings", None)
+    assert "has no PostgreSQL section: run `make bench`" in page.render_postgresql(results)
+    assert "| PostgreSQL |" not in page.render_machine(results)
