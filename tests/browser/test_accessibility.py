@@ -383,7 +383,7 @@ def test_the_palette_toggle_works_by_keyboard(open_watched_page, deployed_url):
     expect(body).to_have_attribute("data-md-color-scheme", "default")
 
 
-def test_on_a_phone_the_menu_and_search_open_by_keyboard(open_watched_page, deployed_url):
+def test_on_a_phone_the_menu_and_search_open_and_close_by_keyboard(open_watched_page, deployed_url):
     page, watch = open_watched_page(width=WIDTHS["phone"])
     _visit(page, deployed_url)
 
@@ -395,6 +395,11 @@ def test_on_a_phone_the_menu_and_search_open_by_keyboard(open_watched_page, depl
     _tab_to(page, ".md-header__button[for='__drawer']", key="Shift+Tab")  # back to the menu button
     page.keyboard.press("Enter")
     expect(page.locator("#__drawer")).not_to_be_checked()
+    page.keyboard.press("Enter")  # open it again, go in, and leave it with Escape
+    _tab_to(page, ".md-sidebar--primary a[href]")
+    page.keyboard.press("Escape")
+    expect(page.locator("#__drawer")).not_to_be_checked()
+    expect(page.locator(".md-header__button[for='__drawer']")).to_be_focused()
 
     _tab_to(page, ".md-header__button[for='__search']")
     page.keyboard.press("Enter")

@@ -5,7 +5,7 @@
       is named after it. Material already does this for code blocks; the rule here is general.
    2. The header's menu and search buttons are <label>s, which Tab skips: below 76 em (a phone, or
       a desktop zoomed to 400 %) a keyboard could neither open the navigation nor search. They
-      become buttons that Enter and Space press.
+      become buttons that Enter and Space press; Escape closes the open navigation.
    3. While the scheme follows the system's, Material checks neither palette radio, so Tab lands on
       the first, whose label is hidden in the dark scheme: the radio of the scheme shown is checked.
    (extra.css takes what is hidden off the tab order: the closed drawer and search.) */
@@ -80,9 +80,18 @@
       const pressed = event.key === "Enter" || event.key === " ";
       if (pressed && focusInside && toggle.checked) focusInside.focus();
     });
+    // Escape closes the navigation drawer too (Material closes only search), focus back on its
+    // button, where the keyboard user opened it.
+    if (!focusInside) {
+      document.addEventListener("keydown", event => {
+        if (event.key !== "Escape" || !toggle.checked) return;
+        label.click();
+        label.focus();
+      });
+      return;
+    }
     // Escape closes search (Material) and leaves focus in the hidden box or on <body>: give it
     // back to the button.
-    if (!focusInside) return;
     document.addEventListener("keyup", event => {
       if (event.key !== "Escape" || toggle.checked || !label.getClientRects().length) return;
       const lost = document.activeElement;
