@@ -51,7 +51,7 @@ def measure(root: Path, n: int, rounds: int) -> dict[str, Any]:
             seconds, _ = _timed(_parse, rows)
             runs["json"].append(seconds)
             # The envelopes stage is the store's whole decoding less the JSON measured above.
-            seconds, events = _timed(_fold_envelopes, order_id, rows)
+            seconds, events = _timed(_fold_envelopes, rows, [order_id] * len(rows))
             runs["envelopes"].append(max(seconds - runs["json"][-1], 0.0))
             seconds, current = _timed(_upcast_outdated, rows, events)
             runs["upcast"].append(seconds)
