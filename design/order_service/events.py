@@ -34,6 +34,7 @@ from pydantic import (
     Tag,
     TypeAdapter,
 )
+from pydantic_core import SchemaValidator, core_schema
 
 from order_service.fold import CURRENT_SCHEMA_VERSIONS
 
@@ -416,12 +417,44 @@ def parse_event(payload: Any) -> Envelope:
     return _ANY_EVENT.validate_python(payload)
 
 
+def _as_json_data(schema: Any) -> Any:
+    """A pydantic-core schema with each model read as a dict and each tuple as a list.
+
+    The same fields, constraints, validators and discriminator: only the output differs, the
+    `model_dump(mode="json")` of the model, built directly in Rust, with no model instances.
+    """
+    if isinstance(schema, list):
+        return [_as_json_data(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("type") == "model":
+        fields = schema["schema"]["fields"].items()
+        return core_schema.typed_dict_schema(
+            {name: core_schema.typed_dict_field(_as_json_data(f["schema"])) for name, f in fields},
+            extra_behavior=schema["config"]["extra_fields_behavior"],
+            ref=schema["ref"],
+        )
+    if schema.get("type") == "tuple":  # tuple[X, ...]: the only tuples the models hold
+        (items,) = schema["items_schema"]
+        return core_schema.list_schema(
+            _as_json_data(items), min_length=schema["min_length"], max_length=schema["max_length"]
+        )
+    return {key: _as_json_data(value) for key, value in schema.items()}
+
+
+_CANONICAL = SchemaValidator(
+    _as_json_data(_ANY_EVENT.core_schema), config=core_schema.CoreConfig(title="Order event")
+)
+
+
 def canonical_event(payload: Any) -> dict[str, Any]:
     """Validate one envelope and return its canonical JSON form: what the event store keeps.
 
+    The same as `parse_event(payload).model_dump(mode="json")`, errors included (a test
+    checks both), at about a third of the cost: the models' own schema, validated into dicts.
     Raises `pydantic.ValidationError` if the payload breaks the contract.
     """
-    return parse_event(payload).model_dump(mode="json")
+    return _CANONICAL.validate_python(payload)
 
 
 def new_event(
