@@ -30,6 +30,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     StrictStr,
     Tag,
     TypeAdapter,
@@ -82,14 +83,15 @@ REFERENCE_PATTERN = r"^[A-Z0-9]+(-[A-Z0-9]+)*$"
 def _json_integer(value: Any) -> Any:
     # An integer is written without a fraction: 2, never 2.0, true or "2". JSON Schema would
     # take 2.0; this contract does not (the validator's "integer" type says the same), so the
-    # event model, `orders validate` and the fold agree on every input.
+    # event model, `orders validate` and the fold agree on every input. `JsonInt` says the same
+    # in Rust; a `Literal` cannot be strict, so `SchemaVersion` calls this.
     if type(value) is not int:
         raise ValueError('an integer is required (2, not 2.0, true or "2")')
     return value
 
 
-JsonInt = Annotated[int, BeforeValidator(_json_integer)]
-"""An integer written as one: 2, never 2.0, true or "2"."""
+JsonInt = Annotated[int, Strict()]
+"""An integer written as one: 2, never 2.0, true or "2" (pydantic's strict int, in Rust)."""
 
 
 class _SchemaVersion:
