@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from event_streams import cancelled, delivered, item_added, paid, placed, shipped
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from order_service.events import (
     CURRENT_SCHEMA_VERSIONS,
     EVENT_MODELS,
@@ -13,6 +18,7 @@ from order_service.events import (
     OrderPaidData,
     OrderPlaced,
     OrderPlacedData,
+    canonical_event,
     new_event,
     parse_event,
 )
@@ -136,3 +142,60 @@ def test_a_timestamp_has_one_spelling_per_instant_whole_seconds_in_utc(occurred_
             order_id="1001", version=2, correlation_id=IDS, causation_id=IDS,
             occurred_at=occurred_at, event_id=IDS,
         )  # fmt: skip
+
+
+# canonical_event reads a nested model as a dict and a tuple as a list: its error names that.
+_SAME_ERROR = {"model_type": "dict_type", "tuple_type": "list_type"}
+
+
+def _errors_of(check, payload):
+    """The place and kind of each error `check` raises on `payload` (none if it accepts it)."""
+    try:
+        check(payload)
+    except ValidationError as refusal:
+        return [(e["loc"], _SAME_ERROR.get(e["type"], e["type"])) for e in refusal.errors()]
+    return []
+
+
+def _assert_canonical_event_agrees_with_the_model(payload):
+    errors = _errors_of(canonical_event, payload)
+    model_errors = _errors_of(parse_event, payload)
+    if not model_errors:
+        assert canonical_event(payload) == parse_event(payload).model_dump(mode="json")
+    # The same errors, in the same order; only a model's tuple of lines whose item is bad also
+    # reports the tuple as too short, a list does not.
+    assert errors == [e for e in model_errors if e in errors or e[1] != "too_short"], payload
+
+
+def _broken_anywhere(payload, data):
+    nodes = [((), payload)]
+    for path, node in nodes:  # every place in the payload, breadth first
+        if isinstance(node, dict):
+            nodes.extend(((*path, key), child) for key, child in node.items())
+        elif isinstance(node, list):
+            nodes.extend(((*path, index), child) for index, child in enumerate(node))
+    path, _ = data.draw(st.sampled_from(nodes[1:]), label="path")
+    parent = payload
+    for step in path[:-1]:
+        parent = parent[step]
+    if data.draw(st.booleans(), label="delete") and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        values = [None, True, 1, 2, 2.0, 1.5, "", "x", "12.5", "2026-02-30T10:15:00Z", [], {}]
+        parent[path[-1]] = data.draw(st.sampled_from(values), label="value")
+    return payload
+
+
+FIXTURES = sorted((Path(__file__).resolve().parents[2] / "schemas" / "fixtures").rglob("*.json"))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda path: f"{path.parent.name}/{path.stem}")
+def test_canonical_event_is_the_model_dumped_to_json_with_the_same_errors(path):
+    _assert_canonical_event_agrees_with_the_model(json.loads(path.read_text(encoding="utf-8")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(FIXTURES), st.data())
+def test_canonical_event_and_the_model_agree_on_every_fixture_broken_anywhere(path, data):
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    _assert_canonical_event_agrees_with_the_model(_broken_anywhere(payload, data))
