@@ -65,12 +65,6 @@ _STATE_KEYS = (
 )  # fmt: skip
 
 
-def _cents(amount: object) -> int:
-    if type(amount) is not str or not AMOUNT.fullmatch(amount):
-        raise ValueError(f"amount {amount!r} is not a decimal string with two decimals")
-    return int(amount.replace(".", ""))
-
-
 def state_from_dict(state: Mapping[str, Any]) -> OrderState:
     """Rebuild a state from `OrderState.to_dict()`; raises `SnapshotRejected` if it does not fit.
 
@@ -89,14 +83,17 @@ def state_from_dict(state: Mapping[str, Any]) -> OrderState:
         currency = state["total"]["currency"]
         lines = []
         cents = 0
-        for line in state["lines"]:
+        for line in state["lines"]:  # a hundred lines or so: each check is inline
             sku, quantity, price = line["sku"], line["quantity"], line["unit_price"]
+            amount = price["amount"]
             if price["currency"] != currency:
                 raise ValueError("every amount must be in the order's currency")
             if type(quantity) is not int or quantity < 1:
                 raise ValueError(f"quantity of {sku} must be a positive integer")
-            cents += _cents(price["amount"]) * quantity
-            lines.append(Line(sku, quantity, price["amount"]))
+            if type(amount) is not str or not AMOUNT.fullmatch(amount):
+                raise ValueError(f"amount {amount!r} is not a decimal string with two decimals")
+            cents += int(amount.replace(".", "")) * quantity
+            lines.append(Line(sku, quantity, amount))
         result = OrderState(
             order_id=state["order_id"],
             version=state["version"],
