@@ -25,7 +25,7 @@ from psycopg.types.string import TextLoader
 
 from order_service_bench import floor, ours, peer, workload
 from order_service_bench.postgres_server import Server
-from order_service_bench.timing import Contender, Measurement, Progress, compare
+from order_service_bench.timing import Contender, Measurement, Progress, Scratch, compare
 from order_service_bench.worker import checker
 
 URL_VARIABLE = "ORDERS_BENCH_PG_URL"
@@ -46,40 +46,26 @@ def start(environ: Mapping[str, str]) -> Server:
     return Server.start(environ, url_variable=URL_VARIABLE)
 
 
-class Schemas:
+class Schemas(Scratch):
     """Fresh schemas on one server: `fresh(tag)` drops the previous one of that tag."""
 
     def __init__(self, server: Server) -> None:
+        super().__init__()
         self.server = server
         self.admin = psycopg.connect(server.url, autocommit=True)
-        self.current: dict[str, str] = {}
-        self.held: dict[str, Any] = {}
 
-    def fresh(self, tag: str) -> str:
+    def _new(self, tag: str) -> str:
         """A URL naming a new, empty schema (created, so the peer can use it too)."""
-        self._release(tag)
         url = self.server.new_url()
         self.admin.execute(f"CREATE SCHEMA {schema_of(url)}")
-        self.current[tag] = url
         return url
 
-    def hold(self, tag: str, resource: Any) -> Any:
-        """Keep `resource` open until the next `fresh(tag)` or `close()`."""
-        self.held[tag] = resource
-        return resource
+    def _remove(self, url: str) -> None:
+        self.admin.execute(f"DROP SCHEMA {schema_of(url)} CASCADE")
 
     def close(self) -> None:
-        for tag in {*self.current, *self.held}:
-            self._release(tag)
+        super().close()
         self.admin.close()
-
-    def _release(self, tag: str) -> None:
-        resource = self.held.pop(tag, None)
-        if resource is not None:
-            resource.close()
-        url = self.current.pop(tag, None)
-        if url is not None:
-            self.admin.execute(f"DROP SCHEMA {schema_of(url)} CASCADE")
 
 
 def schema_of(url: str) -> str:

@@ -42,7 +42,7 @@ from order_service import projections
 
 from order_service_bench import floor, ours, peer, postgresql, stages, validate_scale, workload
 from order_service_bench.postgres_server import Server
-from order_service_bench.timing import Contender, Measurement, Progress, compare
+from order_service_bench.timing import Contender, Measurement, Progress, Scratch, compare
 from order_service_bench.worker import OPTIMISED, checker
 
 RESULTS_FORMAT = 3
@@ -138,38 +138,20 @@ def snapshot_version(n_events: int, policy: str, interval: int) -> int:
     return n_events - (interval - 1) if n_events >= interval else 0
 
 
-class Scratch:
-    """A fresh database file per run of a contender; the previous run's is closed and removed."""
+class Files(Scratch):
+    """A fresh SQLite file per run of a contender; the previous run's is closed and removed."""
 
     def __init__(self, root: Path) -> None:
+        super().__init__()
         self.root = root
         self.counter = itertools.count()
-        self.files: dict[str, Path] = {}
-        self.held: dict[str, Any] = {}
 
-    def fresh(self, tag: str) -> Path:
-        self._release(tag)
-        path = self.root / f"append-{tag}-{next(self.counter)}.db"
-        self.files[tag] = path
-        return path
+    def _new(self, tag: str) -> Path:
+        return self.root / f"append-{tag}-{next(self.counter)}.db"
 
-    def hold(self, tag: str, resource: Any) -> Any:
-        """Keep `resource` (a connection, a store, an application) open until the next run."""
-        self.held[tag] = resource
-        return resource
-
-    def close(self) -> None:
-        for tag in list(self.files):
-            self._release(tag)
-
-    def _release(self, tag: str) -> None:
-        resource = self.held.pop(tag, None)
-        if resource is not None:
-            resource.close()
-        old = self.files.pop(tag, None)
-        if old is not None:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{old}{suffix}").unlink(missing_ok=True)
+    def _remove(self, path: Path) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _checker(expected: dict[str, Any], summarise: Any) -> Any:
@@ -269,7 +251,7 @@ def measure_append(
     n: int, root: Path, config: Config, progress: Progress
 ) -> dict[str, Measurement]:
     """Append `n` new events of one order in one transaction, every way, interleaved."""
-    scratch = Scratch(root)
+    scratch = Files(root)
     order_id = str(2000 + n)
     events = workload.order_events(order_id, n)
     rows = floor.event_rows(events, ours.RECORDED_AT)

@@ -44,6 +44,47 @@ class Measurement:
         return {"median_s": self.median, "runs_s": self.runs}
 
 
+class Scratch:
+    """A fresh place (a database file, a schema) per timed run of a contender, made untimed.
+
+    `fresh(tag)` releases the tag's previous place (closing what `hold` kept open on it) and
+    makes a new one; subclasses say how a place is made (`_new`) and removed (`_remove`).
+    """
+
+    def __init__(self) -> None:
+        self.places: dict[str, Any] = {}
+        self.held: dict[str, Any] = {}
+
+    def fresh(self, tag: str) -> Any:
+        """A new, empty place for the next run of `tag`."""
+        self._release(tag)
+        self.places[tag] = place = self._new(tag)
+        return place
+
+    def hold(self, tag: str, resource: Any) -> Any:
+        """Keep `resource` (a connection, a store, an application) open until the next run."""
+        self.held[tag] = resource
+        return resource
+
+    def close(self) -> None:
+        for tag in {*self.places, *self.held}:
+            self._release(tag)
+
+    def _release(self, tag: str) -> None:
+        resource = self.held.pop(tag, None)
+        if resource is not None:
+            resource.close()
+        place = self.places.pop(tag, None)
+        if place is not None:
+            self._remove(place)
+
+    def _new(self, tag: str) -> Any:
+        raise NotImplementedError
+
+    def _remove(self, place: Any) -> None:
+        raise NotImplementedError
+
+
 def time_once(prepare: Prepare, check: Check | None) -> float:
     """Prepare (untimed), run (timed), check (untimed); returns seconds."""
     thunk = prepare()
