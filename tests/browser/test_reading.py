@@ -11,24 +11,15 @@ glossary term on every page must carry its hover definition (or be a link to the
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
+from site_pages import ANSWER_PAGES, REPO_ROOT, load_hook
 
 browser_test = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ANSWER_PAGES = [
-    "answers/cqrs-concepts.md",
-    "answers/architecture.md",
-    "answers/crud-vs-cqrs.md",
-    "answers/event-sourcing.md",
-    "answers/order-1001-events.md",
-    "answers/when-to-use.md",
-]
 WORDS_PER_ANSWER = 800
 WORDS_FOR_ALL_ANSWERS = 4_200
 SMALLEST_READABLE_PX = 10
@@ -36,15 +27,7 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
 
-def _load_hook(name: str):
-    path = REPO_ROOT / "hooks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"hooks_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-glossary_hook = _load_hook("glossary")
+glossary_hook = load_hook("glossary")
 
 # The article's text with code blocks, diagrams, permalinks and the bodies of closed boxes hidden.
 VISIBLE_PROSE = """() => {

@@ -9,15 +9,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from site_pages import ANSWER_PAGES
 
-ANSWER_PAGES = [
-    "answers/cqrs-concepts.md",
-    "answers/architecture.md",
-    "answers/crud-vs-cqrs.md",
-    "answers/event-sourcing.md",
-    "answers/order-1001-events.md",
-    "answers/when-to-use.md",
-]
 ARTICLE = re.compile(r'<article class="md-content__inner md-typeset">(.*?)</article>', re.S)
 BOX = re.compile(r"<details(?P<attrs>[^>]*)>\s*<summary>(?P<title>.*?)</summary>", re.S)
 

@@ -9,26 +9,14 @@ lines still gets its hover while code never does. `hooks/diagrams.py` puts every
 from __future__ import annotations
 
 import html
-import importlib.util
 import re
-from pathlib import Path
 
 import markdown
 import pytest
+from site_pages import load_hook
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_hook(name: str):
-    path = REPO_ROOT / "hooks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"hooks_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-glossary = _load_hook("glossary")
-diagrams = _load_hook("diagrams")
+glossary = load_hook("glossary")
+diagrams = load_hook("diagrams")
 
 ABBR = re.compile(r'<abbr title="([^"]*)">')
 TAG = re.compile(r"<[^>]+>")
