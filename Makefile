@@ -113,10 +113,10 @@ test: setup chromium curl postgresql lint  ## every test, browser tests included
 	$(BIN)/pytest
 
 schemas: setup  ## regenerate schemas/ from the pydantic models
-	$(BIN)/python -m order_service.schemas
+	$(BIN)/python -m order_service.contract.schemas
 
 openapi: setup  ## regenerate docs/design/openapi.json from the HTTP API
-	$(BIN)/python -m order_service.http_api docs/design/openapi.json
+	$(BIN)/python -m order_service.entrypoints.http_api docs/design/openapi.json
 
 bench: setup postgresql  ## two full benchmark runs, SQLite and PostgreSQL (5 to 10 minutes on 2 cores); writes its results file and re-renders the performance page
 	$(BIN)/python -m order_service_bench --out design/order_service_bench/results.json

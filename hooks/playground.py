@@ -23,9 +23,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from order_service.fold import fold
-from order_service.snapshots import take_snapshot
-from order_service.upcasting import upcast
+from order_service.model.fold import fold
+from order_service.model.snapshots import take_snapshot
+from order_service.model.upcasting import upcast
 
 mimetypes.add_type("application/wasm", ".wasm")
 
@@ -37,15 +37,16 @@ OUT = Path("assets") / "playground"
 
 BROWSER_MODULES = (
     "__init__.py",
-    "integrity.py",
-    "fold.py",
-    "snapshots.py",
-    "decide.py",
-    "history.py",
-    "upcasting.py",
-    "derivation.py",
+    "model/__init__.py",
+    "model/integrity.py",
+    "model/fold.py",
+    "model/snapshots.py",
+    "model/decide.py",
+    "model/history.py",
+    "model/upcasting.py",
+    "model/derivation.py",
 )
-"""The modules the page runs, in `order_service`: the one list (the page reads it from the JSON)."""
+"""The modules the page runs, as paths in `order_service`: the one list (the page reads it)."""
 ANY_EVENT_SCHEMA = "order-event.schema.json"
 
 
@@ -150,10 +151,10 @@ def on_post_build(config: Any) -> None:
     out = Path(config["site_dir"]) / OUT
     if out.exists():
         shutil.rmtree(out)
-    (out / "order_service").mkdir(parents=True)
-    (out / "schemas").mkdir()
+    (out / "schemas").mkdir(parents=True)
     data = playground_data()
     for module in data["modules"]:
+        (out / "order_service" / module).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(PACKAGE / module, out / "order_service" / module)
     for schema in data["schemas"]:
         shutil.copyfile(SCHEMAS / schema, out / "schemas" / schema)

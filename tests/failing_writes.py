@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from order_service.database import backend_of
+from order_service.infra.database import backend_of
 
 
 def fail_inserts(conn: Any, table: str, message: str) -> None:

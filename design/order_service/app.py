@@ -13,17 +13,18 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from order_service.bus import Bus
-from order_service.clock import new_id as new_uuid
-from order_service.clock import utc_now
-from order_service.database import Backend, open_backend
-from order_service.events import canonical_event
-from order_service.handlers import SNAPSHOT_EVERY, CommandHandler
-from order_service.notifications import ShippingNotifier
-from order_service.outbox import Relay, RelayWorker
-from order_service.projections import OrderSummaryProjector, open_read_model, rebuild
-from order_service.queries import OrderQueries
-from order_service.store import EventStore
+from order_service.bus.in_process import Bus
+from order_service.infra.clock import new_id as new_uuid
+from order_service.infra.clock import utc_now
+from order_service.infra.database import Backend, open_backend
+from order_service.model.events import canonical_event
+from order_service.read.notifications import ShippingNotifier
+from order_service.read.projections import OrderSummaryProjector, rebuild
+from order_service.read.queries import OrderQueries
+from order_service.read.read_model import open_read_model
+from order_service.write.handlers import SNAPSHOT_EVERY, CommandHandler
+from order_service.write.outbox import Relay, RelayWorker
+from order_service.write.store import EventStore
 
 
 def read_db_for(write_db: str | Path | Backend) -> Backend:

@@ -19,7 +19,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from order_service.projections import SUMMARY_COLUMNS
+from order_service.read.projections import SUMMARY_COLUMNS
 from pydantic_core import from_json
 
 SELECT_STREAM = "SELECT event_type, data FROM order_events WHERE order_id = ? ORDER BY version"

@@ -12,12 +12,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from order_service import projections
-from order_service.events import canonical_event
-from order_service.fold import OrderState, fold
-from order_service.handlers import load_order
-from order_service.snapshots import take_snapshot
-from order_service.store import EventStore
+from order_service.model.events import canonical_event
+from order_service.model.fold import OrderState, fold
+from order_service.model.snapshots import take_snapshot
+from order_service.read import projections
+from order_service.write.handlers import load_order
+from order_service.write.store import EventStore
 
 RECORDED_AT = "2026-11-02T09:15:00Z"
 

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
-from order_service import projections
-from order_service.database import sql_text
+from order_service.infra.database import sql_text
+from order_service.read import read_model
 from psycopg.types.string import TextLoader
 
 from order_service_bench import floor, ours, peer, workload
@@ -223,10 +223,10 @@ def measure_read_model(
         ],
     )
     store = schemas.hold("read-model-store", ours.open_store(write_url, validate=False))
-    ours_conn = projections.open_read_model(schemas.fresh("read-model-ours"))
+    ours_conn = read_model.open_read_model(schemas.fresh("read-model-ours"))
     schemas.hold("read-model-ours", ours_conn)
     floor_url = schemas.fresh("read-model-floor")
-    projections.open_read_model(floor_url).close()  # our read-model DDL, for the floor too
+    read_model.open_read_model(floor_url).close()  # our read-model DDL, for the floor too
     floor_conn = schemas.hold("read-model-floor", connect(floor_url))
     ours.rebuild(store, ours_conn)  # untimed: the rows the floor writes are ours, precomputed
     floor_rows = floor.read_model_rows(ours_conn)

@@ -38,7 +38,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from order_service import projections
+from order_service.read import read_model
 
 from order_service_bench import floor, ours, peer, postgresql, stages, validate_scale, workload
 from order_service_bench.postgres_server import Server
@@ -306,8 +306,8 @@ def measure_read_model(root: Path, config: Config, progress: Progress) -> dict[s
         seed.close()
     store = ours.open_store(write_path, validate=False)
     events_total = orders * config.events_per_order
-    ours_conn = projections.open_read_model(root / "read-model-ours.db")
-    floor_conn = projections.open_read_model(root / "read-model-floor.db")
+    ours_conn = read_model.open_read_model(root / "read-model-ours.db")
+    floor_conn = read_model.open_read_model(root / "read-model-floor.db")
     ours.rebuild(store, ours_conn)  # untimed: the rows the floor writes are ours, precomputed
     floor_rows = floor.read_model_rows(ours_conn)
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from order_service.fold import CURRENT_SCHEMA_VERSIONS, fold
-from order_service.store import FOLD_COLUMNS, _fold_envelopes
-from order_service.upcasting import upcast
+from order_service.model.fold import CURRENT_SCHEMA_VERSIONS, fold
+from order_service.model.upcasting import upcast
+from order_service.write.store import FOLD_COLUMNS, _fold_envelopes
 from pydantic_core import from_json
 
 from order_service_bench import ours, workload

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from order_service import cli
+from order_service.entrypoints import cli
 
 from order_service_bench import workload
 

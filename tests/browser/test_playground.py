@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from order_service.validation import validate_event
+from order_service.contract.validation import validate_event
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -45,7 +45,7 @@ def orders_derive(tmp_path: Path, events_text: str, snapshot: dict | None = None
     """`orders derive` on the text the page's editor holds (and the snapshot), as a file."""
     events_file = tmp_path / "events.json"
     events_file.write_text(events_text, encoding="utf-8")
-    command = [sys.executable, "-m", "order_service.cli", "derive", str(events_file)]
+    command = [sys.executable, "-m", "order_service.entrypoints.cli", "derive", str(events_file)]
     if snapshot is not None:
         snapshot_file = tmp_path / "snapshot.json"
         snapshot_file.write_text(json.dumps(snapshot), encoding="utf-8")

@@ -7,9 +7,9 @@ import json
 import re
 from pathlib import Path
 
-from order_service.http_api import WAIT_TIMEOUT, openapi_document, write_openapi
-from order_service.http_problems import MAX_BODY_BYTES, PROBLEM_BASE, PROBLEM_TYPES
-from order_service.queries import MAX_LIMIT
+from order_service.entrypoints.http_api import WAIT_TIMEOUT, openapi_document, write_openapi
+from order_service.entrypoints.http_problems import MAX_BODY_BYTES, PROBLEM_BASE, PROBLEM_TYPES
+from order_service.read.queries import MAX_LIMIT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGE = REPO_ROOT / "docs" / "design" / "http-api.md"

@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 
 from marked_blocks import fenced_blocks, marked_blocks
-from order_service.fold import fold
-from order_service.history import check_history
-from order_service.upcasting import upcast
-from order_service.validation import validate_event
+from order_service.contract.validation import validate_event
+from order_service.model.fold import fold
+from order_service.model.history import check_history
+from order_service.model.upcasting import upcast
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGE = REPO_ROOT / "docs" / "answers" / "order-1001-events.md"

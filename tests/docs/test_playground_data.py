@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from marked_blocks import marked_blocks
-from order_service.derivation import derive
-from order_service.fold import VersionOutOfSequence, fold
-from order_service.snapshots import Snapshot
-from order_service.upcasting import upcast
-from order_service.validation import validate_event
+from order_service.contract.validation import validate_event
+from order_service.model.derivation import derive
+from order_service.model.fold import VersionOutOfSequence, fold
+from order_service.model.snapshots import Snapshot
+from order_service.model.upcasting import upcast
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 R5 = REPO_ROOT / "docs" / "answers" / "order-1001-events.md"
@@ -133,7 +133,12 @@ def test_the_modules_and_schema_in_the_site_are_the_projects_files_byte_for_byte
     data, playground_dir
 ):
     modules = data["modules"]
-    assert {"fold.py", "history.py", "upcasting.py", "derivation.py"} <= set(modules)
+    assert {
+        "model/fold.py",
+        "model/history.py",
+        "model/upcasting.py",
+        "model/derivation.py",
+    } <= set(modules)
     assert modules == list(_hook().BROWSER_MODULES)
     for module in modules:
         copied = playground_dir / "order_service" / module
@@ -149,7 +154,7 @@ def test_the_copied_modules_run_with_the_standard_library_alone(data, playground
     # As in Pyodide: no site-packages (-S), only the copied files on the path.
     program = (
         "import json, sys; sys.path.insert(0, sys.argv[1]);"
-        "from order_service.derivation import report;"
+        "from order_service.model.derivation import report;"
         "print(json.dumps(report(json.loads(sys.argv[2]))['state']))"
     )
     result = subprocess.run(
@@ -160,7 +165,10 @@ def test_the_copied_modules_run_with_the_standard_library_alone(data, playground
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == fold(story()).to_dict()
-    modules = [f"order_service.{m.removesuffix('.py')}" for m in data["modules"]]
+    modules = [
+        "order_service." + m.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        for m in data["modules"]
+    ]
     modules.remove("order_service.__init__")
     importer = (
         "import json, sys; sys.path.insert(0, sys.argv[1]);"

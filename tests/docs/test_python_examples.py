@@ -60,7 +60,7 @@ def test_the_collector_finds_python_blocks_and_skips_other_languages_and_include
         "```python\nprint(1 + 1)\n#> 2\n```\n\n"
         '```py title="two.py"\nx = 2\n```\n\n'
         '```json\n{"a": 1}\n```\n\n'
-        '```python\n--8<-- "design/order_service/fold.py"\n```\n\n'
+        '```python\n--8<-- "design/order_service/model/fold.py"\n```\n\n'
         '=== "Tab"\n\n    ```python\n    y = 3\n    ```\n',
         encoding="utf-8",
     )

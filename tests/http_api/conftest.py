@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 from http_story import Api
-from order_service.http_api import create_app
-from order_service.store import EventStore
+from order_service.entrypoints.http_api import create_app
+from order_service.write.store import EventStore
 
 
 @pytest.fixture

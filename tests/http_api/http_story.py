@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
-from order_service.store import EventStore
+from order_service.write.store import EventStore
 
 ORDER = "1001"
 TRACKING = "JD014600006281230704"

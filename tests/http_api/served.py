@@ -25,8 +25,8 @@ def free_port() -> int:
 def orders_serve(write_db: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start `orders serve`, wait until it answers, yield its base URL; stop it with SIGTERM."""
     port = free_port()
-    command = [sys.executable, "-m", "order_service.cli", "serve", "--db", str(write_db),
-               "--port", str(port), *options]  # fmt: skip
+    command = [sys.executable, "-m", "order_service.entrypoints.cli", "serve",
+               "--db", str(write_db), "--port", str(port), *options]  # fmt: skip
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,

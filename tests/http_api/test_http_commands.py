@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from http_story import DELIVER, ORDER, PAY, PLACE, SHIP, key, line
-from order_service.http_api import openapi_document
-from order_service.http_problems import MAX_BODY_BYTES, PROBLEM_BASE, PROBLEM_TYPES
+from order_service.entrypoints.http_api import openapi_document
+from order_service.entrypoints.http_problems import MAX_BODY_BYTES, PROBLEM_BASE, PROBLEM_TYPES
 
 
 def assert_problem(response, status: int, kind: str) -> dict:

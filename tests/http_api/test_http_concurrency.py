@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from http_story import ORDER, PLACE, key, line
-from order_service.store import EventStore
+from order_service.write.store import EventStore
 
 CLIENTS = 6
 

@@ -16,8 +16,8 @@ import schemathesis
 from fastapi.testclient import TestClient
 from http_story import ORDER, PLACE
 from hypothesis import HealthCheck, settings
-from order_service.http_api import create_app
-from order_service.store import EventStore
+from order_service.entrypoints.http_api import create_app
+from order_service.write.store import EventStore
 from schemathesis import checks
 
 EXAMPLES_PER_OPERATION = 25

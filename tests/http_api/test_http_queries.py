@@ -9,8 +9,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from http_story import ORDER, PAY, PLACE, Api, key, line
-from order_service.http_api import create_app
-from order_service.store import EventStore
+from order_service.entrypoints.http_api import create_app
+from order_service.write.store import EventStore
 from test_http_commands import assert_problem
 
 

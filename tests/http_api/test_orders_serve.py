@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from console import comparable, run, steps
 from http_story import ORDER, PLACE
-from order_service import cli
+from order_service.entrypoints import cli
 from served import free_port, orders_serve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ def test_orders_serve_refuses_a_file_that_is_not_a_write_database(tmp_path):
     not_a_store = tmp_path / "notes.db"
     not_a_store.write_text("shopping list\n")
     result = subprocess.run(
-        [sys.executable, "-m", "order_service.cli", "serve", "--db", str(not_a_store)],
+        [sys.executable, "-m", "order_service.entrypoints.cli", "serve", "--db", str(not_a_store)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -86,7 +86,7 @@ def test_orders_serve_on_a_port_in_use_says_so_and_exits_1(tmp_path):
         taken.bind(("127.0.0.1", port))
         taken.listen()
         result = subprocess.run(
-            [sys.executable, "-m", "order_service.cli", "serve", "--db",
+            [sys.executable, "-m", "order_service.entrypoints.cli", "serve", "--db",
              str(tmp_path / "orders.db"), "--port", str(port)],
             capture_output=True,
             text=True,
@@ -100,8 +100,8 @@ def test_orders_serve_on_a_port_in_use_says_so_and_exits_1(tmp_path):
 def test_orders_serve_without_the_http_extra_says_how_to_install_it():
     # A fresh interpreter where uvicorn cannot be imported, as without the extra.
     code = (
-        "import sys; sys.modules['uvicorn'] = None; from order_service.cli import main; "
-        "sys.exit(main(['serve']))"
+        "import sys; sys.modules['uvicorn'] = None; "
+        "from order_service.entrypoints.cli import main; sys.exit(main(['serve']))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
@@ -129,7 +129,7 @@ def test_orders_serve_refuses_a_port_or_timeout_out_of_range_naming_it():
 def test_orders_serve_help_states_the_defaults_the_api_uses():
     import inspect
 
-    from order_service.http_api import DEFAULT_PORT, WAIT_TIMEOUT, create_app
+    from order_service.entrypoints.http_api import DEFAULT_PORT, WAIT_TIMEOUT, create_app
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

@@ -10,12 +10,12 @@ import uuid
 from typing import Any
 
 from order_service.app import bootstrap
-from order_service.clock import utc_now
-from order_service.commands import AddOrderItem
-from order_service.decide import decide
-from order_service.events import canonical_event
-from order_service.handlers import CommandHandler, load_order
-from order_service.store import ConcurrencyError, EventStore
+from order_service.infra.clock import utc_now
+from order_service.model.commands import AddOrderItem
+from order_service.model.decide import decide
+from order_service.model.events import canonical_event
+from order_service.write.handlers import CommandHandler, load_order
+from order_service.write.store import ConcurrencyError, EventStore
 
 MAX_RETRIES = 200
 

@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from order_service.commands import (
+from order_service.model.commands import (
     AddOrderItem,
     CancelOrder,
     DeliverOrder,

@@ -9,7 +9,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from order_service.cli import main
+from order_service.entrypoints.cli import main
 
 
 def orders(*argv):

@@ -13,7 +13,7 @@ import threading
 import pytest
 from child_processes import send_when_released
 from command_builders import TRACKING, add, cancel, deliver, pay, place, ship
-from order_service.store import CommandIdReused
+from order_service.write.store import CommandIdReused
 
 TIMEOUT = 120  # seconds; a bound on every join and queue read, not an expectation
 

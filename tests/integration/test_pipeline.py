@@ -14,11 +14,11 @@ from command_builders import (
     place,
     ship,
 )
-from order_service import projections
 from order_service.app import bootstrap
-from order_service.projections import ProjectionError, contents
-from order_service.queries import QueryError
-from order_service.store import ConcurrencyError
+from order_service.read import projections
+from order_service.read.projections import ProjectionError, contents
+from order_service.read.queries import QueryError
+from order_service.write.store import ConcurrencyError
 
 
 def test_a_command_returns_the_version_it_wrote_and_the_read_model_lags_until_the_relay_runs(

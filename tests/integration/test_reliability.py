@@ -18,8 +18,9 @@ from child_processes import crash_after_projecting, race
 from command_builders import add, cancel, deliver, line, pay, place, ship
 from failing_writes import fail_inserts, stop_failing_inserts
 from order_service.app import bootstrap
-from order_service.commands import InvalidCommand, parse_command
-from order_service.projections import contents, open_read_model
+from order_service.model.commands import InvalidCommand, parse_command
+from order_service.read.projections import contents
+from order_service.read.read_model import open_read_model
 
 TIMEOUT = 120  # seconds; a bound on every join and queue read, not an expectation
 

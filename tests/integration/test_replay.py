@@ -14,12 +14,13 @@ from command_builders import add, cancel, deliver, line, pay, place, ship
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from order_service.app import bootstrap
-from order_service.decide import CommandRejected
-from order_service.fold import fold
-from order_service.handlers import SNAPSHOT_EVERY, load_order
-from order_service.projections import contents, open_read_model, rebuild
-from order_service.temporal import order_as_of
-from order_service.upcasting import upcast_all
+from order_service.model.decide import CommandRejected
+from order_service.model.fold import fold
+from order_service.model.upcasting import upcast_all
+from order_service.read.projections import contents, rebuild
+from order_service.read.read_model import open_read_model
+from order_service.write.handlers import SNAPSHOT_EVERY, load_order
+from order_service.write.temporal import order_as_of
 
 PRICES = {"RETRO-CLOCK": "79.99", "BRASS-KEY": "24.99", "GLOBE": "45.00"}
 ORDER_IDS = st.sampled_from(["1001", "1002", "1003"])

@@ -15,9 +15,9 @@ from contextlib import closing
 import pytest
 from command_builders import TickingClock, add, counting_ids, pay, place
 from order_service.app import bootstrap
-from order_service.bus import Bus
-from order_service.outbox import Relay
-from order_service.store import EventStore
+from order_service.bus.in_process import Bus
+from order_service.write.outbox import Relay
+from order_service.write.store import EventStore
 
 TIMEOUT = 60  # seconds; a bound on every wait, not an expectation
 
@@ -182,7 +182,7 @@ def test_a_late_commit_is_skipped_by_a_position_checkpoint_but_not_by_the_outbox
 
 def service_events(service, command):
     """The events `command` would append to a new order, decided but not stored."""
-    from order_service.decide import decide
+    from order_service.model.decide import decide
 
     return decide(None, command, new_id=counting_ids("0000dead"), now="2026-11-02T09:15:00Z")
 

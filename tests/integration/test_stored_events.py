@@ -13,10 +13,10 @@ import json
 import pytest
 from command_builders import add, line, pay, place, ship
 from order_service.app import bootstrap
-from order_service.cli import main
-from order_service.fold import MalformedEvent
-from order_service.projections import ProjectionError
-from order_service.temporal import order_as_of
+from order_service.entrypoints.cli import main
+from order_service.model.fold import MalformedEvent
+from order_service.read.projections import ProjectionError
+from order_service.write.temporal import order_as_of
 
 POISON_ID = "00000000-0000-4000-8000-00000000dead"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import sys
 
-from order_service.cli import main
+from order_service.entrypoints.cli import main
 
 
 def run(*argv: object, stdin: str | None = None) -> tuple[int, str, str]:

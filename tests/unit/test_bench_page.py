@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -23,12 +24,19 @@ def test_the_committed_results_are_two_full_runs_of_every_size():
     assert [t["id"] for t in RESULTS["targets"]] == [t.id for t in run.TARGETS]
 
 
-def test_the_committed_results_describe_the_code_as_it_is():
-    measured = RESULTS["code"]["digest"]
-    assert measured == run.design_digest(), (
-        "design/order_service changed since results.json was measured: run `make bench`"
-    )
-    assert not RESULTS["code"]["uncommitted"], "results.json measured uncommitted code"
+def test_the_committed_results_name_the_commit_they_measured_and_warn_when_stale():
+    # The page names the commit it measured; a change to the package since then is a warning
+    # (shown in pytest's summary), not a failure: `make bench` refreshes the figures.
+    code = RESULTS["code"]
+    assert code["commit"], "results.json names no commit: run `make bench` in a git checkout"
+    assert not code["uncommitted"], "results.json measured uncommitted code"
+    assert f"commit `{code['commit']}`" in (REPO_ROOT / page.PAGE).read_text(encoding="utf-8")
+    if code["digest"] != run.design_digest():
+        warnings.warn(
+            f"the Performance page measured commit {code['commit']}; design/order_service has "
+            "changed since: run `make bench` to refresh its figures",
+            stacklevel=1,
+        )
 
 
 def test_the_page_shows_what_the_committed_results_say():

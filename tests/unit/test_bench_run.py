@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from order_service.events import parse_event
+from order_service.model.events import parse_event
 from order_service_bench import run, workload
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from cli_runner import run
-from order_service.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
-from order_service.snapshots import REDUCER_VERSION
+from order_service.entrypoints.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
+from order_service.model.snapshots import REDUCER_VERSION
 
 FIXTURES = Path(__file__).resolve().parents[2] / "schemas" / "fixtures"
 VALID = FIXTURES / "valid"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from order_service.cli import EXIT_OK, main
-from order_service.events import parse_event
-from order_service.validation import validate_event
+from order_service.contract.validation import validate_event
+from order_service.entrypoints.cli import EXIT_OK, main
+from order_service.model.events import parse_event
 from pydantic import ValidationError
 
 VALID = Path(__file__).resolve().parents[2] / "schemas" / "fixtures" / "valid"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from order_service.commands import (
+from order_service.model.commands import (
     AddOrderItem,
     CancelOrder,
     DeliverOrder,
@@ -15,9 +15,9 @@ from order_service.commands import (
     ShipOrder,
     parse_command,
 )
-from order_service.decide import CommandRejected, decide
-from order_service.events import parse_event
-from order_service.fold import evolve
+from order_service.model.decide import CommandRejected, decide
+from order_service.model.events import parse_event
+from order_service.model.fold import evolve
 
 NOW = "2026-11-02T09:15:00Z"
 COMMAND_ID = "c0000000-0000-4000-8000-000000000001"

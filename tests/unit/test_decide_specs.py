@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from event_streams import delivered, item_added, line, money, paid, placed, shipped
-from order_service.commands import parse_command
-from order_service.decide import CommandRejected, decide
-from order_service.events import parse_event
-from order_service.fold import fold
+from order_service.model.commands import parse_command
+from order_service.model.decide import CommandRejected, decide
+from order_service.model.events import parse_event
+from order_service.model.fold import fold
 
 NOW = "2026-11-02T09:15:00Z"
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 from event_streams import envelope, lifecycle, paid, placed, shipped
-from order_service.derivation import HistoryBroken, derive, derive_state, read_input, report
-from order_service.fold import FoldError, VersionOutOfSequence, evolve, fold
-from order_service.snapshots import take_snapshot
+from order_service.model.derivation import HistoryBroken, derive, derive_state, read_input, report
+from order_service.model.fold import FoldError, VersionOutOfSequence, evolve, fold
+from order_service.model.snapshots import take_snapshot
 
 
 def test_the_steps_are_the_states_evolve_gives_one_event_at_a_time_and_the_end_is_derive_states():

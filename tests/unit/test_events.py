@@ -9,7 +9,7 @@ import pytest
 from event_streams import cancelled, delivered, item_added, paid, placed, shipped
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from order_service.events import (
+from order_service.model.events import (
     CURRENT_SCHEMA_VERSIONS,
     EVENT_MODELS,
     EVENT_TYPES,

@@ -10,7 +10,7 @@ import sys
 from functools import reduce
 from pathlib import Path
 
-import order_service.fold as fold_module
+import order_service.model.fold as fold_module
 import pytest
 from event_streams import (
     cancelled,
@@ -23,7 +23,7 @@ from event_streams import (
     placed,
     shipped,
 )
-from order_service.fold import (
+from order_service.model.fold import (
     CURRENT_SCHEMA_VERSIONS,
     FoldError,
     ForeignOrder,
@@ -209,11 +209,11 @@ def test_fold_module_is_small_and_imports_the_standard_library_only():
     assert imported - {"__future__", "order_service"} <= sys.stdlib_module_names
     assert {
         line.split()[1] for line in source.splitlines() if line.startswith("from order_service")
-    } == {"order_service.integrity"}
+    } == {"order_service.model.integrity"}
 
 
 def test_the_fold_applies_exactly_the_newest_schema_version_of_every_event_model():
-    from order_service.events import EVENT_MODELS
+    from order_service.model.events import EVENT_MODELS
 
     newest = {}
     for event_type, version in EVENT_MODELS:

@@ -17,7 +17,7 @@ from event_streams import (
     placed,
     shipped,
 )
-from order_service.history import COMMAND_BEHIND, check_history
+from order_service.model.history import COMMAND_BEHIND, check_history
 
 BUILD = {"placed": placed, "item_added": item_added, "paid": paid, "shipped": shipped,
          "delivered": delivered, "cancelled": cancelled}  # fmt: skip
@@ -107,6 +107,6 @@ def test_an_unknown_event_type_is_reported_as_a_broken_stream():
 
 
 def test_the_check_replays_every_event_type_as_a_command():
-    from order_service.fold import CURRENT_SCHEMA_VERSIONS
+    from order_service.model.fold import CURRENT_SCHEMA_VERSIONS
 
     assert set(COMMAND_BEHIND) == set(CURRENT_SCHEMA_VERSIONS)

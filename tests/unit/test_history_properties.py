@@ -11,11 +11,11 @@ import pytest
 from event_streams import lifecycle
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from order_service.commands import parse_command
-from order_service.decide import CommandRejected, decide
-from order_service.fold import VersionOutOfSequence, evolve, fold
-from order_service.history import check_history
-from order_service.snapshots import Snapshot, resume, take_snapshot
+from order_service.model.commands import parse_command
+from order_service.model.decide import CommandRejected, decide
+from order_service.model.fold import VersionOutOfSequence, evolve, fold
+from order_service.model.history import check_history
+from order_service.model.snapshots import Snapshot, resume, take_snapshot
 
 # The life cycle: (status, step) -> the status after it; any other pair is refused.
 NEXT_STATUS = {

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from cli_runner import run
-from order_service import locations, reports
-from order_service.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from order_service.locations import locate, positions
+from order_service.contract import locations, reports
+from order_service.contract.locations import locate, positions
+from order_service.entrypoints.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 FIXTURES = Path(__file__).resolve().parents[2] / "schemas" / "fixtures"
 INVALID = sorted((FIXTURES / "invalid").glob("*.json"))

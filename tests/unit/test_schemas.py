@@ -7,11 +7,17 @@ from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
-from order_service.events import EVENT_MODELS, parse_event
-from order_service.fold import fold
-from order_service.schemas import ANY_EVENT_SCHEMA, generate, main, render, schema_file_name
-from order_service.upcasting import upcast_all
-from order_service.validation import any_event_validator, validate_event
+from order_service.contract.schemas import (
+    ANY_EVENT_SCHEMA,
+    generate,
+    main,
+    render,
+    schema_file_name,
+)
+from order_service.contract.validation import any_event_validator, validate_event
+from order_service.model.events import EVENT_MODELS, parse_event
+from order_service.model.fold import fold
+from order_service.model.upcasting import upcast_all
 from pydantic import ValidationError
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"

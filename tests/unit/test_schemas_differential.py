@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
-from order_service.events import EVENT_MODELS, parse_event
-from order_service.schemas import schema_file_name
-from order_service.validation import validator_for
+from order_service.contract.schemas import schema_file_name
+from order_service.contract.validation import validator_for
+from order_service.model.events import EVENT_MODELS, parse_event
 from pydantic import ValidationError
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"

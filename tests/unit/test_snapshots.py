@@ -6,8 +6,8 @@ import logging
 
 import pytest
 from event_streams import item_added, lifecycle, paid, placed, shipped
-from order_service.fold import FoldError, ForeignOrder, VersionOutOfSequence, fold
-from order_service.snapshots import (
+from order_service.model.fold import FoldError, ForeignOrder, VersionOutOfSequence, fold
+from order_service.model.snapshots import (
     REDUCER_VERSION,
     Snapshot,
     SnapshotRejected,
@@ -53,7 +53,7 @@ def test_a_snapshot_survives_json():
 def test_a_snapshot_of_another_reducer_version_is_discarded_and_the_stream_replayed(caplog):
     events = lifecycle("placed", "paid", "shipped")
     stale = Snapshot("1001", 2, REDUCER_VERSION - 1, {"status": "whatever an old reducer wrote"})
-    with caplog.at_level(logging.WARNING, logger="order_service.snapshots"):
+    with caplog.at_level(logging.WARNING, logger="order_service.model.snapshots"):
         state = resume(stale, events)
     assert state == fold(events)
     assert [r.getMessage() for r in caplog.records] == [
@@ -64,7 +64,7 @@ def test_a_snapshot_of_another_reducer_version_is_discarded_and_the_stream_repla
 
 def test_a_trusted_snapshot_logs_nothing(caplog):
     events = lifecycle("placed", "paid", "shipped")
-    with caplog.at_level(logging.DEBUG, logger="order_service.snapshots"):
+    with caplog.at_level(logging.DEBUG, logger="order_service.model.snapshots"):
         resume(take_snapshot(fold(events[:1])), events[1:])
     assert caplog.records == []
 

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 from failing_writes import fail_inserts
-from order_service.events import (
+from order_service.model.events import (
     Money,
     OrderItemAddedData,
     OrderLine,
@@ -17,7 +17,7 @@ from order_service.events import (
     canonical_event,
     new_event,
 )
-from order_service.store import ConcurrencyError, EventIdConflictError, EventStore
+from order_service.write.store import ConcurrencyError, EventIdConflictError, EventStore
 from pydantic import ValidationError
 
 RECORDED_AT = "2026-11-02T09:15:01Z"
@@ -285,7 +285,7 @@ def test_the_postgresql_store_runs_the_ddl_file_the_site_shows(postgres_server):
     from importlib.resources import files
 
     import psycopg
-    from order_service.database import open_backend
+    from order_service.infra.database import open_backend
 
     store = EventStore(postgres_server.new_url(), clock=lambda: RECORDED_AT)
     reference = open_backend(postgres_server.new_url())

@@ -7,11 +7,11 @@ import logging
 
 import pytest
 from failing_writes import fail_inserts
-from order_service.commands import PayOrder, PlaceOrder, ShipOrder
-from order_service.fold import fold
-from order_service.handlers import CommandHandler, load_order
-from order_service.snapshots import REDUCER_VERSION, Snapshot
-from order_service.store import EventStore
+from order_service.model.commands import PayOrder, PlaceOrder, ShipOrder
+from order_service.model.fold import fold
+from order_service.model.snapshots import REDUCER_VERSION, Snapshot
+from order_service.write.handlers import CommandHandler, load_order
+from order_service.write.store import EventStore
 
 CLOCK = "2026-11-02T09:15:00Z"
 
@@ -67,7 +67,7 @@ def test_a_snapshot_from_another_reducer_version_is_discarded_and_the_stream_rep
     stale = store.latest_snapshot("1001")
     store.conn.execute("DELETE FROM order_snapshots")
     store.save_snapshot(Snapshot("1001", 2, REDUCER_VERSION - 1, {"whatever": "old shape"}))
-    with caplog.at_level(logging.WARNING, logger="order_service.snapshots"):
+    with caplog.at_level(logging.WARNING, logger="order_service.model.snapshots"):
         loaded = load_order(store, "1001")
     assert (loaded.snapshot_version, loaded.events_folded) == (0, 3)
     assert loaded.state == fold(store.load("1001"), None)
@@ -89,7 +89,7 @@ def test_a_snapshot_that_cannot_be_saved_leaves_the_command_succeeded_and_says_s
     # The events are committed before the snapshot is written: failing then would make the
     # client send the command again, although it was carried out.
     fail_inserts(store.conn, "order_snapshots", "disk full")
-    with caplog.at_level(logging.WARNING, logger="order_service.handlers"):
+    with caplog.at_level(logging.WARNING, logger="order_service.write.handlers"):
         assert story(store, snapshot_every=2) == 3
     assert [event["version"] for event in store.load("1001")] == [1, 2, 3]
     assert store.latest_snapshot("1001") is None

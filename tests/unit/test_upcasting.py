@@ -7,9 +7,9 @@ from types import MappingProxyType
 
 import pytest
 from event_streams import paid, placed
-from order_service.events import OrderPlaced, OrderPlacedV1
-from order_service.fold import MalformedEvent, UnknownSchemaVersion, fold
-from order_service.upcasting import upcast, upcast_all
+from order_service.model.events import OrderPlaced, OrderPlacedV1
+from order_service.model.fold import MalformedEvent, UnknownSchemaVersion, fold
+from order_service.model.upcasting import upcast, upcast_all
 
 
 def v1_placed() -> dict:

@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from order_service.cli import main
-from order_service.validation import event_problems, validate_event
+from order_service.contract.validation import event_problems, validate_event
+from order_service.entrypoints.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[2] / "schemas" / "fixtures"
 FIXTURE_FILES = sorted(FIXTURES.rglob("*.json"))

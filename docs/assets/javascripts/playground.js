@@ -61,13 +61,13 @@
     await loadScript(at("assets/vendor/pyodide/pyodide.js"));
     const pyodide = await window.loadPyodide({ indexURL: at("assets/vendor/pyodide/") });
     const folder = "/home/pyodide/order_service";
-    pyodide.FS.mkdirTree(folder);
     for (const module of data.modules) {
+      pyodide.FS.mkdirTree((folder + "/" + module).replace(/\/[^/]*$/, ""));
       const source = await fetchText("assets/playground/order_service/" + module);
       pyodide.FS.writeFile(folder + "/" + module, source);
     }
     pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide')");
-    return pyodide.pyimport("order_service.derivation");
+    return pyodide.pyimport("order_service.model.derivation");
   }
 
   async function loadValidator() {

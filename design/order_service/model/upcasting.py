@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from order_service.fold import CURRENT_SCHEMA_VERSIONS
-from order_service.integrity import MalformedEvent, UnknownSchemaVersion
+from order_service.model.fold import CURRENT_SCHEMA_VERSIONS
+from order_service.model.integrity import MalformedEvent, UnknownSchemaVersion
 
 __all__ = ["UPCASTERS", "order_placed_v1_to_v2", "upcast", "upcast_all"]
 

@@ -33,27 +33,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from order_service.app import OrderService, bootstrap
-from order_service.clock import new_id as new_uuid
-from order_service.clock import utc_now
-from order_service.commands import (
-    AddOrderItem,
-    CancelOrder,
-    DeliverOrder,
-    PayOrder,
-    PlaceOrder,
-    ShipOrder,
-)
-from order_service.database import is_url, open_backend, shown
-from order_service.decide import CommandRejected
-from order_service.events import (
-    CUSTOMER_ID_PATTERN,
-    EVENT_MODELS,
-    ORDER_ID_PATTERN,
-    SKU_PATTERN,
-    UUID_PATTERN,
-)
-from order_service.handlers import CommandHandler
-from order_service.http_problems import (
+from order_service.entrypoints.http_problems import (
     EXCEPTION_HANDLERS,
     MAX_BODY_BYTES,
     FieldProblem,
@@ -61,15 +41,35 @@ from order_service.http_problems import (
     ProblemError,
     RequestGuard,
 )
-from order_service.queries import (
+from order_service.infra.clock import new_id as new_uuid
+from order_service.infra.clock import utc_now
+from order_service.infra.database import is_url, open_backend, shown
+from order_service.model.commands import (
+    AddOrderItem,
+    CancelOrder,
+    DeliverOrder,
+    PayOrder,
+    PlaceOrder,
+    ShipOrder,
+)
+from order_service.model.decide import CommandRejected
+from order_service.model.events import (
+    CUSTOMER_ID_PATTERN,
+    EVENT_MODELS,
+    ORDER_ID_PATTERN,
+    SKU_PATTERN,
+    UUID_PATTERN,
+)
+from order_service.read.queries import (
     MAX_LIMIT,
     STATUSES,
     OrderQueries,
     OrderSummary,
     QueryError,
 )
-from order_service.store import CommandIdReused, ConcurrencyError, EventStore
-from order_service.temporal import AsOfError, order_as_of
+from order_service.write.handlers import CommandHandler
+from order_service.write.store import CommandIdReused, ConcurrencyError, EventStore
+from order_service.write.temporal import AsOfError, order_as_of
 
 __all__ = [
     "WAIT_TIMEOUT",

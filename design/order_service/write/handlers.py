@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from order_service.commands import Command, command_digest
-from order_service.decide import CommandRejected, decide
-from order_service.fold import OrderState, fold
-from order_service.snapshots import REDUCER_VERSION, resume, take_snapshot
-from order_service.store import ConcurrencyError, EventStore
+from order_service.model.commands import Command, command_digest
+from order_service.model.decide import CommandRejected, decide
+from order_service.model.fold import OrderState, fold
+from order_service.model.snapshots import REDUCER_VERSION, resume, take_snapshot
+from order_service.write.store import ConcurrencyError, EventStore
 
 log = logging.getLogger(__name__)
 

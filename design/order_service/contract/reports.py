@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import TextIO
 
-from order_service.locations import PointerIndex, locate
+from order_service.contract.locations import PointerIndex, locate
 
 __all__ = ["FORMATS", "Finding", "github_command", "render", "summarize"]
 

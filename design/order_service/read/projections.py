@@ -12,17 +12,14 @@ import json
 from collections.abc import Mapping
 from decimal import Decimal
 from operator import itemgetter
-from pathlib import Path
 from typing import Any
 
 from pydantic_core import to_json
 
-from order_service.database import Backend, backend_of, open_backend
-from order_service.store import EventStore
-from order_service.upcasting import upcast
-
-PROJECTION = "order_summary"
-"""The projection's name in `projection_checkpoint`."""
+from order_service.infra.database import backend_of
+from order_service.model.upcasting import upcast
+from order_service.read.read_model import PROJECTION
+from order_service.write.store import EventStore
 
 SUMMARY_COLUMNS = (
     "order_id", "customer_id", "status", "total_amount", "currency", "item_count", "skus",
@@ -138,17 +135,6 @@ def _summarise(row: Row | None, event: Mapping[str, Any], position: int) -> Row:
 def _stored(row: Row) -> tuple[Any, ...]:
     """The row as `_INSERT_SUMMARY`'s parameters."""
     return (*_plain_values(row), to_json(row["skus"]).decode())
-
-
-def open_read_model(path: str | Path | Backend) -> Any:
-    """Open (and on first use create) the read database for writing: the projector's side.
-
-    `path` is a SQLite file, a `postgresql://` URL or a `Backend`; rows read by column name.
-    """
-    db = open_backend(path)
-    conn = db.connect(by_name=True)  # the projector reads a summary row by column name
-    db.create(conn, "read_model")
-    return conn
 
 
 class OrderSummaryProjector:

@@ -7,7 +7,7 @@ out around it for the playground page, and return data rather than raise. Standa
 only: the page runs this module in the browser, unchanged, under Pyodide.
 
 Examples:
-    >>> from order_service.examples import EXAMPLE_STREAM
+    >>> from order_service.model.examples import EXAMPLE_STREAM
     >>> [(step.event_type, step.state.status) for step in derive(EXAMPLE_STREAM).steps]
     [('OrderPlaced', 'placed'), ('OrderPaid', 'paid'), ('OrderShipped', 'shipped')]
     >>> placed, paid, shipped = EXAMPLE_STREAM
@@ -24,10 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from order_service.fold import FoldError, OrderState, evolve
-from order_service.history import HistoryProblem, check_history
-from order_service.snapshots import REDUCER_VERSION, Snapshot, resume, state_from_dict
-from order_service.upcasting import upcast
+from order_service.model.fold import FoldError, OrderState, evolve
+from order_service.model.history import HistoryProblem, check_history
+from order_service.model.snapshots import REDUCER_VERSION, Snapshot, resume, state_from_dict
+from order_service.model.upcasting import upcast
 
 __all__ = [
     "Derivation",

@@ -2,9 +2,9 @@
 
 `evolve` applies a fact and checks no business rule (those are `decide`'s), so a rule tightened
 tomorrow never makes yesterday's orders unloadable; it refuses only what breaks the stream
-(`order_service.integrity`). Events are envelope dicts; standard library only.
+(`order_service.model.integrity`). Events are envelope dicts; standard library only.
 
-    >>> from order_service.examples import EXAMPLE_STREAM
+    >>> from order_service.model.examples import EXAMPLE_STREAM
     >>> state = fold(EXAMPLE_STREAM)
     >>> state.status, state.version, state.total
     ('shipped', 3, '99.98')
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from order_service.integrity import (  # the errors a stream can break, re-exported here
+from order_service.model.integrity import (  # the errors a stream can break, re-exported here
     FoldError,  # noqa: F401
     ForeignOrder,
     MalformedEvent,

@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import SchemaValidator, core_schema
 
-from order_service.fold import CURRENT_SCHEMA_VERSIONS
+from order_service.model.fold import CURRENT_SCHEMA_VERSIONS
 
 __all__ = [
     "CURRENT_SCHEMA_VERSIONS",

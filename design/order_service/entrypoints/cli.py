@@ -31,13 +31,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from order_service import pipeline_commands, reports
-from order_service.derivation import HistoryBroken, derive_state
-from order_service.fold import FoldError
-from order_service.reports import Finding
-from order_service.snapshots import Snapshot, take_snapshot
-from order_service.upcasting import upcast
-from order_service.validation import event_problems
+from order_service.contract import reports
+from order_service.contract.reports import Finding
+from order_service.contract.validation import event_problems
+from order_service.model.derivation import HistoryBroken, derive_state
+from order_service.model.fold import FoldError
+from order_service.model.snapshots import Snapshot, take_snapshot
+from order_service.model.upcasting import upcast
+
+Handler = Callable[[argparse.Namespace, TextIO, TextIO], int]
+"""A subcommand's handler: the parsed arguments, the output and error streams; the exit status."""
 
 __all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "Loaded", "build_parser", "main", "read_events"]
 
@@ -463,9 +466,58 @@ def _add_derive(subparsers: Any) -> None:
     command.set_defaults(handler=_derive)
 
 
+def _database_command(name: str) -> Handler:
+    """The handler `name` of `cli_database`, imported when its command runs, not before."""
+
+    def handler(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+        from order_service.entrypoints import cli_database
+
+        run: Handler = getattr(cli_database, name)
+        return run(args, out, err)
+
+    return handler
+
+
+def _add_database_commands(subparsers: Any) -> None:
+    """`demo`, `replay` and `query`: the running design (handlers in `cli_database`)."""
+    demo = subparsers.add_parser(
+        "demo", help="run order #1001's story through every box of the design"
+    )
+    demo.add_argument(
+        "--db",
+        help="write database to create: a file, or postgresql://HOST/DB?schema=NAME "
+        "(default: a temporary file)",
+    )
+    demo.set_defaults(handler=_database_command("run_demo_command"))
+
+    replay = subparsers.add_parser("replay", help="rebuild the read model from the events")
+    replay.add_argument("--db", required=True, help="the write database (file or URL)")
+    replay.add_argument("--read-db", help="the read database (default: <db stem>.read.db)")
+    replay.set_defaults(handler=_database_command("run_replay_command"))
+
+    query = subparsers.add_parser("query", help="read orders from the read model (read-only)")
+    query.add_argument("--db", required=True, help="the write database (file or URL)")
+    query.add_argument("--read-db", help="the read database (default: <db stem>.read.db)")
+    kinds = query.add_subparsers(dest="query", required=True)
+    get = kinds.add_parser("get", help="one order's summary")
+    get.add_argument("order_id")
+    search = kinds.add_parser("search", help="orders matching every filter, newest first")
+    search.add_argument("--customer", help="customer id, e.g. C-0042")
+    search.add_argument("--status", help="placed, paid, shipped, delivered or cancelled")
+    search.add_argument("--sku", help="orders with a line of this product")
+    search.add_argument("--placed-from", help="placed at or after this date or date-time")
+    search.add_argument("--placed-before", help="placed before this date or date-time")
+    search.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    as_of = kinds.add_parser("as-of", help="an order as it was, folded from its events")
+    as_of.add_argument("order_id")
+    as_of.add_argument("--version", type=int, help="up to this version")
+    as_of.add_argument("--at", help="up to this time (RFC 3339)")
+    query.set_defaults(handler=_database_command("run_query_command"))
+
+
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:  # FastAPI and uvicorn are the optional extra `http`: the other commands work without
-        from order_service import http_api
+        from order_service.entrypoints import http_api
     except ModuleNotFoundError as error:
         print(
             f"orders: serve needs the `http` extra ({error.name} is not installed): "
@@ -525,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_validate(subparsers)
     _add_derive(subparsers)
-    pipeline_commands.register(subparsers)  # demo, replay, query: the running design
+    _add_database_commands(subparsers)
     _add_serve(subparsers)
     return parser
 
@@ -540,7 +592,7 @@ def main(
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # argparse exits on --help (0) and on usage errors (2)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    reducer_log = logging.getLogger("order_service.snapshots")
+    reducer_log = logging.getLogger("order_service.model.snapshots")
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("orders: %(message)s"))
     reducer_log.addHandler(handler)

@@ -1,11 +1,11 @@
 """The decision: `decide(state, command) -> events`, where every business rule is written once.
 
 This is Jérémie Chassaing's Decider pattern (see the link below): `decide` turns a command
-and the current state into new events, or a rejection; `evolve` (in `order_service.fold`)
+and the current state into new events, or a rejection; `evolve` (in `order_service.model.fold`)
 applies an event to a state and checks no rule; `None` is the initial state. `decide` does
 not call `evolve`. It is pure: ids and the clock are passed in, so the same inputs always give
 the same events. Commands are read by attribute (the pydantic models of
-`order_service.commands`, or any object with the same attributes); the event model checks
+`order_service.model.commands`, or any object with the same attributes); the event model checks
 each new event once, on its way into the store. Standard library only.
 
 <https://thinkbeforecoding.com/post/2021/12/17/functional-event-sourcing-decider>
@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from order_service.fold import CURRENT_SCHEMA_VERSIONS, OrderState
+from order_service.model.fold import CURRENT_SCHEMA_VERSIONS, OrderState
 
 __all__ = ["MAX_TOTAL_CENTS", "CommandRejected", "decide"]
 
@@ -180,7 +180,7 @@ def decide(
 
     Args:
         state: the order as folded from its events; None if it has none.
-        command: a command for that order (see `order_service.commands`), read by attribute.
+        command: a command for that order (see `order_service.model.commands`), read by attribute.
         new_id: returns a fresh event id (a UUID string).
         now: the time the events occur at, RFC 3339 UTC.
     """

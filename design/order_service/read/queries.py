@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from order_service.clock import timestamp
-from order_service.database import Backend, open_backend
-from order_service.projections import PROJECTION
+from order_service.infra.clock import timestamp
+from order_service.infra.database import Backend, open_backend
+from order_service.read.read_model import PROJECTION
 
 MAX_LIMIT = 500
 """The most rows one search returns."""

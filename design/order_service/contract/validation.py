@@ -27,8 +27,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError, validators
 from pydantic import ValidationError as ModelError
 
-from order_service.events import parse_event
-from order_service.schemas import ANY_EVENT_SCHEMA, generate
+from order_service.contract.schemas import ANY_EVENT_SCHEMA, generate
+from order_service.model.events import parse_event
 
 __all__ = ["Problem", "any_event_validator", "event_problems", "validate_event", "validator_for"]
 

@@ -9,7 +9,7 @@ a fact, so the check goes on after a broken rule and reports every one; it stops
 the stream itself breaks (a `FoldError`). Standard library only.
 
 Examples:
-    >>> from order_service.examples import EXAMPLE_STREAM
+    >>> from order_service.model.examples import EXAMPLE_STREAM
     >>> check_history(EXAMPLE_STREAM)
     []
     >>> placed, paid, shipped = EXAMPLE_STREAM
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from order_service.decide import CommandRejected, decide
-from order_service.fold import FoldError, OrderState, evolve
+from order_service.model.decide import CommandRejected, decide
+from order_service.model.fold import FoldError, OrderState, evolve
 
 __all__ = ["COMMAND_BEHIND", "HistoryProblem", "check_history"]
 

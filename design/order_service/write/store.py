@@ -1,6 +1,6 @@
 """The Write DB box: an append-only event store, with its outbox and snapshots.
 
-It runs on SQLite (the default) or PostgreSQL: the backend (`order_service.database`)
+It runs on SQLite (the default) or PostgreSQL: the backend (`order_service.infra.database`)
 connects and holds what differs. The DDL is `event_store.sql` or `event_store.pg.sql`, the
 files the site shows. `append` is the only way in: it checks
 the expected version (optimistic concurrency), stores each event and its outbox row in one
@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
-from order_service import upcasting
-from order_service.database import Backend, open_backend
-from order_service.fold import CURRENT_SCHEMA_VERSIONS
-from order_service.snapshots import Snapshot
+from order_service.infra.database import Backend, open_backend
+from order_service.model import upcasting
+from order_service.model.fold import CURRENT_SCHEMA_VERSIONS
+from order_service.model.snapshots import Snapshot
 
 Event = dict[str, Any]
 """An event envelope as a plain dict: the shape of the JSON contract."""

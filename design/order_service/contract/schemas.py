@@ -7,7 +7,7 @@ given this one file needs nothing else. Every file is JSON Schema draft 2020-12,
 its `$id` is its file name, every object refuses extra properties and every property has a
 description (generation fails otherwise).
 
-Run `python -m order_service.schemas` (or `make schemas`) to rewrite `schemas/`;
+Run `python -m order_service.contract.schemas` (or `make schemas`) to rewrite `schemas/`;
 `--check` only reports files that differ, exiting 1.
 
 Examples:
@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from order_service.events import CURRENT_SCHEMA_VERSIONS, EVENT_MODELS, Envelope
+from order_service.model.events import CURRENT_SCHEMA_VERSIONS, EVENT_MODELS, Envelope
 
 __all__ = [
     "ANY_EVENT_SCHEMA",
@@ -163,9 +163,9 @@ def render(document: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m order_service.schemas [--out DIR] [--check]`."""
+    """`python -m order_service.contract.schemas [--out DIR] [--check]`."""
     parser = argparse.ArgumentParser(
-        prog="python -m order_service.schemas",
+        prog="python -m order_service.contract.schemas",
         description="Write the JSON Schemas generated from the event models.",
     )
     parser.add_argument("--out", type=Path, default=Path("schemas"), help="default: ./schemas")

@@ -1,7 +1,8 @@
-"""The `orders demo`, `orders replay` and `orders query` subcommands.
+"""The `orders demo`, `orders replay` and `orders query` handlers: the running design.
 
-`cli.py` owns the `orders` command; `register` adds these three to its subcommands. Each
-handler takes the parsed arguments and the output and error streams, and returns the exit
+`cli.py` owns the `orders` command and its parser, and imports this module only when one of
+these three runs, so `orders validate` loads the model and the contract alone. Each handler takes
+the parsed arguments and the output and error streams, and returns the exit
 status: 0 on success, 1 when the answer is "not found" or the input is refused, with one
 line on the error stream saying why.
 """
@@ -18,12 +19,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from order_service.app import bootstrap, read_db_for
-from order_service.database import Backend, SQLite, is_url, open_backend
-from order_service.demo import run_demo
-from order_service.projections import ProjectionError
-from order_service.queries import OrderQueries, QueryError
-from order_service.store import EventStore
-from order_service.temporal import AsOfError, order_as_of
+from order_service.entrypoints.demo import run_demo
+from order_service.infra.database import Backend, SQLite, is_url, open_backend
+from order_service.read.projections import ProjectionError
+from order_service.read.queries import OrderQueries, QueryError
+from order_service.write.store import EventStore
+from order_service.write.temporal import AsOfError, order_as_of
 
 
 def _fail(err: TextIO, message: str) -> int:
@@ -179,43 +180,3 @@ def run_query_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     except (FileNotFoundError, QueryError, AsOfError, *_database_errors()) as error:
         return _fail(err, str(error))
     return 0
-
-
-def register(subcommands: Any) -> None:
-    """Add `demo`, `replay` and `query` to an argparse subparsers object.
-
-    Each subparser gets `handler` as its default: the function to call with the arguments.
-    """
-    demo = subcommands.add_parser(
-        "demo", help="run order #1001's story through every box of the design"
-    )
-    demo.add_argument(
-        "--db",
-        help="write database to create: a file, or postgresql://HOST/DB?schema=NAME "
-        "(default: a temporary file)",
-    )
-    demo.set_defaults(handler=run_demo_command)
-
-    replay = subcommands.add_parser("replay", help="rebuild the read model from the events")
-    replay.add_argument("--db", required=True, help="the write database (file or URL)")
-    replay.add_argument("--read-db", help="the read database (default: <db stem>.read.db)")
-    replay.set_defaults(handler=run_replay_command)
-
-    query = subcommands.add_parser("query", help="read orders from the read model (read-only)")
-    query.add_argument("--db", required=True, help="the write database (file or URL)")
-    query.add_argument("--read-db", help="the read database (default: <db stem>.read.db)")
-    kinds = query.add_subparsers(dest="query", required=True)
-    get = kinds.add_parser("get", help="one order's summary")
-    get.add_argument("order_id")
-    search = kinds.add_parser("search", help="orders matching every filter, newest first")
-    search.add_argument("--customer", help="customer id, e.g. C-0042")
-    search.add_argument("--status", help="placed, paid, shipped, delivered or cancelled")
-    search.add_argument("--sku", help="orders with a line of this product")
-    search.add_argument("--placed-from", help="placed at or after this date or date-time")
-    search.add_argument("--placed-before", help="placed before this date or date-time")
-    search.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
-    as_of = kinds.add_parser("as-of", help="an order as it was, folded from its events")
-    as_of.add_argument("order_id")
-    as_of.add_argument("--version", type=int, help="up to this version")
-    as_of.add_argument("--at", help="up to this time (RFC 3339)")
-    query.set_defaults(handler=run_query_command)

@@ -1,7 +1,7 @@
 """Where the design's two databases live: a SQLite file (the default) or a PostgreSQL schema.
 
 Every part opens its database through a `Backend`, so the store, outbox, projector and
-queries are written once. What must differ is here and in `order_service.postgres`: how to
+queries are written once. What must differ is here and in `order_service.infra.postgres`: how to
 connect, the DDL file (`event_store.sql` or `event_store.pg.sql`...), how a transaction
 starts, and a few dialect pieces (a per-order lock, the relay's `SKIP LOCKED` claim).
 SQL shared by both backends uses `?` and `:name` parameters, SQLite's style.
@@ -269,7 +269,7 @@ def open_backend(url_or_path: str | Path | Backend) -> Backend:
     if isinstance(url_or_path, Backend):
         return url_or_path
     if is_url(url_or_path):
-        from order_service.postgres import PostgreSQL  # psycopg: only if a URL is given
+        from order_service.infra.postgres import PostgreSQL  # psycopg: only if a URL is given
 
         return PostgreSQL.from_url(str(url_or_path))
     return SQLite(url_or_path)

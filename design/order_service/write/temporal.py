@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from itertools import takewhile
 
-from order_service.clock import timestamp
-from order_service.fold import OrderState, fold
-from order_service.store import EventStore
+from order_service.infra.clock import timestamp
+from order_service.model.fold import OrderState, fold
+from order_service.write.store import EventStore
 
 __all__ = ["AsOfError", "order_as_of"]
 

@@ -5,8 +5,8 @@ other is discarded with a WARNING and the stream is replayed from the start, so 
 every snapshot changes no result. Standard library only.
 
 Examples:
-    >>> from order_service.examples import EXAMPLE_STREAM
-    >>> from order_service.fold import fold
+    >>> from order_service.model.examples import EXAMPLE_STREAM
+    >>> from order_service.model.fold import fold
     >>> snapshot = take_snapshot(fold(EXAMPLE_STREAM[:2]))
     >>> snapshot.version, snapshot.reducer_version, snapshot.state["status"]
     (2, 1, 'paid')
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from order_service.fold import (
+from order_service.model.fold import (
     AMOUNT,
     ForeignOrder,
     Line,
@@ -32,7 +32,7 @@ from order_service.fold import (
     VersionOutOfSequence,
     fold,
 )
-from order_service.integrity import FoldError
+from order_service.model.integrity import FoldError
 
 __all__ = [
     "REDUCER_VERSION",
@@ -69,8 +69,8 @@ def state_from_dict(state: Mapping[str, Any]) -> OrderState:
     """Rebuild a state from `OrderState.to_dict()`; raises `SnapshotRejected` if it does not fit.
 
     Examples:
-        >>> from order_service.examples import EXAMPLE_STREAM
-        >>> from order_service.fold import fold
+        >>> from order_service.model.examples import EXAMPLE_STREAM
+        >>> from order_service.model.fold import fold
         >>> state = fold(EXAMPLE_STREAM)
         >>> state_from_dict(state.to_dict()) == state
         True
@@ -177,7 +177,7 @@ def resume(snapshot: Snapshot | None, events: Iterable[Mapping[str, Any]]) -> Or
     `events` may be the whole stream (the events the snapshot holds are skipped, after
     checking their order id and sequence) or only the events after it. A snapshot made by
     another `REDUCER_VERSION` is discarded with a WARNING log line on
-    `order_service.snapshots`; `events` must then be the whole stream. Raises a `FoldError`.
+    `order_service.model.snapshots`; `events` must then be the whole stream. Raises a `FoldError`.
     """
     stream: Iterator[Mapping[str, Any]] = iter(events)
     if snapshot is None or snapshot.reducer_version != REDUCER_VERSION:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from order_service.bus import Bus
-from order_service.store import EventStore
+from order_service.bus.in_process import Bus
+from order_service.write.store import EventStore
 
 
 class Relay:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from order_service.app import OrderService, bootstrap, read_db_for
-from order_service.commands import (
+from order_service.infra.database import Backend, open_backend
+from order_service.model.commands import (
     CancelOrder,
     Command,
     DeliverOrder,
@@ -21,12 +22,12 @@ from order_service.commands import (
     PlaceOrder,
     ShipOrder,
 )
-from order_service.database import Backend, open_backend
-from order_service.decide import CommandRejected
-from order_service.handlers import load_order
-from order_service.projections import contents, open_read_model, rebuild
-from order_service.queries import OrderSummary
-from order_service.temporal import order_as_of
+from order_service.model.decide import CommandRejected
+from order_service.read.projections import contents, rebuild
+from order_service.read.queries import OrderSummary
+from order_service.read.read_model import open_read_model
+from order_service.write.handlers import load_order
+from order_service.write.temporal import order_as_of
 
 DEMO_SNAPSHOT_EVERY = 3
 """The demo's snapshot policy: low, so that #1001's short story shows a snapshot being taken.

@@ -21,7 +21,7 @@ import psycopg
 from psycopg.rows import tuple_row
 from psycopg.types.string import TextLoader
 
-from order_service.database import Backend, sql_text
+from order_service.infra.database import Backend, sql_text
 
 DEFAULT_SCHEMA = "orders"
 """The schema a URL without `?schema=` puts its tables in."""

@@ -1,0 +1,1 @@
+"""The event bus between the write side and the read side."""

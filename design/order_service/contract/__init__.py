@@ -1,0 +1,1 @@
+"""The contract: JSON Schemas generated from the event models, validation, its reports."""

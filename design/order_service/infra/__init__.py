@@ -1,0 +1,1 @@
+"""Infrastructure: the database backends (SQLite, PostgreSQL) and the clock."""
