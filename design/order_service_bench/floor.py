@@ -90,7 +90,9 @@ def open_event_store(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Conn
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.executescript(files("order_service").joinpath("event_store.sql").read_text("utf-8"))
+    conn.executescript(
+        files("order_service").joinpath("write", "event_store.sql").read_text("utf-8")
+    )
     return conn
 
 

@@ -130,7 +130,7 @@ def code_names() -> set[str]:
         and ("_" in name.strip("_") or len(re.findall("[A-Z]", name)) >= 2 or name.endswith(".py"))
     }
     tables = set()
-    for sql in (REPO_ROOT / "design" / "order_service").glob("*.sql"):
+    for sql in (REPO_ROOT / "design" / "order_service").rglob("*.sql"):
         tables |= set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", sql.read_text("utf-8")))
     assert {"order_events", "order_summary"} <= tables, "the SQL tables were read"
     return recognisable - domain - tables

@@ -191,7 +191,7 @@ def test_the_store_runs_the_ddl_file_the_site_shows(sqlite_store, tmp_path):
 
     store = sqlite_store
     reference = sqlite3.connect(tmp_path / "reference.db")
-    reference.executescript(files("order_service").joinpath("event_store.sql").read_text())
+    reference.executescript(files("order_service").joinpath("write", "event_store.sql").read_text())
     schema = "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY 2"
     stored = [tuple(row) for row in store.conn.execute(schema)]
     assert stored == reference.execute(schema).fetchall()
@@ -289,7 +289,7 @@ def test_the_postgresql_store_runs_the_ddl_file_the_site_shows(postgres_server):
 
     store = EventStore(postgres_server.new_url(), clock=lambda: RECORDED_AT)
     reference = open_backend(postgres_server.new_url())
-    ddl = files("order_service").joinpath("event_store.pg.sql").read_text()
+    ddl = files("order_service").joinpath("write", "event_store.pg.sql").read_text()
     with psycopg.connect(reference.conninfo, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {reference.schema}")
         conn.execute(f"SET search_path TO {reference.schema}")

@@ -72,9 +72,14 @@ def backend_of(conn: Any) -> Backend:
     return backend
 
 
+DDL_FOLDERS = {"event_store": "write", "read_model": "read"}
+"""Where each schema's DDL files live: in the folder of the box that owns its tables."""
+
+
 def sql_text(sql_file: str) -> str:
-    """The text of a DDL file shipped in this package."""
-    return files("order_service").joinpath(sql_file).read_text(encoding="utf-8")
+    """The text of a DDL file shipped in this package (`event_store.sql`, `read_model.pg.sql`)."""
+    folder = DDL_FOLDERS[sql_file.split(".", 1)[0]]
+    return files("order_service").joinpath(folder, sql_file).read_text(encoding="utf-8")
 
 
 def run_script(conn: sqlite3.Connection, sql_file: str) -> None:
