@@ -113,7 +113,7 @@ def code_names() -> set[str]:
     names: set[str] = set()
     domain: set[str] = set()
     for package in ("order_service", "order_service_bench"):
-        for path in (REPO_ROOT / "design" / package).glob("*.py"):
+        for path in (REPO_ROOT / "design" / package).rglob("*.py"):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             names.add(path.name)
             for node in ast.walk(tree):
