@@ -22,13 +22,13 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS
 from order_service.model.integrity import MalformedEvent, UnknownSchemaVersion
 
-__all__ = ["UPCASTERS", "order_placed_v1_to_v2", "upcast", "upcast_all"]
+__all__ = ["UPCASTERS", "order_placed_v1_to_v2", "upcast"]
 
 Upcaster = Callable[[Mapping[str, Any]], dict[str, Any]]
 
@@ -105,8 +105,3 @@ def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:
             ) from None
         schema_version = event["schema_version"]
     return event
-
-
-def upcast_all(events: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    """Upcast a stream lazily, one event at a time."""
-    return map(upcast, events)

@@ -230,7 +230,7 @@ class EventStore:
             with self.db.transaction(self.conn):
                 self.db.lock_order(self.conn, order_id)
                 if command is not None:
-                    done = self._command_version(*command)
+                    done = self.command_version(*command)
                     if done is not None:
                         return done
                 actual = self._version(order_id)
@@ -259,7 +259,7 @@ class EventStore:
         except self.db.IntegrityError:
             # Rolled back, nothing written. An id taken by another order's writer: say which.
             if command is not None:
-                done = self._command_version(*command)  # raises CommandIdReused if another
+                done = self.command_version(*command)  # raises CommandIdReused if another
                 if done is not None:  # an identical command committed first: its version
                     return done
             self._already_stored(events)  # raises, naming the event id already taken
@@ -273,9 +273,6 @@ class EventStore:
 
         Raises `CommandIdReused` if `command_id` was carried out with another digest.
         """
-        return self._command_version(command_id, digest)
-
-    def _command_version(self, command_id: str, digest: str) -> int | None:
         row = self.conn.execute(
             "SELECT order_id, digest, version FROM commands WHERE command_id = ?", (command_id,)
         ).fetchone()
@@ -394,13 +391,6 @@ class EventStore:
         while rows := result.fetchmany(1000):
             envelopes = _fold_envelopes(rows, [row[6] for row in rows])
             yield from zip([row[7] for row in rows], envelopes, strict=True)
-
-    def head(self) -> int:
-        """The global position of the last stored event (0 for an empty store)."""
-        (position,) = self.conn.execute(
-            "SELECT COALESCE(MAX(position), 0) FROM order_events"
-        ).fetchone()
-        return position
 
     # --- the outbox: its rows are written by `append`; the relay reads and marks them here ---
 
