@@ -222,7 +222,8 @@ def _tell(story: _Story, service: OrderService, replay_db: Backend) -> None:
     loaded = load_order(service.store, "1001")
     story.heading("Command Handler", "load #1001 before the next command")
     say(f"    from the snapshot at version {loaded.snapshot_version} "
-        f"+ {loaded.events_folded} event(s) after it: {loaded.state.status} "
+        f"+ {loaded.events_folded} event(s) after it: "
+        f"{loaded.state.status if loaded.state else 'no such order'} "
         f"at version {loaded.version}")  # fmt: skip
     story.command(
         "2026-11-05T10:30:00Z", DeliverOrder, order_id="1001",
@@ -253,7 +254,7 @@ def _tell(story: _Story, service: OrderService, replay_db: Backend) -> None:
         ("at version 2", order_as_of(service.store, "1001", version=2)),
         ("at 2026-11-03T00:00:00Z", order_as_of(service.store, "1001", at="2026-11-03T00:00:00Z")),
     ):
-        say(f"    {label}: {_state_line(as_of.to_dict())}")
+        say(f"    {label}: {_state_line(as_of.to_dict()) if as_of else 'no such order'}")
 
 
 def _state_line(state: Mapping[str, Any]) -> str:

@@ -23,7 +23,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, overload
 
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS
 from order_service.model.integrity import MalformedEvent, UnknownSchemaVersion
@@ -66,6 +66,10 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
 # --8<-- [end:upcaster]
 
 
+@overload
+def upcast(event: dict[str, Any]) -> dict[str, Any]: ...  # the same dict, or an upcaster's
+@overload
+def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]: ...
 def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:
     """Return `event` at its type's current schema version, applying upcasters in turn.
 
@@ -78,9 +82,9 @@ def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:
     """
     if type(event) is not dict and not isinstance(event, Mapping):  # dict first: cheaper
         return event  # not an envelope: the reducer refuses it as malformed, by position
-    event_type = event.get("event_type")
+    event_type: Any = event.get("event_type")  # unchecked yet: any JSON value, or None
     current = CURRENT_SCHEMA_VERSIONS.get(event_type)
-    schema_version = event.get("schema_version")
+    schema_version: Any = event.get("schema_version")
     if current is None or schema_version == current:
         return event
     while schema_version != current:

@@ -236,7 +236,7 @@ class EventStore:
                 actual = self._version(order_id)
                 if actual != expected_version:
                     if self._already_stored(events):  # a retried request: its events are in
-                        return events[-1]["version"]
+                        return expected_version + len(events)  # checked above: the last
                     raise ConcurrencyError(order_id, expected_version, actual)
                 self.conn.executemany(
                     f"INSERT INTO order_events ({EVENT_COLUMNS}, recorded_at) "
@@ -264,7 +264,7 @@ class EventStore:
                     return done
             self._already_stored(events)  # raises, naming the event id already taken
             raise
-        return events[-1]["version"]
+        return expected_version + len(events)  # each event's version was checked above
 
     # --8<-- [end:append]
 
@@ -280,7 +280,8 @@ class EventStore:
             return None
         if row["digest"] != digest:
             raise CommandIdReused(command_id, row["order_id"])
-        return row["version"]
+        version: int = row["version"]
+        return version
 
     def _already_stored(self, events: Sequence[Mapping[str, Any]]) -> bool:
         """True if every event is stored already, as it is; raise if an id is reused."""
@@ -317,6 +318,7 @@ class EventStore:
         return bool(stored)
 
     def _version(self, order_id: str) -> int:
+        version: int
         (version,) = self.conn.execute(
             "SELECT COALESCE(MAX(version), 0) FROM order_events WHERE order_id = ?",
             (order_id,),
@@ -448,6 +450,7 @@ class EventStore:
 
     def pending(self) -> int:
         """How many outbox rows wait to be published."""
+        count: int
         (count,) = self.conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()
         return count
 
