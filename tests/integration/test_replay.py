@@ -135,11 +135,18 @@ def story(service):
 
 def test_a_replay_in_place_fires_no_side_effect_and_keeps_the_read_model(service):
     story(service)
-    assert len(service.notifier.sent) == 1
+    published = []  # a subscriber that records every event the bus hands it
+    service.bus.subscribe("spy", lambda event, position: published.append(position))
+    sent = list(service.notifier.sent)
     before = contents(service.projector.conn)
     assert service.replay() == 4
-    assert len(service.notifier.sent) == 1  # the replay did not go through the bus
+    assert published == [], "the replay went through the bus"
+    assert service.notifier.sent == sent
     assert contents(service.projector.conn) == before
+    # The spy does hear the bus: the next event, relayed, reaches it.
+    service.handle(cancel("1002"))
+    service.relay.run_once()
+    assert published == [5]
 
 
 def test_a_replay_repairs_a_damaged_read_model(service):
