@@ -105,9 +105,10 @@ docs: setup  ## build the site strictly into site/
 serve: docs  ## build strictly, then serve on http://127.0.0.1:8000
 	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000
 
-lint: setup  ## ruff
+lint: setup  ## ruff, and mypy in strict mode over design/ ([tool.mypy] in pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: setup chromium curl postgresql lint  ## every test, browser tests included, on SQLite and PostgreSQL
 	$(BIN)/pytest

@@ -1,4 +1,4 @@
-"""The benchmark of the Order Service design (issue 5): `python -m order_service_bench`.
+"""The benchmark of the Order Service design: `python -m order_service_bench`.
 
 It times rebuilding, appending and projecting an order three ways in one run: through the
 design (`order_service`), through the `eventsourcing` library, and with bare `sqlite3`. The

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from order_service_bench import run
 from order_service_bench.postgres_server import Unavailable
@@ -12,7 +13,7 @@ from order_service_bench.postgres_server import Unavailable
 DEFAULT_RESULTS = Path("design/order_service_bench/results.json")
 
 
-def verdict_lines(results: dict) -> list[str]:
+def verdict_lines(results: dict[str, Any]) -> list[str]:
     """One line per target: its value in each run and, in a full run only, pass or MISS."""
     lines = []
     for target in results["targets"]:

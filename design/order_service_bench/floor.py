@@ -101,7 +101,8 @@ def append(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
     conn.execute("BEGIN IMMEDIATE")
     conn.executemany(INSERT_EVENT, rows)
     conn.execute("COMMIT")
-    return rows[-1][2]
+    version: int = rows[-1][2]
+    return version
 
 
 INSERT_SUMMARY = (
@@ -137,6 +138,7 @@ def rebuild(conn: sqlite3.Connection, rows: tuple[Rows, Rows]) -> int:
 
 def count_shipped(conn: sqlite3.Connection) -> int:
     """How many orders a read model shows as shipped (the check after a rebuild)."""
+    count: int
     (count,) = conn.execute(
         "SELECT COUNT(*) FROM order_summary WHERE status = 'shipped'"
     ).fetchone()

@@ -100,7 +100,8 @@ def _ratio(value: float) -> str:
 
 
 def _median(cell: dict[str, Any]) -> float:
-    return cell["median_s"]
+    median: float = cell["median_s"]
+    return median
 
 
 def _sizes(results: dict[str, Any]) -> list[int]:
@@ -108,7 +109,8 @@ def _sizes(results: dict[str, Any]) -> list[int]:
 
 
 def _cell(results: dict[str, Any], group: str, name: str, n: int) -> dict[str, Any]:
-    return results["measurements"][group][str(n)][name]
+    cell: dict[str, Any] = results["measurements"][group][str(n)][name]
+    return cell
 
 
 def _value(target: dict[str, Any], value: float) -> str:

@@ -153,7 +153,7 @@ def open_app(db: Path | str, *, snapshots: bool = False, transcoder: str = "json
     if isinstance(db, str):
         # Its pool opens its connections in background threads: let them finish before any
         # timing, or they would slow whichever contender runs meanwhile.
-        app.recorder.datastore.pool.wait()  # type: ignore[attr-defined]
+        app.recorder.datastore.pool.wait()  # type: ignore[attr-defined]  # only the PostgreSQL recorder has one
     return app
 
 

@@ -98,7 +98,8 @@ def append(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> int:
     """The floor's append: one `executemany` in one transaction; returns the last version."""
     with conn.transaction(), conn.cursor() as cursor:
         cursor.executemany(INSERT_EVENT, rows)
-    return rows[-1][2]
+    version: int = rows[-1][2]
+    return version
 
 
 def rebuild(conn: psycopg.Connection[Any], rows: tuple[floor.Rows, floor.Rows]) -> int:
@@ -116,7 +117,7 @@ def settings(server: Server) -> dict[str, str]:
     """The server's version and durability settings, as every contender runs with them."""
     with psycopg.connect(server.url, autocommit=True) as conn:
         shown = {
-            name: conn.execute(f"SHOW {name}").fetchone()[0]
+            name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]  # SHOW gives one row
             for name in ("server_version", "fsync", "synchronous_commit")
         }
     source = "a URL (ORDERS_BENCH_PG_URL)" if server.folder is None else "a throwaway cluster"

@@ -36,7 +36,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from order_service.read import read_model
 
@@ -178,7 +178,7 @@ def measure_replay(
     def ours_load(policy: str) -> Any:
         return lambda: lambda: ours.replay(stores[policy], order_id)
 
-    floor_conn = sqlite3.connect(stores["full"].path)
+    floor_conn = sqlite3.connect(cast(Path, stores["full"].path))  # SQLite: it has a path
 
     peer_app = peer.open_app(root / f"replay-peer-{n}.db")
     aggregate = peer.build_order(events)
@@ -237,7 +237,7 @@ def measure_optimised(root: Path, config: Config, progress: Progress) -> dict[st
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the -O worker failed:\n{done.stderr}")
-    results = json.loads(done.stdout)
+    results: dict[str, Any] = json.loads(done.stdout)
     if sorted(results) != sorted(map(str, config.sizes)):
         raise RuntimeError(f"the -O worker measured {sorted(results)}")
     largest = results[str(max(config.sizes))]
@@ -382,7 +382,7 @@ def sqlite_settings(root: Path) -> dict[str, str]:
     settings = {"ours": f"journal_mode={journal}, synchronous={_SYNCHRONOUS[sync]}"}
     app = peer.open_app(root / "settings-peer.db")
     try:
-        with app.recorder.datastore.transaction(commit=False) as cursor:
+        with app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]  # an SQLite recorder
             cursor.execute("PRAGMA journal_mode")
             (journal,) = cursor.fetchone()
             cursor.execute("PRAGMA synchronous")
@@ -456,7 +456,7 @@ def evaluate(target: Target, runs: list[dict[str, Any]], sizes: list[int]) -> di
             ns = [max(sizes)]
         elif target.at == "every":
             ns = list(sizes)
-        cells = []
+        cells: list[dict[str, Any]] = []
         for n in ns:
             value, rounds = _values(target, run, n)
             share = sum(holds(target.operator, r, target.threshold) for r in rounds) / len(rounds)

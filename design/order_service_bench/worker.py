@@ -17,7 +17,7 @@ import json
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from order_service_bench import floor, ours, peer, workload
 from order_service_bench.timing import Contender, Measurement, Progress, compare
@@ -43,7 +43,7 @@ def measure(n: int, root: Path, warmup: int, repeats: int) -> dict[str, Measurem
     expected = workload.expected_summary(n)
     store = ours.open_store(root / f"optimised-ours-{n}.db")
     store.append(events, expected_version=0)
-    floor_conn = sqlite3.connect(store.path)
+    floor_conn = sqlite3.connect(cast(Path, store.path))  # an SQLite store: it has a path
     apps = {}
     for transcoder in ("json", "orjson"):
         app = peer.open_app(root / f"optimised-peer-{transcoder}-{n}.db", transcoder=transcoder)

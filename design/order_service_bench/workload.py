@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 CURRENCY = "EUR"
-PLACED_LINE = {
+PLACED_LINE: dict[str, Any] = {
     "sku": "RETRO-CLOCK",
     "quantity": 1,
     "unit_price": {"amount": "9.99", "currency": CURRENCY},
@@ -36,7 +36,9 @@ def added_line(index: int) -> dict[str, Any]:
 
 def total(n_events: int) -> Decimal:
     """The order total after all its lines."""
-    added = sum(Decimal(ADDED_PRICE) * added_line(i)["quantity"] for i in range(n_events - 3))
+    added: Decimal = sum(
+        Decimal(ADDED_PRICE) * added_line(i)["quantity"] for i in range(n_events - 3)
+    )
     return Decimal(PLACED_LINE["unit_price"]["amount"]) + added
 
 

@@ -61,6 +61,7 @@ def test_make_test_runs_lint_and_every_test_after_the_set_up():
     lines = plan.stdout.splitlines()
     assert lines[-1] == ".venv/bin/pytest"
     assert ".venv/bin/ruff format --check ." in lines
+    assert lines.index(".venv/bin/mypy") < lines.index(".venv/bin/pytest")
 
 
 def test_make_test_installs_chromium_from_debian_when_root_and_it_is_missing(tmp_path):

@@ -84,7 +84,7 @@ def test_placing_an_order_twice_is_409_and_appends_nothing(api):
 def test_a_command_to_an_unknown_order_is_404_and_appends_nothing(api, path, body):
     response = api.client.post(f"/orders/4242/{path}", json=body, headers=key())
     assert "4242" in assert_problem(response, 404, "not-found")["detail"]
-    assert api.head() == 0
+    assert api.stored() == 0
 
 
 def test_if_match_with_the_version_seen_carries_the_command_out(api):
@@ -125,7 +125,7 @@ def test_a_body_that_is_not_json_is_400(api):
     assert assert_problem(response, 400, "malformed-request")["detail"] == (
         "the body is not valid JSON"
     )
-    assert api.head() == 0
+    assert api.stored() == 0
 
 
 def test_a_body_not_sent_as_json_is_415(api):
@@ -138,7 +138,7 @@ def test_a_body_not_sent_as_json_is_415(api):
         "application/x-www-form-urlencoded"
         in assert_problem(response, 415, "unsupported-media-type")["detail"]
     )
-    assert api.head() == 0
+    assert api.stored() == 0
 
 
 @pytest.mark.parametrize(
@@ -157,7 +157,7 @@ def test_a_body_against_the_schema_is_422_naming_the_field_and_appends_nothing(a
     problem = assert_problem(response, 422, "invalid-request")
     assert ("body", field) in [(e["location"], e["field"]) for e in problem["errors"]]
     assert field in problem["detail"]
-    assert api.head() == 0
+    assert api.stored() == 0
 
 
 def test_an_order_id_not_in_its_form_is_422_naming_the_path_parameter(api):
@@ -180,7 +180,7 @@ def test_a_body_over_the_limit_is_413_whether_declared_or_streamed(api):
         "/orders", content=chunks(), headers={"Content-Type": "application/json"}
     )
     assert_problem(response, 413, "payload-too-large")
-    assert api.head() == 0
+    assert api.stored() == 0
 
 
 def test_an_unknown_path_is_404_and_a_wrong_method_405_both_as_problems(api):
@@ -220,7 +220,7 @@ def test_the_same_key_with_another_body_is_422_and_appends_nothing(api):
     response = api.client.post("/orders", json={**PLACE, "order_id": "1002"}, headers=headers)
     problem = assert_problem(response, 422, "idempotency-key-reused")
     assert headers["Idempotency-Key"] in problem["detail"]
-    assert api.head() == 1
+    assert api.stored() == 1
 
 
 def test_if_match_on_an_unknown_order_is_404(api):

@@ -186,7 +186,7 @@ def test_the_app_stops_its_relay_and_closes_its_files_when_it_shuts_down(tmp_pat
         service = app.state.service
     assert "outbox-relay" not in [thread.name for thread in threading.enumerate()]
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
-        service.store.head()
+        service.store.load(ORDER)
     store = EventStore(tmp_path / "orders.db", clock=lambda: "")
     assert [event["version"] for event in store.load(ORDER)] == [1]
     store.close()

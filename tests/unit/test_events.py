@@ -12,14 +12,7 @@ from hypothesis import strategies as st
 from order_service.model.events import (
     CURRENT_SCHEMA_VERSIONS,
     EVENT_MODELS,
-    EVENT_TYPES,
-    Money,
-    OrderLine,
-    OrderPaidData,
-    OrderPlaced,
-    OrderPlacedData,
     canonical_event,
-    new_event,
     parse_event,
 )
 from pydantic import ValidationError
@@ -36,7 +29,7 @@ def test_each_current_event_type_parses_and_dumps_back_to_the_same_json(payload)
 
 
 def test_the_event_types_are_the_lifecycle_with_order_placed_at_version_2():
-    assert EVENT_TYPES == (
+    assert tuple(CURRENT_SCHEMA_VERSIONS) == (
         "OrderPlaced",
         "OrderItemAdded",
         "OrderPaid",
@@ -46,12 +39,6 @@ def test_the_event_types_are_the_lifecycle_with_order_placed_at_version_2():
     )
     assert CURRENT_SCHEMA_VERSIONS["OrderPlaced"] == 2
     assert ("OrderPlaced", 1) in EVENT_MODELS
-
-
-def test_events_are_frozen():
-    event = parse_event(placed(1))
-    with pytest.raises(ValidationError, match="frozen"):
-        event.version = 2  # type: ignore[misc]
 
 
 def _errors(payload):
@@ -101,27 +88,10 @@ def test_a_negative_quantity_is_refused():
     assert (("data", "lines", "0", "quantity"), "greater_than_equal") in _errors(payload)
 
 
-def test_new_event_wraps_data_with_its_type_and_version():
-    data = OrderPlacedData(
-        customer_id="C-0042",
-        lines=(
-            OrderLine(
-                sku="RETRO-CLOCK", quantity=1, unit_price=Money(amount="79.99", currency="EUR")
-            ),
-        ),
-    )
-    event = new_event(data, order_id="1001", version=1, correlation_id=IDS, causation_id=IDS,
-                      occurred_at="2026-11-02T09:15:00Z", event_id=IDS)  # fmt: skip
-    assert (event["event_type"], event["schema_version"]) == ("OrderPlaced", 2)
-    assert OrderPlaced.model_validate(event).data == data
-    assert (event["occurred_at"], event["event_id"]) == ("2026-11-02T09:15:00Z", IDS)
-
-
-def test_new_event_refuses_an_invalid_envelope():
-    data = OrderPaidData(payment_id="PAY-1", amount=Money(amount="1.00", currency="EUR"))
-    with pytest.raises(ValidationError, match="order_id"):
-        new_event(data, order_id="#1001", version=1, correlation_id=IDS, causation_id=IDS,
-                  occurred_at="2026-11-02T09:15:00Z", event_id=IDS)  # fmt: skip
+def test_an_envelope_with_an_invalid_order_id_is_refused():
+    payload = paid(2)
+    payload["order_id"] = "#1001"
+    assert (("order_id",), "string_pattern_mismatch") in _errors(payload)
 
 
 def test_the_discriminator_is_required_in_every_model():
@@ -136,12 +106,9 @@ def test_the_discriminator_is_required_in_every_model():
     ids=["a fraction", "zero fraction", "an offset"],
 )
 def test_a_timestamp_has_one_spelling_per_instant_whole_seconds_in_utc(occurred_at):
-    with pytest.raises(ValidationError, match="occurred_at"):
-        new_event(
-            OrderPaidData(payment_id="PAY-1", amount=Money(amount="1.00", currency="EUR")),
-            order_id="1001", version=2, correlation_id=IDS, causation_id=IDS,
-            occurred_at=occurred_at, event_id=IDS,
-        )  # fmt: skip
+    payload = paid(2)
+    payload["occurred_at"] = occurred_at
+    assert {loc for loc, _ in _errors(payload)} == {("occurred_at",)}
 
 
 # canonical_event reads a nested model as a dict and a tuple as a list: its error names that.

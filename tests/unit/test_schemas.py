@@ -17,7 +17,7 @@ from order_service.contract.schemas import (
 from order_service.contract.validation import any_event_validator, validate_event
 from order_service.model.events import EVENT_MODELS, parse_event
 from order_service.model.fold import fold
-from order_service.model.upcasting import upcast_all
+from order_service.model.upcasting import upcast
 from pydantic import ValidationError
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -142,7 +142,7 @@ def test_the_valid_fixtures_fold_into_a_delivered_order_from_the_frozen_v1_event
         "order-shipped.v1",
         "order-delivered.v1",
     ]
-    state = fold(upcast_all(_load(VALID / f"{name}.json") for name in names))
+    state = fold(upcast(_load(VALID / f"{name}.json")) for name in names)
     assert (state.status, state.total, state.version) == ("delivered", "43.50", 5)
 
 

@@ -15,7 +15,6 @@ from order_service.model.events import (
     OrderPlacedData,
     OrderShippedData,
     canonical_event,
-    new_event,
 )
 from order_service.write.store import ConcurrencyError, EventIdConflictError, EventStore
 from pydantic import ValidationError
@@ -24,25 +23,31 @@ RECORDED_AT = "2026-11-02T09:15:01Z"
 TOTAL = Money(amount="79.99", currency="EUR")
 
 
-def event(version, data, occurred_at):
-    return new_event(
-        data, order_id="1001", version=version, occurred_at=occurred_at,
-        event_id=f"00000000-0000-4000-8000-{version:012d}",
-        correlation_id="c0000000-0000-4000-8000-000000000001",
-        causation_id="c0000000-0000-4000-8000-000000000001",
-    )  # fmt: skip
+def event(version, event_type, data, occurred_at, *, schema_version=1):
+    return canonical_event({
+        "event_id": f"00000000-0000-4000-8000-{version:012d}", "event_type": event_type,
+        "schema_version": schema_version, "order_id": "1001", "version": version,
+        "occurred_at": occurred_at, "data": data.model_dump(mode="json"),
+        "metadata": {"correlation_id": "c0000000-0000-4000-8000-000000000001",
+                     "causation_id": "c0000000-0000-4000-8000-000000000001"},
+    })  # fmt: skip
 
 
 PLACED = event(
     1,
+    "OrderPlaced",
     OrderPlacedData(
         customer_id="C-0042", lines=[OrderLine(sku="RETRO-CLOCK", quantity=1, unit_price=TOTAL)]
     ),
     "2026-11-02T09:15:00Z",
+    schema_version=2,
 )
-PAID = event(2, OrderPaidData(payment_id="PAY-7731", amount=TOTAL), "2026-11-02T09:21:40Z")
+PAID = event(
+    2, "OrderPaid", OrderPaidData(payment_id="PAY-7731", amount=TOTAL), "2026-11-02T09:21:40Z"
+)
 SHIPPED = event(
     3,
+    "OrderShipped",
     OrderShippedData(carrier="DHL", tracking_number="JD014600006281230704"),
     "2026-11-03T14:02:11Z",
 )
@@ -183,7 +188,6 @@ def test_read_all_yields_every_event_with_its_position_in_order(store):
     store.append([PAID, SHIPPED], expected_version=1)
     assert list(store.read_all()) == [(1, PLACED), (2, PAID), (3, SHIPPED)]
     assert list(store.read_all(after_position=2)) == [(3, SHIPPED)]
-    assert store.head() == 3
 
 
 def test_the_store_runs_the_ddl_file_the_site_shows(sqlite_store, tmp_path):
@@ -231,7 +235,8 @@ def test_load_without_metadata_gives_the_same_envelopes_minus_metadata(store):
 def test_a_retried_batch_longer_than_one_query_chunk_is_still_idempotent(new_db):
     store = EventStore(new_db("long"), clock=lambda: RECORDED_AT)
     lines = [
-        event(v, OrderItemAddedData(line=OrderLine(sku=f"PART-{v}", quantity=1, unit_price=TOTAL)),
+        event(v, "OrderItemAdded",
+              OrderItemAddedData(line=OrderLine(sku=f"PART-{v}", quantity=1, unit_price=TOTAL)),
               "2026-11-02T09:16:00Z")
         for v in range(2, 1202)
     ]  # fmt: skip

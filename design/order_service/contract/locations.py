@@ -17,7 +17,12 @@ from __future__ import annotations
 
 import bisect
 import re
-from json.decoder import scanstring  # raises JSONDecodeError, a ValueError
+from collections.abc import Callable
+from json import decoder
+
+# Reads one JSON string from its opening quote's next index: (the string, the index after it).
+# Raises JSONDecodeError, a ValueError.
+scanstring: Callable[[str, int], tuple[str, int]] = decoder.scanstring  # type: ignore[attr-defined]  # in json.decoder, not in its stub
 
 __all__ = ["PointerIndex", "locate", "positions"]
 

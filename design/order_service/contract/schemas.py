@@ -26,7 +26,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from order_service.model.events import CURRENT_SCHEMA_VERSIONS, EVENT_MODELS, Envelope
 
@@ -53,8 +53,8 @@ def schema_file_name(event_type: str, schema_version: int) -> str:
 
 def event_schema(model: type[Envelope]) -> dict[str, Any]:
     """The schema document of one event model, `$schema` and `$id` first."""
-    event_type = model.model_fields["event_type"].annotation.__args__[0]
-    version = model.model_fields["schema_version"].annotation.__args__[0]
+    (event_type,) = get_args(model.model_fields["event_type"].annotation)  # Literal["OrderPaid"]
+    (version,) = get_args(model.model_fields["schema_version"].annotation)  # Literal[1]
     body = model.model_json_schema(mode="validation")
     document = {
         "$schema": DRAFT,

@@ -35,7 +35,7 @@ from order_service.contract import reports
 from order_service.contract.reports import Finding
 from order_service.contract.validation import event_problems
 from order_service.model.derivation import HistoryBroken, derive_state
-from order_service.model.fold import FoldError
+from order_service.model.integrity import FoldError
 from order_service.model.snapshots import Snapshot, take_snapshot
 from order_service.model.upcasting import upcast
 
@@ -302,7 +302,7 @@ def _findings(entries: Sequence[Loaded]) -> list[Finding]:
     findings: list[Finding] = []
     for _path, group in itertools.groupby(entries, key=lambda entry: entry.path):
         in_file = list(group)
-        seen = FirstSeen(lambda index, in_file=in_file: in_file[index].payload)
+        seen = FirstSeen(lambda index, in_file=in_file: in_file[index].payload)  # type: ignore[misc]  # mypy infers no type for a lambda with a default
         try:
             for entry in in_file:
                 findings += _entry_findings(entry, entry.index, seen)
@@ -597,7 +597,7 @@ def main(
     handler.setFormatter(logging.Formatter("orders: %(message)s"))
     reducer_log.addHandler(handler)
     try:
-        status = args.handler(args, out, err)
+        status: int = args.handler(args, out, err)
         out.flush()  # a reader that went away shows here, not as a traceback at exit
         return status
     except BrokenPipeError:

@@ -145,6 +145,12 @@ def run_replay_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
 
 def run_query_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`orders query --db PATH get|search|as-of ...`: read-only answers, as JSON."""
+    refused: tuple[type[Exception], ...] = (
+        FileNotFoundError,
+        QueryError,
+        AsOfError,
+        *_database_errors(),
+    )
     try:
         write_db = _write_db(args.db)
         read_db = _read_db(args.read_db or read_db_for(write_db), write_db)
@@ -177,6 +183,6 @@ def run_query_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
                 _print_json(out, [dataclasses.asdict(summary) for summary in found])
         finally:
             queries.close()
-    except (FileNotFoundError, QueryError, AsOfError, *_database_errors()) as error:
+    except refused as error:
         return _fail(err, str(error))
     return 0

@@ -7,6 +7,7 @@ and any failure into problems too, so no answer carries a traceback.
 """
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
@@ -85,7 +86,7 @@ class ProblemError(Exception):
         kind: str,
         detail: str,
         *,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         **extensions: Any,
     ) -> None:
         super().__init__(detail)
@@ -96,7 +97,7 @@ class ProblemError(Exception):
             detail=detail,
             **extensions,
         )
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
 
 
 def problem_response(error: ProblemError) -> JSONResponse:

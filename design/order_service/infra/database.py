@@ -66,7 +66,7 @@ class _Connection(sqlite3.Connection):
 
 def backend_of(conn: Any) -> Backend:
     """The backend a connection was opened by (its transactions and dialect pieces)."""
-    backend = getattr(conn, "backend", None)
+    backend: Backend | None = getattr(conn, "backend", None)
     if backend is None:
         raise TypeError(f"{conn!r} was not opened by a Backend: open it with Backend.connect()")
     return backend
@@ -203,7 +203,7 @@ class SQLite(Backend):
 
     def connect(self, *, read_only: bool = False, by_name: bool = False) -> sqlite3.Connection:
         conn = connect(self.path, read_only=read_only)
-        conn.backend = self  # type: ignore[attr-defined]
+        conn.backend = self  # type: ignore[attr-defined]  # a _Connection, typed as its base class
         if by_name:
             conn.row_factory = sqlite3.Row
         return conn

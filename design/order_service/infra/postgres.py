@@ -40,7 +40,7 @@ def _pg_sql(sql: str) -> str:
     return re.sub(r"(?<![:\w]):([a-z_]\w*)", r"%(\1)s", sql)
 
 
-class Row(tuple):
+class Row(tuple[Any, ...]):
     """A row as `sqlite3.Row` gives it: by index, by column name, and `**row`."""
 
     _index: Mapping[str, int]
@@ -171,10 +171,10 @@ class PostgreSQL(Backend):
 
     def exists(self) -> bool:
         with psycopg.connect(self.conninfo, autocommit=True) as raw:
-            (found,) = raw.execute(
+            row = raw.execute(
                 "SELECT to_regclass(%s) IS NOT NULL", (f"{self.schema}.order_events",)
-            ).fetchone()
-        return bool(found)
+            ).fetchone()  # one row: a SELECT of an expression
+        return row is not None and bool(row[0])
 
     def holds(self) -> bool:
         with psycopg.connect(self.conninfo, autocommit=True) as raw:

@@ -24,9 +24,9 @@ from order_service.model.events import (
     CUSTOMER_ID_PATTERN,
     ORDER_ID_PATTERN,
     UUID_PATTERN,
+    CancellationReason,  # the event model's list of reasons, not a copy of it
     CarrierCode,
     Money,
-    OrderCancelledData,
     OrderLine,
     PaymentId,
     TrackingNumber,
@@ -44,10 +44,6 @@ __all__ = [
     "command_digest",
     "parse_command",
 ]
-
-
-# The reasons an order may be cancelled: the event model's list, not a copy of it.
-CancellationReason = OrderCancelledData.model_fields["reason"].annotation
 
 
 class _Command(BaseModel):

@@ -24,8 +24,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from order_service.model.fold import FoldError, OrderState, evolve
+from order_service.model.fold import OrderState, evolve
 from order_service.model.history import HistoryProblem, check_history
+from order_service.model.integrity import FoldError
 from order_service.model.snapshots import REDUCER_VERSION, Snapshot, resume, state_from_dict
 from order_service.model.upcasting import upcast
 

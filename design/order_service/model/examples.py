@@ -10,7 +10,9 @@ from typing import Any
 __all__ = ["EXAMPLE_STREAM"]
 
 
-def _example_event(version: int, event_type: str, schema_version: int, data: dict) -> dict:
+def _example_event(
+    version: int, event_type: str, schema_version: int, data: dict[str, Any]
+) -> dict[str, Any]:
     ids = f"00000000-0000-4000-8000-{version:012d}"
     return {
         "event_id": ids,

@@ -27,7 +27,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from order_service.model.decide import CommandRejected, decide
-from order_service.model.fold import FoldError, OrderState, evolve
+from order_service.model.fold import OrderState, evolve
+from order_service.model.integrity import FoldError
 
 __all__ = ["COMMAND_BEHIND", "HistoryProblem", "check_history"]
 
@@ -106,7 +107,7 @@ def check_history(
             decide(
                 state,
                 _command_behind(event),
-                new_id=lambda event_id=event_id: event_id,
+                new_id=lambda event_id=event_id: event_id,  # type: ignore[misc]  # mypy infers no type for a lambda with a default
                 now=event["occurred_at"],
             )
         except CommandRejected as rejected:

@@ -26,13 +26,11 @@ from typing import Any
 
 from order_service.model.fold import (
     AMOUNT,
-    ForeignOrder,
     Line,
     OrderState,
-    VersionOutOfSequence,
     fold,
 )
-from order_service.model.integrity import FoldError
+from order_service.model.integrity import FoldError, ForeignOrder, VersionOutOfSequence
 
 __all__ = [
     "REDUCER_VERSION",
@@ -157,6 +155,8 @@ class Snapshot:
         order_id, version = snapshot.get("order_id"), snapshot.get("version")
         if missing:
             raise SnapshotRejected(order_id, None, version, f"snapshot lacks {', '.join(missing)}")
+        if type(order_id) is not str:
+            raise SnapshotRejected(None, None, version, "snapshot order_id must be a string")
         if type(version) is not int or type(snapshot["reducer_version"]) is not int:
             raise SnapshotRejected(
                 order_id, None, version, "snapshot version and reducer_version must be integers"

@@ -22,13 +22,13 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, overload
 
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS
 from order_service.model.integrity import MalformedEvent, UnknownSchemaVersion
 
-__all__ = ["UPCASTERS", "order_placed_v1_to_v2", "upcast", "upcast_all"]
+__all__ = ["UPCASTERS", "order_placed_v1_to_v2", "upcast"]
 
 Upcaster = Callable[[Mapping[str, Any]], dict[str, Any]]
 
@@ -66,6 +66,10 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
 # --8<-- [end:upcaster]
 
 
+@overload
+def upcast(event: dict[str, Any]) -> dict[str, Any]: ...  # the same dict, or an upcaster's
+@overload
+def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]: ...
 def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:
     """Return `event` at its type's current schema version, applying upcasters in turn.
 
@@ -78,9 +82,9 @@ def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:
     """
     if type(event) is not dict and not isinstance(event, Mapping):  # dict first: cheaper
         return event  # not an envelope: the reducer refuses it as malformed, by position
-    event_type = event.get("event_type")
+    event_type: Any = event.get("event_type")  # unchecked yet: any JSON value, or None
     current = CURRENT_SCHEMA_VERSIONS.get(event_type)
-    schema_version = event.get("schema_version")
+    schema_version: Any = event.get("schema_version")
     if current is None or schema_version == current:
         return event
     while schema_version != current:
@@ -105,8 +109,3 @@ def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:
             ) from None
         schema_version = event["schema_version"]
     return event
-
-
-def upcast_all(events: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    """Upcast a stream lazily, one event at a time."""
-    return map(upcast, events)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from order_service.model.commands import Command, command_digest
 from order_service.model.decide import CommandRejected, decide
@@ -113,7 +114,7 @@ class CommandHandler:
         version = self.store.append(events, expected_version=loaded.version, command=carried_out)
         crossed = version // self.snapshot_every > loaded.version // self.snapshot_every
         if crossed and version == events[-1]["version"]:
-            state = fold(events, loaded.state)
+            state = cast(OrderState, fold(events, loaded.state))  # events is not empty
             try:
                 self.store.save_snapshot(take_snapshot(state))
             except self.store.db.Error as error:

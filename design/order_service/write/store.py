@@ -230,13 +230,13 @@ class EventStore:
             with self.db.transaction(self.conn):
                 self.db.lock_order(self.conn, order_id)
                 if command is not None:
-                    done = self._command_version(*command)
+                    done = self.command_version(*command)
                     if done is not None:
                         return done
                 actual = self._version(order_id)
                 if actual != expected_version:
                     if self._already_stored(events):  # a retried request: its events are in
-                        return events[-1]["version"]
+                        return expected_version + len(events)  # checked above: the last
                     raise ConcurrencyError(order_id, expected_version, actual)
                 self.conn.executemany(
                     f"INSERT INTO order_events ({EVENT_COLUMNS}, recorded_at) "
@@ -259,12 +259,12 @@ class EventStore:
         except self.db.IntegrityError:
             # Rolled back, nothing written. An id taken by another order's writer: say which.
             if command is not None:
-                done = self._command_version(*command)  # raises CommandIdReused if another
+                done = self.command_version(*command)  # raises CommandIdReused if another
                 if done is not None:  # an identical command committed first: its version
                     return done
             self._already_stored(events)  # raises, naming the event id already taken
             raise
-        return events[-1]["version"]
+        return expected_version + len(events)  # each event's version was checked above
 
     # --8<-- [end:append]
 
@@ -273,9 +273,6 @@ class EventStore:
 
         Raises `CommandIdReused` if `command_id` was carried out with another digest.
         """
-        return self._command_version(command_id, digest)
-
-    def _command_version(self, command_id: str, digest: str) -> int | None:
         row = self.conn.execute(
             "SELECT order_id, digest, version FROM commands WHERE command_id = ?", (command_id,)
         ).fetchone()
@@ -283,7 +280,8 @@ class EventStore:
             return None
         if row["digest"] != digest:
             raise CommandIdReused(command_id, row["order_id"])
-        return row["version"]
+        version: int = row["version"]
+        return version
 
     def _already_stored(self, events: Sequence[Mapping[str, Any]]) -> bool:
         """True if every event is stored already, as it is; raise if an id is reused."""
@@ -320,6 +318,7 @@ class EventStore:
         return bool(stored)
 
     def _version(self, order_id: str) -> int:
+        version: int
         (version,) = self.conn.execute(
             "SELECT COALESCE(MAX(version), 0) FROM order_events WHERE order_id = ?",
             (order_id,),
@@ -395,13 +394,6 @@ class EventStore:
             envelopes = _fold_envelopes(rows, [row[6] for row in rows])
             yield from zip([row[7] for row in rows], envelopes, strict=True)
 
-    def head(self) -> int:
-        """The global position of the last stored event (0 for an empty store)."""
-        (position,) = self.conn.execute(
-            "SELECT COALESCE(MAX(position), 0) FROM order_events"
-        ).fetchone()
-        return position
-
     # --- the outbox: its rows are written by `append`; the relay reads and marks them here ---
 
     def transaction(self) -> AbstractContextManager[Any]:
@@ -458,6 +450,7 @@ class EventStore:
 
     def pending(self) -> int:
         """How many outbox rows wait to be published."""
+        count: int
         (count,) = self.conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()
         return count
 
