@@ -38,6 +38,7 @@ from pydantic import (
 from pydantic_core import SchemaValidator, core_schema
 
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS
+from order_service.model.money import AMOUNT_PATTERN
 
 __all__ = [
     "CURRENT_SCHEMA_VERSIONS",
@@ -71,8 +72,7 @@ __all__ = [
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # UTC only ("Z"), whole seconds 00-59: one spelling per instant, so text order is time order.
 UTC_TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
-# Exactly two decimals and no leading zeros: equal amounts are equal strings.
-AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})\.[0-9]{2}$"
+# AMOUNT_PATTERN (order_service.model.money): two decimals, no leading zeros.
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 ORDER_ID_PATTERN = r"^[1-9][0-9]{0,11}$"
 CUSTOMER_ID_PATTERN = r"^C-[0-9]{1,12}$"
