@@ -15,7 +15,7 @@ from order_service.model.commands import (
     ShipOrder,
     parse_command,
 )
-from order_service.model.decide import CommandRejected, decide
+from order_service.model.decide import CommandRejected, NoSuchOrder, decide
 from order_service.model.events import parse_event
 from order_service.model.fold import evolve
 
@@ -135,6 +135,23 @@ def test_a_command_out_of_turn_is_rejected_naming_the_order_and_the_rule(
         decide(states[state_name], command, new_id=ids(), now=NOW)
     assert rejected.value.rule == rule
     assert str(rejected.value) == f"order 1001: {command.type} rejected: {rule}"
+
+
+@pytest.mark.parametrize(
+    "command", [PAY, SHIP, DELIVER, AddOrderItem(order_id="1001", line=line())]
+)
+def test_a_command_for_an_order_with_no_events_raises_no_such_order(command):
+    # Typed, so a caller (the HTTP API's 404) needs no second look at the store.
+    with pytest.raises(NoSuchOrder) as rejected:
+        decide(None, command, new_id=ids(), now=NOW)
+    assert isinstance(rejected.value, CommandRejected)
+    assert (rejected.value.order_id, rejected.value.rule) == ("1001", "no such order")
+
+
+def test_an_order_that_exists_is_not_no_such_order(placed):
+    with pytest.raises(CommandRejected) as rejected:
+        decide(placed, PLACE, new_id=ids(), now=NOW)
+    assert not isinstance(rejected.value, NoSuchOrder)
 
 
 def test_paying_an_amount_other_than_the_total_is_rejected(placed):

@@ -31,7 +31,7 @@ from typing import Any
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS, OrderState
 from order_service.model.money import amount, cents
 
-__all__ = ["MAX_TOTAL_CENTS", "CommandRejected", "decide"]
+__all__ = ["MAX_TOTAL_CENTS", "CommandRejected", "NoSuchOrder", "decide"]
 
 MAX_TOTAL_CENTS = 9_999_999_999_99
 """The largest order total, 9999999999.99: the largest amount the contract lets a payment carry."""
@@ -54,6 +54,10 @@ class CommandRejected(ValueError):
         self.command = command
         self.rule = rule
         self.pointer = pointer
+
+
+class NoSuchOrder(CommandRejected):
+    """The command is for an order that has no events: the rule is "no such order"."""
 
 
 def _line(line: Any) -> dict[str, Any]:
@@ -117,7 +121,7 @@ def _decide(state: OrderState | None, command: Any) -> tuple[str, dict[str, Any]
         )
         return "OrderPlaced", {"customer_id": command.customer_id, "lines": lines}
     if state is None:
-        raise reject("no such order")
+        raise NoSuchOrder(command.order_id, name, "no such order")
     status = state.status
     if status in ("delivered", "cancelled"):
         raise reject(f"the order is already {status}")
