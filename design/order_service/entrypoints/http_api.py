@@ -327,6 +327,8 @@ def _carry_out(session: _Session, command: Any, if_match: str | None) -> int:
         raise ProblemError(404, "not-found", f"order {order_id} does not exist") from None
     except CommandRejected as error:
         raise ProblemError(409, "command-rejected", str(error), rule=error.rule) from None
+    except ValidationError as error:  # the event contract refused what decide made: never a 500
+        raise _breaks_the_contract(error) from None
     except ConcurrencyError as error:
         if expected is None:
             raise ProblemError(
@@ -342,6 +344,20 @@ def _carry_out(session: _Session, command: Any, if_match: str | None) -> int:
             f"Idempotency-Key {error.command_id} was sent before with another request "
             f"(on order {error.order_id}): send a new key for a new request",
         ) from None
+
+
+def _breaks_the_contract(error: ValidationError) -> ProblemError:
+    # The command's limits are the event's, so this is a defence: a limit the command lacks.
+    # An event's `data` path is the command's body path (decide's pointers say the same).
+    problems = []
+    for item in error.errors():
+        loc = [str(part) for part in item["loc"]]
+        path = loc[loc.index("data") + 1 :] if "data" in loc else loc[1:]
+        problems.append(FieldProblem(location="body", field="/".join(path), message=item["msg"]))
+    detail = "the command would record an event the contract refuses: " + "; ".join(
+        f"body {p.field}: {p.message}" if p.field else f"body: {p.message}" for p in problems
+    )
+    return ProblemError(422, "invalid-request", detail, errors=problems)
 
 
 def _moved_on(order_id: str, expected: int, current: int) -> ProblemError:

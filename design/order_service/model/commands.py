@@ -28,6 +28,7 @@ from order_service.model.events import (
     Money,
     OrderCancelledData,
     OrderLine,
+    OrderPlacedData,
     PaymentId,
     TrackingNumber,
 )
@@ -48,6 +49,10 @@ __all__ = [
 
 # The reasons an order may be cancelled: the event model's list, not a copy of it.
 CancellationReason = OrderCancelledData.model_fields["reason"].annotation
+# The lines a new order asks for: the event's type, so its limits (1 to 100 lines) are the
+# command's and the request's, in the OpenAPI document too.
+_PLACED_LINES = OrderPlacedData.model_fields["lines"]
+OrderedLines = Annotated[_PLACED_LINES.annotation, *_PLACED_LINES.metadata]
 
 
 class _Command(BaseModel):
@@ -71,7 +76,7 @@ class PlaceOrder(_Command):
 
     type: Literal["PlaceOrder"] = "PlaceOrder"
     customer_id: StrictStr = Field(pattern=CUSTOMER_ID_PATTERN, description="The customer.")
-    lines: tuple[OrderLine, ...] = Field(min_length=1, description="What is ordered.")
+    lines: OrderedLines = Field(description="What is ordered: 1 to 100 lines.")
 
 
 class AddOrderItem(_Command):

@@ -54,6 +54,7 @@ __all__ = [
     "OrderItemAdded",
     "OrderItemAddedData",
     "OrderLine",
+    "OrderLines",
     "OrderPaid",
     "OrderPaidData",
     "OrderPlaced",
@@ -165,6 +166,13 @@ class OrderLine(BaseModel):
     unit_price: Money = Field(description="Price of one unit.")
 
 
+OrderLines = Annotated[
+    tuple[OrderLine, ...],
+    Field(min_length=1, max_length=100),
+]
+"""1 to 100 lines: `OrderPlaced`'s lines and `PlaceOrder`'s."""
+
+
 class OrderPlacedData(BaseModel):
     """What `OrderPlaced` (schema version 2) carries: who ordered which lines."""
 
@@ -174,10 +182,8 @@ class OrderPlacedData(BaseModel):
         pattern=CUSTOMER_ID_PATTERN,
         description="Reference to the customer; no name, address or other personal data.",
     )
-    lines: tuple[OrderLine, ...] = Field(
-        min_length=1,
-        max_length=100,
-        description="The lines ordered (1 to 100); every unit price in one currency.",
+    lines: OrderLines = Field(
+        description="The lines ordered (1 to 100); every unit price in one currency."
     )
 
 
