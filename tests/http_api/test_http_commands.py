@@ -175,8 +175,13 @@ def test_a_new_order_of_100_lines_the_events_limit_is_placed(api):
     ("body", "message"),
     [
         ({**PLACE, "lines": lines(101)}, "at most 100 items"),
+        (
+            {**PLACE, "lines": [line(), {**line("GLOBE"), "unit_price": {"amount": "9.99",
+                                                                         "currency": "USD"}}]},
+            "line 1 is priced in USD, line 0 in EUR",
+        ),
     ],
-    ids=["101 lines"],
+    ids=["101 lines", "two currencies"],
 )  # fmt: skip
 def test_a_new_order_past_the_events_limits_is_422_naming_the_lines_and_appends_nothing(
     api, body, message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import pytest
 from order_service.model.commands import (
@@ -18,6 +19,7 @@ from order_service.model.commands import (
 from order_service.model.decide import CommandRejected, NoSuchOrder, decide
 from order_service.model.events import parse_event
 from order_service.model.fold import evolve
+from pydantic import ValidationError
 
 NOW = "2026-11-02T09:15:00Z"
 COMMAND_ID = "c0000000-0000-4000-8000-000000000001"
@@ -176,10 +178,29 @@ def test_a_line_in_another_currency_is_rejected(placed):
         decide(placed, add, new_id=ids(), now=NOW)
 
 
-def test_an_order_placed_in_two_currencies_is_rejected():
-    mixed = PlaceOrder(
-        order_id="7", customer_id="C-7", lines=[line(), line("GLOBE", 1, "10.00", "USD")]
-    )
+def test_an_order_placed_in_two_currencies_is_refused_by_the_command_model():
+    # The event model's rule, on the event's own `lines` type: the command never reaches decide.
+    with pytest.raises(ValidationError) as refused:
+        PlaceOrder(
+            order_id="7", customer_id="C-7", lines=[line(), line("GLOBE", 1, "10.00", "USD")]
+        )
+    [error] = refused.value.errors()
+    assert (error["loc"], error["type"]) == (("lines",), "one_currency")
+    assert "line 1 is priced in USD, line 0 in EUR" in error["msg"]
+
+
+def test_decide_still_rejects_an_order_placed_in_two_currencies_read_by_attribute():
+    # What `check_history` hands decide for a stored event: no command model on the way.
+    def price(amount, currency):
+        return SimpleNamespace(amount=amount, currency=currency)
+
+    mixed = SimpleNamespace(
+        type="PlaceOrder", order_id="7", customer_id="C-7", command_id=COMMAND_ID,
+        correlation_id=None, lines=[
+            SimpleNamespace(sku="RETRO-CLOCK", quantity=1, unit_price=price("79.99", "EUR")),
+            SimpleNamespace(sku="GLOBE", quantity=1, unit_price=price("10.00", "USD")),
+        ],
+    )  # fmt: skip
     with pytest.raises(CommandRejected, match="GLOBE is priced in USD, the order is in EUR") as no:
         decide(None, mixed, new_id=ids(), now=NOW)
     assert no.value.pointer == "/lines/1/unit_price/currency"

@@ -49,8 +49,8 @@ __all__ = [
 
 # The reasons an order may be cancelled: the event model's list, not a copy of it.
 CancellationReason = OrderCancelledData.model_fields["reason"].annotation
-# The lines a new order asks for: the event's type, so its limits (1 to 100 lines) are the
-# command's and the request's, in the OpenAPI document too.
+# The lines a new order asks for: the event's type, so its limits (1 to 100 lines, one currency)
+# are the command's and the request's, in the OpenAPI document too.
 _PLACED_LINES = OrderPlacedData.model_fields["lines"]
 OrderedLines = Annotated[_PLACED_LINES.annotation, *_PLACED_LINES.metadata]
 
@@ -76,7 +76,7 @@ class PlaceOrder(_Command):
 
     type: Literal["PlaceOrder"] = "PlaceOrder"
     customer_id: StrictStr = Field(pattern=CUSTOMER_ID_PATTERN, description="The customer.")
-    lines: OrderedLines = Field(description="What is ordered: 1 to 100 lines.")
+    lines: OrderedLines = Field(description="What is ordered: 1 to 100 lines, one currency.")
 
 
 class AddOrderItem(_Command):

@@ -35,7 +35,7 @@ from pydantic import (
     Tag,
     TypeAdapter,
 )
-from pydantic_core import SchemaValidator, core_schema
+from pydantic_core import PydanticCustomError, SchemaValidator, core_schema
 
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS
 from order_service.model.money import AMOUNT_PATTERN
@@ -166,11 +166,32 @@ class OrderLine(BaseModel):
     unit_price: Money = Field(description="Price of one unit.")
 
 
+def _currency(line: Any) -> Any:
+    # An `OrderLine`, or a dict when `canonical_event` validates.
+    return line["unit_price"]["currency"] if isinstance(line, dict) else line.unit_price.currency
+
+
+def _one_currency(lines: Any) -> Any:
+    # A rule across lines, which JSON Schema cannot state: `orders validate` reports it from
+    # the event model (`contract.validation.event_problems`).
+    first = _currency(lines[0])
+    for index, line in enumerate(lines):
+        if _currency(line) != first:
+            raise PydanticCustomError(
+                "one_currency",
+                "every unit price of an order is in one currency: line {index} is priced in "
+                "{currency}, line 0 in {first}",
+                {"index": index, "currency": _currency(line), "first": first},
+            )
+    return lines
+
+
 OrderLines = Annotated[
     tuple[OrderLine, ...],
     Field(min_length=1, max_length=100),
+    AfterValidator(_one_currency),
 ]
-"""1 to 100 lines: `OrderPlaced`'s lines and `PlaceOrder`'s."""
+"""1 to 100 lines, every unit price in one currency: `OrderPlaced`'s lines and `PlaceOrder`'s."""
 
 
 class OrderPlacedData(BaseModel):
