@@ -39,6 +39,7 @@ BROWSER_MODULES = (
     "__init__.py",
     "model/__init__.py",
     "model/integrity.py",
+    "model/money.py",
     "model/fold.py",
     "model/snapshots.py",
     "model/decide.py",

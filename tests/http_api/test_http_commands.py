@@ -160,6 +160,59 @@ def test_a_body_against_the_schema_is_422_naming_the_field_and_appends_nothing(a
     assert api.stored() == 0
 
 
+def lines(count: int) -> list[dict]:
+    return [line(f"SKU-{number}", 1, "1.00") for number in range(count)]
+
+
+def test_a_new_order_of_100_lines_the_events_limit_is_placed(api):
+    response = api.client.post("/orders", json={**PLACE, "lines": lines(100)}, headers=key())
+    assert response.status_code == 201, response.text
+    [placed] = api.events()
+    assert len(placed["data"]["lines"]) == 100
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({**PLACE, "lines": lines(101)}, "at most 100 items"),
+        (
+            {**PLACE, "lines": [line(), {**line("GLOBE"), "unit_price": {"amount": "9.99",
+                                                                         "currency": "USD"}}]},
+            "line 1 is priced in USD, line 0 in EUR",
+        ),
+    ],
+    ids=["101 lines", "two currencies"],
+)  # fmt: skip
+def test_a_new_order_past_the_events_limits_is_422_naming_the_lines_and_appends_nothing(
+    api, body, message
+):
+    # Once HTTP 500: the request took 101 lines, the event store's contract refused them.
+    response = api.client.post("/orders", json=body, headers=key())
+    problem = assert_problem(response, 422, "invalid-request")
+    assert [(e["location"], e["field"]) for e in problem["errors"]] == [("body", "lines")]
+    assert message in problem["detail"]
+    assert api.stored() == 0
+
+
+def test_an_event_the_contract_refuses_is_422_not_500_and_appends_nothing(api, monkeypatch):
+    # A defence: were a command's limit looser than its event's, the store's contract check
+    # would refuse the event decide made; the client is told which field, nothing is appended.
+    from order_service.write import handlers
+
+    real_decide = handlers.decide
+
+    def decide_past_the_limit(state, command, **kwargs):
+        [event] = real_decide(state, command, **kwargs)
+        return [{**event, "data": {**event["data"], "lines": event["data"]["lines"] * 51}}]
+
+    monkeypatch.setattr(handlers, "decide", decide_past_the_limit)
+    response = api.client.post("/orders", json=PLACE, headers=key())
+    problem = assert_problem(response, 422, "invalid-request")
+    assert [(e["location"], e["field"]) for e in problem["errors"]] == [("body", "lines")]
+    assert "at most 100 items" in problem["detail"]
+    assert api.stored() == 0
+
+
 def test_an_order_id_not_in_its_form_is_422_naming_the_path_parameter(api):
     response = api.client.post("/orders/01/payment", json=PAY)
     problem = assert_problem(response, 422, "invalid-request")

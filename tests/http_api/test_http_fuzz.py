@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from http_story import ORDER, PLACE
 from hypothesis import HealthCheck, settings
 from order_service.entrypoints.http_api import create_app
+from order_service.model.events import OrderPlacedData
 from order_service.write.store import EventStore
 from schemathesis import checks
 
@@ -68,3 +69,15 @@ def test_no_request_gets_a_5xx_or_an_undocumented_answer_and_refusals_append_not
             f"{case.method} {case.path} -> {response.status_code}"
         )
     assert store.load(ORDER, upto_version=1), "the fuzzing lost #1001"
+
+
+def test_the_fuzzed_document_states_the_events_limits_on_a_new_orders_lines():
+    # What schemathesis generates from: its coverage phase sends 100 and 101 lines (the
+    # boundary and one past it), so the check above meets the bound the event store enforces.
+    body = schema.raw_schema["components"]["schemas"]["PlaceOrderRequest"]["properties"]
+    event = OrderPlacedData.model_json_schema()["properties"]["lines"]
+    assert (body["lines"]["minItems"], body["lines"]["maxItems"]) == (1, 100)
+    assert (body["lines"]["minItems"], body["lines"]["maxItems"]) == (
+        event["minItems"],
+        event["maxItems"],
+    )

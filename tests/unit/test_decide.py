@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import pytest
 from order_service.model.commands import (
@@ -15,9 +16,10 @@ from order_service.model.commands import (
     ShipOrder,
     parse_command,
 )
-from order_service.model.decide import CommandRejected, decide
+from order_service.model.decide import CommandRejected, NoSuchOrder, decide
 from order_service.model.events import parse_event
 from order_service.model.fold import evolve
+from pydantic import ValidationError
 
 NOW = "2026-11-02T09:15:00Z"
 COMMAND_ID = "c0000000-0000-4000-8000-000000000001"
@@ -137,6 +139,23 @@ def test_a_command_out_of_turn_is_rejected_naming_the_order_and_the_rule(
     assert str(rejected.value) == f"order 1001: {command.type} rejected: {rule}"
 
 
+@pytest.mark.parametrize(
+    "command", [PAY, SHIP, DELIVER, AddOrderItem(order_id="1001", line=line())]
+)
+def test_a_command_for_an_order_with_no_events_raises_no_such_order(command):
+    # Typed, so a caller (the HTTP API's 404) needs no second look at the store.
+    with pytest.raises(NoSuchOrder) as rejected:
+        decide(None, command, new_id=ids(), now=NOW)
+    assert isinstance(rejected.value, CommandRejected)
+    assert (rejected.value.order_id, rejected.value.rule) == ("1001", "no such order")
+
+
+def test_an_order_that_exists_is_not_no_such_order(placed):
+    with pytest.raises(CommandRejected) as rejected:
+        decide(placed, PLACE, new_id=ids(), now=NOW)
+    assert not isinstance(rejected.value, NoSuchOrder)
+
+
 def test_paying_an_amount_other_than_the_total_is_rejected(placed):
     short = PayOrder(
         order_id="1001", payment_id="PAY-1", amount={"amount": "129.96", "currency": "EUR"}
@@ -159,10 +178,29 @@ def test_a_line_in_another_currency_is_rejected(placed):
         decide(placed, add, new_id=ids(), now=NOW)
 
 
-def test_an_order_placed_in_two_currencies_is_rejected():
-    mixed = PlaceOrder(
-        order_id="7", customer_id="C-7", lines=[line(), line("GLOBE", 1, "10.00", "USD")]
-    )
+def test_an_order_placed_in_two_currencies_is_refused_by_the_command_model():
+    # The event model's rule, on the event's own `lines` type: the command never reaches decide.
+    with pytest.raises(ValidationError) as refused:
+        PlaceOrder(
+            order_id="7", customer_id="C-7", lines=[line(), line("GLOBE", 1, "10.00", "USD")]
+        )
+    [error] = refused.value.errors()
+    assert (error["loc"], error["type"]) == (("lines",), "one_currency")
+    assert "line 1 is priced in USD, line 0 in EUR" in error["msg"]
+
+
+def test_decide_still_rejects_an_order_placed_in_two_currencies_read_by_attribute():
+    # What `check_history` hands decide for a stored event: no command model on the way.
+    def price(amount, currency):
+        return SimpleNamespace(amount=amount, currency=currency)
+
+    mixed = SimpleNamespace(
+        type="PlaceOrder", order_id="7", customer_id="C-7", command_id=COMMAND_ID,
+        correlation_id=None, lines=[
+            SimpleNamespace(sku="RETRO-CLOCK", quantity=1, unit_price=price("79.99", "EUR")),
+            SimpleNamespace(sku="GLOBE", quantity=1, unit_price=price("10.00", "USD")),
+        ],
+    )  # fmt: skip
     with pytest.raises(CommandRejected, match="GLOBE is priced in USD, the order is in EUR") as no:
         decide(None, mixed, new_id=ids(), now=NOW)
     assert no.value.pointer == "/lines/1/unit_price/currency"

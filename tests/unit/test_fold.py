@@ -225,7 +225,7 @@ def test_fold_module_is_small_and_imports_the_standard_library_only():
     assert imported - {"__future__", "order_service"} <= sys.stdlib_module_names
     assert {
         line.split()[1] for line in source.splitlines() if line.startswith("from order_service")
-    } == {"order_service.model.integrity"}
+    } == {"order_service.model.integrity", "order_service.model.money"}
 
 
 def test_the_fold_applies_exactly_the_newest_schema_version_of_every_event_model():

@@ -28,7 +28,7 @@ MODULES = {
 BOXES = ("model", "write", "bus", "read", "contract", "entrypoints", "infra")
 
 # The model's modules that the playground runs in the browser: the standard library only.
-BROWSER = {"fold", "integrity", "decide", "history", "snapshots", "upcasting", "examples"}
+BROWSER = {"fold", "integrity", "money", "decide", "history", "snapshots", "upcasting", "examples"}
 
 
 def _imports(module: str) -> set[str]:

@@ -416,7 +416,8 @@ def _add_validate(subparsers: Any) -> None:
         "validate",
         help="check event payloads against the JSON Schemas",
         description=(
-            "Validate each event against schemas/order-event.schema.json. Prints "
+            "Validate each event against schemas/order-event.schema.json, then against the "
+            "event model for the one rule no schema can state (one currency per order). Prints "
             "'path[:line]: event <id or index>: <JSON pointer>: <reason>' per problem. "
             "Exit 0 if all are valid, 1 if any is invalid or not JSON, 2 on usage or I/O errors."
         ),

@@ -52,7 +52,7 @@ from order_service.model.commands import (
     PlaceOrder,
     ShipOrder,
 )
-from order_service.model.decide import CommandRejected
+from order_service.model.decide import CommandRejected, NoSuchOrder
 from order_service.model.events import (
     CUSTOMER_ID_PATTERN,
     EVENT_MODELS,
@@ -60,9 +60,9 @@ from order_service.model.events import (
     SKU_PATTERN,
     UUID_PATTERN,
 )
+from order_service.model.fold import STATUSES
 from order_service.read.queries import (
     MAX_LIMIT,
-    STATUSES,
     OrderQueries,
     OrderSummary,
     QueryError,
@@ -317,18 +317,18 @@ IfMatch = Annotated[
 # --- Commands ---------------------------------------------------------------------------------
 
 
-def _carry_out(
-    session: _Session, command: Any, if_match: str | None, *, existing_order: bool
-) -> int:
+def _carry_out(session: _Session, command: Any, if_match: str | None) -> int:
     """Hand the command to the command handler; turn its refusals into problems."""
     expected = None if if_match is None else int(if_match.strip('"'))
     order_id = command.order_id
     try:
         return session.handle(command, expected_version=expected)
+    except NoSuchOrder:
+        raise ProblemError(404, "not-found", f"order {order_id} does not exist") from None
     except CommandRejected as error:
-        if existing_order and not _exists(session.store, order_id):
-            raise ProblemError(404, "not-found", f"order {order_id} does not exist") from None
         raise ProblemError(409, "command-rejected", str(error), rule=error.rule) from None
+    except ValidationError as error:  # the event contract refused what decide made: never a 500
+        raise _breaks_the_contract(error) from None
     except ConcurrencyError as error:
         if expected is None:
             raise ProblemError(
@@ -346,8 +346,18 @@ def _carry_out(
         ) from None
 
 
-def _exists(store: EventStore, order_id: str) -> bool:
-    return bool(store.load(order_id, upto_version=1, with_metadata=False))
+def _breaks_the_contract(error: ValidationError) -> ProblemError:
+    # The command's limits are the event's, so this is a defence: a limit the command lacks.
+    # An event's `data` path is the command's body path (decide's pointers say the same).
+    problems = []
+    for item in error.errors():
+        loc = [str(part) for part in item["loc"]]
+        path = loc[loc.index("data") + 1 :] if "data" in loc else loc[1:]
+        problems.append(FieldProblem(location="body", field="/".join(path), message=item["msg"]))
+    detail = "the command would record an event the contract refuses: " + "; ".join(
+        f"body {p.field}: {p.message}" if p.field else f"body: {p.message}" for p in problems
+    )
+    return ProblemError(422, "invalid-request", detail, errors=problems)
 
 
 def _moved_on(order_id: str, expected: int, current: int) -> ProblemError:
@@ -397,7 +407,7 @@ def _add_command_routes(app: FastAPI) -> None:
     ) -> CommandAccepted:
         """PlaceOrder: 201 with the order id and version 1, and `Location: /orders/{id}`."""
         command = _command(PlaceOrder, body.order_id, idempotency_key, body)  # type: ignore[attr-defined]  # the body has PlaceOrder's fields: mypy cannot see them
-        version = _carry_out(session, command, None, existing_order=False)
+        version = _carry_out(session, command, None)
         response.headers["Location"] = f"/orders/{command.order_id}"
         return CommandAccepted(order_id=command.order_id, version=version)
 
@@ -418,7 +428,7 @@ def _add_order_command(
         if_match: IfMatch = None,
     ) -> CommandAccepted:
         command = _command(command_type, order_id, idempotency_key, body)
-        version = _carry_out(session, command, if_match, existing_order=True)
+        version = _carry_out(session, command, if_match)
         return CommandAccepted(order_id=order_id, version=version)
 
     endpoint.__name__ = re.sub(r"(?<!^)([A-Z])", r"_\1", command_type.__name__).lower()

@@ -28,6 +28,7 @@ from order_service.model.events import (
     CarrierCode,
     Money,
     OrderLine,
+    OrderLines,
     PaymentId,
     TrackingNumber,
 )
@@ -67,7 +68,9 @@ class PlaceOrder(_Command):
 
     type: Literal["PlaceOrder"] = "PlaceOrder"
     customer_id: StrictStr = Field(pattern=CUSTOMER_ID_PATTERN, description="The customer.")
-    lines: tuple[OrderLine, ...] = Field(min_length=1, description="What is ordered.")
+    # The event's type: its limits (1 to 100 lines, one currency) are the command's and the
+    # request's, in the OpenAPI document too.
+    lines: OrderLines = Field(description="What is ordered: 1 to 100 lines, one currency.")
 
 
 class AddOrderItem(_Command):

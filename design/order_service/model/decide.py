@@ -29,8 +29,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS, OrderState
+from order_service.model.money import amount, cents
 
-__all__ = ["MAX_TOTAL_CENTS", "CommandRejected", "decide"]
+__all__ = ["MAX_TOTAL_CENTS", "CommandRejected", "NoSuchOrder", "decide"]
 
 MAX_TOTAL_CENTS = 9_999_999_999_99
 """The largest order total, 9999999999.99: the largest amount the contract lets a payment carry."""
@@ -55,12 +56,8 @@ class CommandRejected(ValueError):
         self.pointer = pointer
 
 
-def _cents(amount: str) -> int:
-    return int(amount.replace(".", ""))
-
-
-def _amount(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
+class NoSuchOrder(CommandRejected):
+    """The command is for an order that has no events: the rule is "no such order"."""
 
 
 def _line(line: Any) -> dict[str, Any]:
@@ -81,7 +78,7 @@ def _check_lines(
 ) -> None:
     """One currency per order, one price per SKU, a total that can still be paid."""
     prices = {} if state is None else {line.sku: line.unit_price for line in state.lines}
-    total = 0 if state is None else _cents(state.total)
+    total = 0 if state is None else cents(state.total)
     for pointer, line in lines:
         sku, price = line["sku"], line["unit_price"]
         if price["currency"] != currency:
@@ -95,10 +92,10 @@ def _check_lines(
                 f"{sku} is already ordered at {known}, not {price['amount']}",
                 f"{pointer}/unit_price/amount",
             )
-        total += _cents(price["amount"]) * line["quantity"]
+        total += cents(price["amount"]) * line["quantity"]
         if total > MAX_TOTAL_CENTS:
             raise reject(
-                f"the total would exceed {_amount(MAX_TOTAL_CENTS)}, the largest payable amount",
+                f"the total would exceed {amount(MAX_TOTAL_CENTS)}, the largest payable amount",
                 f"{pointer}/quantity",
             )
 
@@ -124,7 +121,7 @@ def _decide(state: OrderState | None, command: Any) -> tuple[str, dict[str, Any]
         )
         return "OrderPlaced", {"customer_id": command.customer_id, "lines": lines}
     if state is None:
-        raise reject("no such order")
+        raise NoSuchOrder(command.order_id, name, "no such order")
     status = state.status
     if status in ("delivered", "cancelled"):
         raise reject(f"the order is already {status}")
@@ -143,8 +140,8 @@ def _decide(state: OrderState | None, command: Any) -> tuple[str, dict[str, Any]
                 f"paid {paid.amount} {paid.currency}, the total is {state.total} {state.currency}",
                 "/amount/currency" if paid.currency != state.currency else "/amount/amount",
             )
-        amount = {"amount": paid.amount, "currency": paid.currency}
-        return "OrderPaid", {"payment_id": command.payment_id, "amount": amount}
+        paid_amount = {"amount": paid.amount, "currency": paid.currency}
+        return "OrderPaid", {"payment_id": command.payment_id, "amount": paid_amount}
     if name == "ShipOrder":
         if status != "paid":
             raise reject(f"only a paid order ships; the order is {status}")

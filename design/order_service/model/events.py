@@ -34,9 +34,10 @@ from pydantic import (
     Tag,
     TypeAdapter,
 )
-from pydantic_core import SchemaValidator, core_schema
+from pydantic_core import PydanticCustomError, SchemaValidator, core_schema
 
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS
+from order_service.model.money import AMOUNT_PATTERN
 
 __all__ = [
     "CURRENT_SCHEMA_VERSIONS",
@@ -52,6 +53,7 @@ __all__ = [
     "OrderItemAdded",
     "OrderItemAddedData",
     "OrderLine",
+    "OrderLines",
     "OrderPaid",
     "OrderPaidData",
     "OrderPlaced",
@@ -69,8 +71,7 @@ __all__ = [
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # UTC only ("Z"), whole seconds 00-59: one spelling per instant, so text order is time order.
 UTC_TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
-# Exactly two decimals and no leading zeros: equal amounts are equal strings.
-AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})\.[0-9]{2}$"
+# AMOUNT_PATTERN (order_service.model.money): two decimals, no leading zeros.
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 ORDER_ID_PATTERN = r"^[1-9][0-9]{0,11}$"
 CUSTOMER_ID_PATTERN = r"^C-[0-9]{1,12}$"
@@ -159,6 +160,34 @@ class OrderLine(BaseModel):
     unit_price: Money = Field(description="Price of one unit.")
 
 
+def _currency(line: Any) -> Any:
+    # An `OrderLine`, or a dict when `canonical_event` validates.
+    return line["unit_price"]["currency"] if isinstance(line, dict) else line.unit_price.currency
+
+
+def _one_currency(lines: Any) -> Any:
+    # A rule across lines, which JSON Schema cannot state: `orders validate` reports it from
+    # the event model (`contract.validation.event_problems`).
+    first = _currency(lines[0])
+    for index, line in enumerate(lines):
+        if _currency(line) != first:
+            raise PydanticCustomError(
+                "one_currency",
+                "every unit price of an order is in one currency: line {index} is priced in "
+                "{currency}, line 0 in {first}",
+                {"index": index, "currency": _currency(line), "first": first},
+            )
+    return lines
+
+
+OrderLines = Annotated[
+    tuple[OrderLine, ...],
+    Field(min_length=1, max_length=100),
+    AfterValidator(_one_currency),
+]
+"""1 to 100 lines, every unit price in one currency: `OrderPlaced`'s lines and `PlaceOrder`'s."""
+
+
 class OrderPlacedData(BaseModel):
     """What `OrderPlaced` (schema version 2) carries: who ordered which lines."""
 
@@ -168,10 +197,8 @@ class OrderPlacedData(BaseModel):
         pattern=CUSTOMER_ID_PATTERN,
         description="Reference to the customer; no name, address or other personal data.",
     )
-    lines: tuple[OrderLine, ...] = Field(
-        min_length=1,
-        max_length=100,
-        description="The lines ordered (1 to 100); every unit price in one currency.",
+    lines: OrderLines = Field(
+        description="The lines ordered (1 to 100); every unit price in one currency."
     )
 
 

@@ -12,7 +12,6 @@ tomorrow never makes yesterday's orders unloadable; it refuses only what breaks 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -25,11 +24,12 @@ from order_service.model.integrity import (  # the errors a stream can break, re
     UnknownSchemaVersion,
     VersionOutOfSequence,
 )
+from order_service.model.money import AMOUNT, amount, cents
 
 CURRENT_SCHEMA_VERSIONS = dict(  # the schema version evolve applies; older ones are upcast first
     OrderPlaced=2, OrderItemAdded=1, OrderPaid=1, OrderShipped=1, OrderDelivered=1, OrderCancelled=1
 )
-AMOUNT = re.compile(r"(0|[1-9][0-9]{0,9})\.[0-9]{2}")
+STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled")  # the last two are final
 
 
 class Line(NamedTuple):
@@ -46,7 +46,7 @@ class OrderState:
 
     order_id: str
     version: int
-    status: str  # placed, paid, shipped, delivered or cancelled
+    status: str  # one of STATUSES
     customer_id: str
     currency: str
     lines: tuple[Line, ...]
@@ -127,8 +127,8 @@ def _step(order: dict[str, Any] | None, event: Any) -> dict[str, Any]:
 
 def _frozen(order: dict[str, Any]) -> OrderState:
     lines = tuple(Line(sku, quantity, price) for sku, (quantity, price) in order["lines"].items())
-    cents = sum(int(line.unit_price.replace(".", "")) * line.quantity for line in lines)
-    return OrderState(**{**order, "lines": lines, "total": f"{cents // 100}.{cents % 100:02d}"})
+    total = amount(sum(cents(line.unit_price) * line.quantity for line in lines))
+    return OrderState(**{**order, "lines": lines, "total": total})
 
 
 def _thawed(state: OrderState) -> dict[str, Any]:

@@ -25,12 +25,13 @@ from itertools import chain
 from typing import Any
 
 from order_service.model.fold import (
-    AMOUNT,
+    STATUSES,
     Line,
     OrderState,
     fold,
 )
 from order_service.model.integrity import FoldError, ForeignOrder, VersionOutOfSequence
+from order_service.model.money import AMOUNT, amount, cents
 
 __all__ = [
     "REDUCER_VERSION",
@@ -48,9 +49,6 @@ REDUCER_VERSION = 1
 """Version of `evolve` and of `OrderState`'s shape; bump it when either changes meaning.
 
 A snapshot made by another version is not trusted: `resume` discards it and replays."""
-
-STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled")
-"""An order's statuses; `delivered` and `cancelled` are final."""
 
 
 class SnapshotRejected(FoldError):
@@ -80,18 +78,18 @@ def state_from_dict(state: Mapping[str, Any]) -> OrderState:
             raise ValueError(f"keys must be exactly {sorted(_STATE_KEYS)}")
         currency = state["total"]["currency"]
         lines = []
-        cents = 0
+        total = 0
         for line in state["lines"]:  # a hundred lines or so: each check is inline
             sku, quantity, price = line["sku"], line["quantity"], line["unit_price"]
-            amount = price["amount"]
+            text = price["amount"]
             if price["currency"] != currency:
                 raise ValueError("every amount must be in the order's currency")
             if type(quantity) is not int or quantity < 1:
                 raise ValueError(f"quantity of {sku} must be a positive integer")
-            if type(amount) is not str or not AMOUNT.fullmatch(amount):
-                raise ValueError(f"amount {amount!r} is not a decimal string with two decimals")
-            cents += int(amount.replace(".", "")) * quantity
-            lines.append(Line(sku, quantity, amount))
+            if type(text) is not str or not AMOUNT.fullmatch(text):
+                raise ValueError(f"amount {text!r} is not a decimal string with two decimals")
+            total += cents(text) * quantity
+            lines.append(Line(sku, quantity, text))
         result = OrderState(
             order_id=state["order_id"],
             version=state["version"],
@@ -109,7 +107,7 @@ def state_from_dict(state: Mapping[str, Any]) -> OrderState:
             raise ValueError(f"unknown status {result.status!r}")
         if type(result.version) is not int or result.version < 1:
             raise ValueError("version must be an integer >= 1")
-        if f"{cents // 100}.{cents % 100:02d}" != result.total:
+        if amount(total) != result.total:
             raise ValueError("total is not the sum of the lines")
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise SnapshotRejected(order_id, None, version, f"unusable state: {error}") from None

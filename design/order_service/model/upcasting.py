@@ -27,6 +27,7 @@ from typing import Any, overload
 
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS
 from order_service.model.integrity import MalformedEvent, UnknownSchemaVersion
+from order_service.model.money import amount
 
 __all__ = ["UPCASTERS", "order_placed_v1_to_v2", "upcast"]
 
@@ -46,7 +47,7 @@ def order_placed_v1_to_v2(event: Mapping[str, Any]) -> dict[str, Any]:
             "sku": item["sku"],
             "quantity": item["qty"],
             "unit_price": {
-                "amount": f"{item['unit_price_cents'] // 100}.{item['unit_price_cents'] % 100:02d}",
+                "amount": amount(item["unit_price_cents"]),
                 "currency": currency,
             },
         }

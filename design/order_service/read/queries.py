@@ -16,12 +16,11 @@ from typing import Any
 
 from order_service.infra.clock import timestamp
 from order_service.infra.database import Backend, open_backend
+from order_service.model.fold import STATUSES
 from order_service.read.read_model import PROJECTION
 
 MAX_LIMIT = 500
 """The most rows one search returns."""
-
-STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ class OrderQueries:
 
         Args:
             customer_id: orders of this customer.
-            status: orders in this status (placed, paid, shipped, delivered, cancelled).
+            status: orders in this status (one of `STATUSES`).
             placed_from: orders placed at or after this date or date-time (UTC if naive).
             placed_before: orders placed before this date or date-time.
             sku: orders with a line of this product.
