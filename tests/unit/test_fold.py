@@ -200,7 +200,7 @@ def test_every_fold_error_is_a_value_error():
 
 def test_fold_module_is_small_and_imports_the_standard_library_only():
     source = Path(fold_module.__file__).read_text(encoding="utf-8")
-    assert len(source.splitlines()) < 150
+    assert len(source.splitlines()) < 200  # a budget with room for a few more event types
     imported = {
         line.split()[1].split(".")[0]
         for line in source.splitlines()
