@@ -1,4 +1,4 @@
-"""The R5 page: every payload and state it shows is validated and derived by the code, and counted.
+"""The R5 page: every payload and state it shows is validated and derived by the code.
 
 The page marks what it shows with invisible comments (see marked_blocks.py): the events of #1001
 (`event`), events of other possible histories (`alternative`), the step table (`step-table`), the
@@ -20,7 +20,7 @@ from order_service.model.upcasting import upcast
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGE = REPO_ROOT / "docs" / "answers" / "order-1001-events.md"
 TIMES = "\N{MULTIPLICATION SIGN}"
-EXPECTED = {"event": 4, "alternative": 2, "step-table": 1, "state": 1, "v1-event": 1}
+KINDS = {"event", "alternative", "step-table", "state", "v1-event"}  # what the markers may say
 
 
 def blocks(kind: str):
@@ -31,11 +31,9 @@ def story() -> list[dict]:
     return [block.json() for block in blocks("event")]
 
 
-def test_every_payload_on_the_page_is_valid_and_counted():
+def test_every_payload_on_the_page_is_marked_and_valid():
     marked = marked_blocks(PAGE)
-    counts = {kind: sum(1 for block in marked if block.kind == kind) for kind in EXPECTED}
-    assert counts == EXPECTED
-    assert len(marked) == sum(EXPECTED.values())
+    assert {block.kind for block in marked} == KINDS
     json_blocks = fenced_blocks(PAGE, "json")
     assert json_blocks, "the collector found the page's JSON blocks"
     assert sorted(line for line, _ in json_blocks) == sorted(
@@ -58,7 +56,7 @@ def test_the_story_is_order_1001_at_versions_1_to_4_in_page_order():
         "OrderShipped",
         "OrderDelivered",
     ]
-    assert len({e["event_id"] for e in events}) == 4
+    assert len({e["event_id"] for e in events}) == len(events)
 
 
 def _money(money: dict) -> str:
@@ -170,7 +168,6 @@ def _decide_edges() -> set[tuple[str, str, str]]:
 
 def test_the_lifecycle_diagram_is_what_the_reducer_allows():
     assert _diagram_edges() == _decide_edges()
-    assert len(_diagram_edges()) == 9
 
 
 def test_every_event_shown_anywhere_on_the_site_validates():
