@@ -94,20 +94,30 @@ def test_the_final_state_is_what_folding_the_first_three_events_gives():
 
 
 def test_the_alternative_events_fold_onto_the_story_at_their_version():
-    alternatives = [block.json() for block in blocks("alternative")]
-    assert [a["event_type"] for a in alternatives] == ["OrderItemAdded", "OrderCancelled"]
-    results = []
-    for event in alternatives:
-        prefix = story()[: event["version"] - 1]
-        results.append(fold([*prefix, event]))
-    assert [(s.status, s.total) for s in results] == [("placed", "134.97"), ("cancelled", "129.97")]
+    item_added, cancelled, refunded = (block.json() for block in blocks("alternative"))
+    histories = [
+        [story()[0], item_added],
+        [*story()[:2], cancelled],
+        [*story()[:2], cancelled, refunded],  # the refund follows the cancellation shown
+    ]
+    for history in histories:
+        assert check_history(history) == [], history[-1]["event_type"]
+    results = [fold(history) for history in histories]
+    assert [(s.status, s.total) for s in results] == [
+        ("placed", "134.97"),
+        ("cancelled", "129.97"),
+        ("refunded", "129.97"),
+    ]
 
 
-def test_nothing_can_follow_the_cancellation_shown():
-    cancelled = blocks("alternative")[1].json()
+def test_only_the_refund_can_follow_the_cancellation_shown_and_nothing_the_refund():
+    _, cancelled, refunded = (block.json() for block in blocks("alternative"))
     delivered = dict(story()[3], version=4)
     [problem] = check_history([*story()[:2], cancelled, delivered])
     assert (problem.version, problem.rule) == (4, "the order is already cancelled")
+    again = dict(refunded, version=5)
+    [problem] = check_history([*story()[:2], cancelled, refunded, again])
+    assert (problem.version, problem.rule) == (5, "the order is already refunded")
 
 
 def test_the_v1_event_upcasts_to_the_v2_event_on_the_page():
@@ -141,18 +151,20 @@ def _diagram_edges() -> set[tuple[str, str, str]]:
 def _decide_edges() -> set[tuple[str, str, str]]:
     """Each event type tried after each status the page's events reach: what `decide` allows."""
     events = story()
-    item_added, cancelled = (block.json() for block in blocks("alternative"))
-    candidates = [events[0], item_added, *events[1:], cancelled]
-    histories = {
-        "[*]": [],
-        "placed": events[:1],
-        "paid": events[:2],
-        "shipped": events[:3],
-        "delivered": events[:4],
-        "cancelled": [*events[:2], dict(cancelled, version=3)],
-    }
+    item_added, cancelled, refunded = (block.json() for block in blocks("alternative"))
+    candidates = [events[0], item_added, *events[1:], cancelled, refunded]
+    histories = [
+        ("[*]", []),
+        ("placed", events[:1]),
+        ("paid", events[:2]),
+        ("shipped", events[:3]),
+        ("delivered", events[:4]),
+        ("cancelled", [events[0], dict(cancelled, version=2)]),  # before payment: final
+        ("cancelled", [*events[:2], cancelled]),  # after payment: owed a refund
+        ("refunded", [*events[:2], cancelled, refunded]),
+    ]
     edges = set()
-    for status, history in histories.items():
+    for status, history in histories:
         allowed = False
         for candidate in candidates:
             event = dict(candidate, version=len(history) + 1)

@@ -46,6 +46,7 @@ __all__ = [
     "InvalidCommand",
     "PayOrder",
     "PlaceOrder",
+    "RefundOrder",
     "ShipOrder",
     "command_digest",
     "parse_command",
@@ -182,7 +183,21 @@ class CancelOrder(_Command):
     example = {"reason": "customer_request"}
 
 
-Command = PlaceOrder | AddOrderItem | PayOrder | ShipOrder | DeliverOrder | CancelOrder
+class RefundOrder(_Command):
+    """Pay back a cancelled order that was paid: its whole total, once."""
+
+    type: Literal["RefundOrder"] = "RefundOrder"
+    refund_id: PaymentId = Field(description="Reference of the refund at the payment provider.")
+    amount: Money = Field(description="The amount refunded: must equal the total paid.")
+
+    http_path = "/orders/{order_id}/refund"
+    summary = "Refund"
+    example = {"refund_id": "REF-7731", "amount": {"amount": "129.97", "currency": "EUR"}}
+
+
+Command = (
+    PlaceOrder | AddOrderItem | PayOrder | ShipOrder | DeliverOrder | CancelOrder | RefundOrder
+)
 """Any command `decide` accepts."""
 
 COMMANDS: tuple[type[_Command], ...] = get_args(Command)

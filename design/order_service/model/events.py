@@ -60,6 +60,8 @@ __all__ = [
     "OrderPlacedV1",
     "OrderPlacedV1Data",
     "OrderPlacedV1Item",
+    "OrderRefunded",
+    "OrderRefundedData",
     "OrderShipped",
     "OrderShippedData",
     "canonical_event",
@@ -257,6 +259,15 @@ class OrderCancelledData(BaseModel):
     )
 
 
+class OrderRefundedData(BaseModel):
+    """What `OrderRefunded` carries: the refund of a cancelled order's payment."""
+
+    model_config = _FROZEN
+
+    refund_id: PaymentId = Field(description="Reference of the refund at the payment provider.")
+    amount: Money = Field(description="Amount refunded; equal to the total paid.")
+
+
 class EventMetadata(BaseModel):
     """Tracing: which request the event belongs to and what directly caused it."""
 
@@ -353,13 +364,23 @@ class OrderDelivered(Envelope):
 
 
 class OrderCancelled(Envelope):
-    """The order was cancelled, before it shipped; the order's life ends here."""
+    """The order was cancelled, before it shipped; only a refund of its payment may follow."""
 
     event_type: Literal["OrderCancelled"] = Field(
         description="What happened: the order was cancelled."
     )
     schema_version: SchemaVersion[1] = Field(description="Version of the OrderCancelled schema.")
     data: OrderCancelledData = Field(description="Why it was cancelled.")
+
+
+class OrderRefunded(Envelope):
+    """A cancelled order's payment was paid back; the order's life ends here."""
+
+    event_type: Literal["OrderRefunded"] = Field(
+        description="What happened: the payment was refunded."
+    )
+    schema_version: SchemaVersion[1] = Field(description="Version of the OrderRefunded schema.")
+    data: OrderRefundedData = Field(description="The refund.")
 
 
 EVENT_MODELS: dict[tuple[str, int], type[Envelope]] = {
@@ -370,6 +391,7 @@ EVENT_MODELS: dict[tuple[str, int], type[Envelope]] = {
     ("OrderShipped", 1): OrderShipped,
     ("OrderDelivered", 1): OrderDelivered,
     ("OrderCancelled", 1): OrderCancelled,
+    ("OrderRefunded", 1): OrderRefunded,
 }
 """Every event model, by (event_type, schema_version), old versions included."""
 

@@ -27,8 +27,9 @@ from order_service.model.integrity import (  # the errors a stream can break, re
 )
 
 CURRENT_SCHEMA_VERSIONS = dict(  # the schema version evolve applies; older ones are upcast first
-    OrderPlaced=2, OrderItemAdded=1, OrderPaid=1, OrderShipped=1, OrderDelivered=1, OrderCancelled=1
-)
+    OrderPlaced=2, OrderItemAdded=1, OrderPaid=1, OrderShipped=1, OrderDelivered=1,
+    OrderCancelled=1, OrderRefunded=1,
+)  # fmt: skip
 AMOUNT = re.compile(r"(0|[1-9][0-9]{0,9})\.[0-9]{2}")
 
 
@@ -46,7 +47,7 @@ class OrderState:
 
     order_id: str
     version: int
-    status: str  # placed, paid, shipped, delivered or cancelled
+    status: str  # placed, paid, shipped, delivered, cancelled or refunded
     customer_id: str
     currency: str
     lines: tuple[Line, ...]
@@ -95,6 +96,8 @@ def _apply(order: dict[str, Any], kind: str, data: Mapping[str, Any]) -> None:
         order["status"] = "delivered"
     elif kind == "OrderCancelled":
         order.update(cancellation_reason=data["reason"], status="cancelled")
+    elif kind == "OrderRefunded":
+        order["status"] = "refunded"
     else:  # an event type in CURRENT_SCHEMA_VERSIONS that has no branch above
         raise NotImplementedError(f"evolve has no branch for {kind}")
 

@@ -51,8 +51,8 @@ REDUCER_VERSION = 1
 
 A snapshot made by another version is not trusted: `resume` discards it and replays."""
 
-STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled")
-"""An order's statuses; `delivered` and `cancelled` are final."""
+STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled", "refunded")
+"""An order's statuses; `delivered`, `refunded` and an unpaid `cancelled` are final."""
 
 
 class SnapshotRejected(FoldError):

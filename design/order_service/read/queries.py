@@ -21,7 +21,7 @@ from order_service.read.read_model import PROJECTION
 MAX_LIMIT = 500
 """The most rows one search returns."""
 
-STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled")
+STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled", "refunded")
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class OrderQueries:
 
         Args:
             customer_id: orders of this customer.
-            status: orders in this status (placed, paid, shipped, delivered, cancelled).
+            status: orders in this status (placed, paid, shipped, delivered, cancelled, refunded).
             placed_from: orders placed at or after this date or date-time (UTC if naive).
             placed_before: orders placed before this date or date-time.
             sku: orders with a line of this product.
