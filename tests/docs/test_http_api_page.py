@@ -9,6 +9,7 @@ from pathlib import Path
 
 from order_service.entrypoints.http_api import WAIT_TIMEOUT, openapi_document, write_openapi
 from order_service.entrypoints.http_problems import MAX_BODY_BYTES, PROBLEM_BASE, PROBLEM_TYPES
+from order_service.model.commands import COMMANDS
 from order_service.read.queries import MAX_LIMIT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,10 @@ def test_the_page_lists_every_operation_of_the_document_and_no_other():
         if endpoint:
             listed.add((endpoint[1], endpoint[2].replace("{id}", "{order_id}")))
     assert listed == _operations(openapi_document())
+    for command in COMMANDS:  # each command's row names the command it sends
+        path = command.http_path.replace("{order_id}", "{id}")
+        row = f"| `POST {path}` | `{command.__name__}` |"
+        assert any(line.startswith(row) for line in rows), command.__name__
 
 
 def test_every_problem_type_has_its_section_and_its_uri_points_at_it(mkdocs_config, page_html_path):
@@ -82,5 +87,7 @@ def test_the_built_page_renders_every_operation_of_the_document(page_html_path):
         for heading in re.findall(r"<h3 [^>]*>(.*?)</h3>", built, re.S)
     }
     operations = _operations(json.loads(DOCUMENT.read_text(encoding="utf-8")))
-    assert len(operations) == 10  # six commands, two read-model queries, two event-store reads
+    assert {path for method, path in operations if method == "POST"} == {
+        command.http_path for command in COMMANDS
+    }
     assert {f"{method} {path}" for method, path in operations} <= headings

@@ -6,6 +6,7 @@ import pytest
 from http_story import DELIVER, ORDER, PAY, PLACE, SHIP, key, line
 from order_service.entrypoints.http_api import openapi_document
 from order_service.entrypoints.http_problems import MAX_BODY_BYTES, PROBLEM_BASE, PROBLEM_TYPES
+from order_service.model.commands import COMMANDS
 
 
 def assert_problem(response, status: int, kind: str) -> dict:
@@ -287,14 +288,17 @@ def test_the_request_examples_of_the_openapi_document_tell_1001s_story(api):
         if "post" in item:
             content = item["post"]["requestBody"]["content"]["application/json"]
             examples[path] = content["examples"]["1001"]["value"]
-    assert len(examples) == 6
+    assert set(examples) == {command.http_path for command in COMMANDS}
     place = examples.pop("/orders")
-    assert api.client.post("/orders", json=place).status_code == 201
-    for step in ("payment", "shipment", "delivery"):
-        body = examples.pop(f"/orders/{{order_id}}/{step}")
-        response = api.client.post(f"/orders/{ORDER}/{step}", json=body)
-        assert response.status_code == 200, response.text
-    assert api.client.post("/orders", json={**place, "order_id": "1002"}).status_code == 201
-    for path, body in examples.items():  # items, then cancellation, on #1002
-        response = api.client.post(path.replace("{order_id}", "1002"), json=body)
-        assert response.status_code == 200, response.text
+    bodies = {path.removeprefix("/orders/{order_id}/"): body for path, body in examples.items()}
+
+    def send(order_id: str, *steps: str) -> None:
+        assert api.client.post("/orders", json={**place, "order_id": order_id}).status_code == 201
+        for step in steps:
+            response = api.client.post(f"/orders/{order_id}/{step}", json=bodies.pop(step))
+            assert response.status_code == 200, response.text
+
+    send(ORDER, "payment", "shipment", "delivery")
+    bodies["payment"] = examples["/orders/{order_id}/payment"]  # #1002 pays the same total
+    send("1002", "payment", "cancellation", "refund")
+    send("1003", *bodies)  # what is left (a line added) on an order still placed

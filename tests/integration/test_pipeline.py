@@ -10,11 +10,13 @@ from command_builders import (
     counting_ids,
     deliver,
     line,
+    money,
     pay,
     place,
     ship,
 )
 from order_service.app import bootstrap
+from order_service.model.commands import RefundOrder
 from order_service.read import projections
 from order_service.read.projections import ProjectionError, contents
 from order_service.read.queries import QueryError
@@ -49,6 +51,19 @@ def test_the_summary_follows_an_order_through_its_whole_life(service):
     assert summary.cancelled_at is None
     assert (summary.last_version, summary.last_position) == (5, 5)
     assert service.queries.checkpoint() == 5
+
+
+def test_a_refund_of_a_cancelled_paid_order_reaches_the_read_model_and_its_search(service):
+    service.handle(place("1001"))
+    service.handle(pay("1001", "79.99"))
+    service.handle(cancel("1001"))
+    refund = RefundOrder(order_id="1001", refund_id="REF-1", amount=money("79.99"))
+    assert service.handle(refund) == 4
+    assert service.relay.run_once() == 4
+    summary = service.queries.get("1001")
+    assert (summary.status, summary.last_version, summary.total_amount) == ("refunded", 4, "79.99")
+    assert summary.cancelled_at is not None
+    assert [order.order_id for order in service.queries.search(status="refunded")] == ["1001"]
 
 
 def test_a_rejected_command_appends_nothing_and_publishes_nothing(service):

@@ -64,6 +64,10 @@ def cancelled(version: int, **kw: Any) -> dict[str, Any]:
     return envelope(version, "OrderCancelled", {"reason": "customer_request"}, **kw)
 
 
+def refunded(version: int, amount: str = "79.99", **kw: Any) -> dict[str, Any]:
+    return envelope(version, "OrderRefunded", {"refund_id": "REF-1", "amount": money(amount)}, **kw)
+
+
 def lifecycle(*steps: str) -> list[dict[str, Any]]:
     """Envelopes for step names, versions 1..n, e.g. lifecycle("placed", "paid", "shipped").
 
@@ -80,6 +84,8 @@ def lifecycle(*steps: str) -> list[dict[str, Any]]:
             total += 2499
         elif step == "paid":
             events.append(paid(version, f"{total // 100}.{total % 100:02d}"))
+        elif step == "refunded":
+            events.append(refunded(version, f"{total // 100}.{total % 100:02d}"))
         else:
             events.append(
                 {"shipped": shipped, "delivered": delivered, "cancelled": cancelled}[step](version)

@@ -34,9 +34,10 @@ def load(path: Path):
 
 
 def test_validate_accepts_valid_files_and_says_how_many_events():
-    status, out, err = run("validate", *sorted(VALID.glob("*.json")))
+    files = sorted(VALID.glob("*.json"))
+    status, out, err = run("validate", *files)
     assert (status, out) == (EXIT_OK, "")
-    assert err == "orders: 7 event(s) valid\n"
+    assert files and err == f"orders: {len(files)} event(s) valid\n"
 
 
 def test_validate_prints_path_event_id_pointer_and_reason_per_problem():

@@ -236,7 +236,7 @@ def test_a_state_of_another_order_is_refused(placed):
         ({"type": "ShipOrder", "order_id": "#1001", "carrier": "DHL", "tracking_number": "X"},
          "ShipOrder/order_id"),
         ({"type": "ShipOrder", "order_id": "1001", "carrier": "DHL"}, "ShipOrder/tracking_number"),
-        ({"type": "RefundOrder", "order_id": "1001"}, "(root)"),
+        ({"type": "TeleportOrder", "order_id": "1001"}, "(root)"),
         ({"type": "CancelOrder", "order_id": "1001", "reason": "bored"}, "CancelOrder/reason"),
         ({"type": "AddOrderItem", "order_id": "1001", "line": {"sku": "RETRO-CLOCK",
           "quantity": -1, "unit_price": {"amount": "1.00", "currency": "EUR"}}},

@@ -10,7 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from event_streams import delivered, item_added, line, money, paid, placed, shipped
+from event_streams import (
+    cancelled,
+    delivered,
+    envelope,
+    item_added,
+    line,
+    money,
+    paid,
+    placed,
+    shipped,
+)
 from order_service.model.commands import parse_command
 from order_service.model.decide import CommandRejected, decide
 from order_service.model.events import parse_event
@@ -183,4 +193,56 @@ def test_no_command_reaches_an_order_that_was_never_placed():
         given=[],
         when={"type": "PayOrder", "payment_id": "PAY-1", "amount": money("1.00")},
         then=Rejected("no such order"),
+    )
+
+
+REFUND = {"type": "RefundOrder", "refund_id": "REF-1", "amount": money("79.99")}
+
+
+def test_a_cancelled_order_that_was_paid_is_refunded_its_total():
+    spec(
+        given=[placed(1), paid(2), cancelled(3)],
+        when=REFUND,
+        then=[("OrderRefunded", {"refund_id": "REF-1", "amount": money("79.99")})],
+    )
+
+
+def test_a_refund_is_the_total_paid():
+    spec(
+        given=[placed(1), paid(2), cancelled(3)],
+        when={**REFUND, "amount": money("10.00")},
+        then=Rejected("refunded 10.00 EUR, the total is 79.99 EUR"),
+    )
+
+
+def test_an_order_cancelled_before_payment_has_nothing_to_refund():
+    spec(
+        given=[placed(1), cancelled(2)],
+        when=REFUND,
+        then=Rejected("the order was never paid: there is nothing to refund"),
+    )
+
+
+def test_a_paid_order_is_cancelled_before_it_is_refunded():
+    spec(
+        given=[placed(1), paid(2)],
+        when=REFUND,
+        then=Rejected("only a cancelled order is refunded; the order is paid"),
+    )
+
+
+def test_an_order_is_refunded_once():
+    refunded = envelope(4, "OrderRefunded", {"refund_id": "REF-1", "amount": money("79.99")})
+    spec(
+        given=[placed(1), paid(2), cancelled(3), refunded],
+        when=REFUND,
+        then=Rejected("the order is already refunded"),
+    )
+
+
+def test_a_cancelled_order_takes_no_other_command():
+    spec(
+        given=[placed(1), paid(2), cancelled(3)],
+        when={"type": "ShipOrder", "carrier": "DHL", "tracking_number": "JD1"},
+        then=Rejected("the order is already cancelled"),
     )

@@ -216,7 +216,7 @@ def test_evolve_adds_a_known_sku_to_its_line_at_the_first_price():
 
 def test_fold_module_is_small_and_imports_the_standard_library_only():
     source = Path(fold_module.__file__).read_text(encoding="utf-8")
-    assert len(source.splitlines()) < 150
+    assert len(source.splitlines()) < 200  # a budget with room for a few more event types
     imported = {
         line.split()[1].split(".")[0]
         for line in source.splitlines()

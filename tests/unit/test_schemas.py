@@ -75,7 +75,6 @@ def test_the_generator_check_mode_reports_a_stale_file(tmp_path, capsys):
 def test_there_is_one_schema_per_event_type_and_version_plus_one_for_any_event():
     expected = {schema_file_name(t, v) for t, v in EVENT_MODELS} | {ANY_EVENT_SCHEMA}
     assert set(_committed_schemas()) == expected
-    assert len(expected) == 8
 
 
 @pytest.mark.parametrize("name", sorted(_committed_schemas()))
@@ -126,9 +125,10 @@ def test_the_validator_uses_the_committed_any_event_schema():
     assert any_event_validator().schema == _load(SCHEMAS / ANY_EVENT_SCHEMA)
 
 
-def test_every_valid_fixture_passes_the_schema_and_the_models():
+def test_every_event_model_has_one_valid_fixture_and_each_passes_the_schema_and_the_models():
     fixtures = sorted(VALID.glob("*.json"))
-    assert len(fixtures) == 7
+    expected = {schema_file_name(t, v).replace(".schema.json", ".json") for t, v in EVENT_MODELS}
+    assert {path.name for path in fixtures} == expected
     for path in fixtures:
         assert validate_event(_load(path)) == [], path.name
         parse_event(_load(path))
@@ -148,7 +148,6 @@ def test_the_valid_fixtures_fold_into_a_delivered_order_from_the_frozen_v1_event
 
 def test_every_invalid_fixture_has_its_rule_written_down():
     assert sorted(p.name for p in INVALID.glob("*.json")) == sorted(BROKEN_RULES)
-    assert len(BROKEN_RULES) == 16
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN_RULES))

@@ -116,7 +116,7 @@ FIXTURES = sorted((SCHEMAS / "fixtures").rglob("*.json"))
 @pytest.mark.slow
 def test_any_event_schema_and_parse_event_agree_on_every_fixture_broken_anywhere():
     validator = validator_for(json.loads((SCHEMAS / "order-event.schema.json").read_text()))
-    assert len(FIXTURES) == 23
+    assert {path.parent.name for path in FIXTURES} == {"valid", "invalid"}
 
     @settings(max_examples=300, deadline=None)
     @given(st.sampled_from(FIXTURES), st.data())

@@ -504,7 +504,7 @@ def _add_database_commands(subparsers: Any) -> None:
     get.add_argument("order_id")
     search = kinds.add_parser("search", help="orders matching every filter, newest first")
     search.add_argument("--customer", help="customer id, e.g. C-0042")
-    search.add_argument("--status", help="placed, paid, shipped, delivered or cancelled")
+    search.add_argument("--status", help="placed, paid, shipped, delivered, cancelled or refunded")
     search.add_argument("--sku", help="orders with a line of this product")
     search.add_argument("--placed-from", help="placed at or after this date or date-time")
     search.add_argument("--placed-before", help="placed before this date or date-time")

@@ -44,14 +44,7 @@ from order_service.entrypoints.http_problems import (
 from order_service.infra.clock import new_id as new_uuid
 from order_service.infra.clock import utc_now
 from order_service.infra.database import is_url, open_backend, shown
-from order_service.model.commands import (
-    AddOrderItem,
-    CancelOrder,
-    DeliverOrder,
-    PayOrder,
-    PlaceOrder,
-    ShipOrder,
-)
+from order_service.model.commands import COMMANDS, PlaceOrder
 from order_service.model.decide import CommandRejected, NoSuchOrder
 from order_service.model.events import (
     CUSTOMER_ID_PATTERN,
@@ -159,35 +152,7 @@ def _request_body(command: type[BaseModel], *, with_order_id: bool = False) -> t
 
 PlaceOrderRequest = _request_body(PlaceOrder, with_order_id=True)
 
-REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
-    "PlaceOrder": {
-        "order_id": "1001",
-        "customer_id": "C-0042",
-        "lines": [
-            {
-                "sku": "RETRO-CLOCK",
-                "quantity": 1,
-                "unit_price": {"amount": "79.99", "currency": "EUR"},
-            },
-            {
-                "sku": "BRASS-KEY",
-                "quantity": 2,
-                "unit_price": {"amount": "24.99", "currency": "EUR"},
-            },
-        ],
-    },
-    "AddOrderItem": {
-        "line": {
-            "sku": "TIN-ROBOT",
-            "quantity": 1,
-            "unit_price": {"amount": "15.00", "currency": "EUR"},
-        },
-    },
-    "PayOrder": {"payment_id": "PAY-7731", "amount": {"amount": "129.97", "currency": "EUR"}},
-    "ShipOrder": {"carrier": "DHL", "tracking_number": "JD014600006281230704"},
-    "DeliverOrder": {"tracking_number": "JD014600006281230704"},
-    "CancelOrder": {"reason": "customer_request"},
-}
+REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {c.__name__: c.example for c in COMMANDS}
 """One example body per command, from #1001's story; shown in the document and sent by the
 fuzz tests (a test checks that each one validates)."""
 
@@ -198,11 +163,9 @@ def _example(command: type[BaseModel]) -> Any:
 
 
 ORDER_COMMANDS: dict[str, tuple[type[BaseModel], str]] = {
-    "items": (AddOrderItem, "Add an item"),
-    "payment": (PayOrder, "Pay"),
-    "shipment": (ShipOrder, "Ship"),
-    "delivery": (DeliverOrder, "Confirm delivery"),
-    "cancellation": (CancelOrder, "Cancel"),
+    command.http_path.removeprefix("/orders/{order_id}/"): (command, command.summary)
+    for command in COMMANDS
+    if command is not PlaceOrder
 }
 """`POST /orders/{id}/<path>`: the command it sends, and its summary."""
 
@@ -389,10 +352,10 @@ _ETAG = _header('The order\'s version the body shows, e.g. "3": send it as If-Ma
 
 def _add_command_routes(app: FastAPI) -> None:
     @app.post(
-        "/orders",
+        PlaceOrder.http_path,
         status_code=201,
         response_model=CommandAccepted,
-        summary="Place an order",
+        summary=PlaceOrder.summary,
         tags=["commands"],
         responses={
             201: {"headers": {"Location": _header("The new order: /orders/{id}", "^/orders/")}},

@@ -1,6 +1,10 @@
 """The commands a client sends: imperative, validated at the boundary, frozen.
 
 A command asks for a change; `decide` accepts or rejects it against the order's state.
+Each command class also declares, once, what the rest of the package derives from it: its
+endpoint (`http_path`, `summary`) and an example body from #1001's story (`example`). The event
+it produces is `history.COMMAND_BEHIND`'s (the browser runs `history` with the standard library
+only), read back as `event`. `COMMANDS` lists them all.
 Fields reuse the event model's types (`Money`, `OrderLine` and their patterns), so a command
 that validates here carries nothing an event could not.
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
 
@@ -32,8 +36,10 @@ from order_service.model.events import (
     PaymentId,
     TrackingNumber,
 )
+from order_service.model.history import COMMAND_BEHIND
 
 __all__ = [
+    "COMMANDS",
     "AddOrderItem",
     "CancelOrder",
     "Command",
@@ -41,6 +47,7 @@ __all__ = [
     "InvalidCommand",
     "PayOrder",
     "PlaceOrder",
+    "RefundOrder",
     "ShipOrder",
     "command_digest",
     "parse_command",
@@ -62,6 +69,24 @@ class _Command(BaseModel):
         description="Id of the whole request; defaults to command_id.",
     )
 
+    # The registry: each command sets these once; history, the HTTP API and the docs derive
+    # their tables from them (a test checks every command sets each one).
+    event: ClassVar[str]
+    """The event type `decide` returns when it accepts the command (from `COMMAND_BEHIND`)."""
+    http_path: ClassVar[str]
+    """Its endpoint: a POST to this path."""
+    summary: ClassVar[str]
+    """The endpoint's summary in the OpenAPI document."""
+    example: ClassVar[dict[str, Any]]
+    """An example request body, from #1001's story (the HTTP tests send each one)."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        events = [event for event, name in COMMAND_BEHIND.items() if name == cls.__name__]
+        if len(events) != 1:
+            raise TypeError(f"{cls.__name__}: history.COMMAND_BEHIND must name its event once")
+        cls.event = events[0]
+
 
 class PlaceOrder(_Command):
     """Place a new order for a customer, with at least one line."""
@@ -72,12 +97,41 @@ class PlaceOrder(_Command):
     # request's, in the OpenAPI document too.
     lines: OrderLines = Field(description="What is ordered: 1 to 100 lines, one currency.")
 
+    http_path = "/orders"
+    summary = "Place an order"
+    example = {
+        "order_id": "1001",
+        "customer_id": "C-0042",
+        "lines": [
+            {
+                "sku": "RETRO-CLOCK",
+                "quantity": 1,
+                "unit_price": {"amount": "79.99", "currency": "EUR"},
+            },
+            {
+                "sku": "BRASS-KEY",
+                "quantity": 2,
+                "unit_price": {"amount": "24.99", "currency": "EUR"},
+            },
+        ],
+    }
+
 
 class AddOrderItem(_Command):
     """Add a line to an order that is not paid yet."""
 
     type: Literal["AddOrderItem"] = "AddOrderItem"
     line: OrderLine = Field(description="The line to add.")
+
+    http_path = "/orders/{order_id}/items"
+    summary = "Add an item"
+    example = {
+        "line": {
+            "sku": "TIN-ROBOT",
+            "quantity": 1,
+            "unit_price": {"amount": "15.00", "currency": "EUR"},
+        },
+    }
 
 
 class PayOrder(_Command):
@@ -87,6 +141,10 @@ class PayOrder(_Command):
     payment_id: PaymentId = Field(description="Reference of the payment at the payment provider.")
     amount: Money = Field(description="The amount paid: must equal the order's total.")
 
+    http_path = "/orders/{order_id}/payment"
+    summary = "Pay"
+    example = {"payment_id": "PAY-7731", "amount": {"amount": "129.97", "currency": "EUR"}}
+
 
 class ShipOrder(_Command):
     """Hand a paid order to a carrier."""
@@ -94,6 +152,10 @@ class ShipOrder(_Command):
     type: Literal["ShipOrder"] = "ShipOrder"
     carrier: CarrierCode = Field(description='Carrier code, e.g. "DHL".')
     tracking_number: TrackingNumber = Field(description="Carrier's tracking number.")
+
+    http_path = "/orders/{order_id}/shipment"
+    summary = "Ship"
+    example = {"carrier": "DHL", "tracking_number": "JD014600006281230704"}
 
 
 class DeliverOrder(_Command):
@@ -104,6 +166,10 @@ class DeliverOrder(_Command):
         description="Tracking number of the parcel delivered; the one it was shipped with."
     )
 
+    http_path = "/orders/{order_id}/delivery"
+    summary = "Confirm delivery"
+    example = {"tracking_number": "JD014600006281230704"}
+
 
 class CancelOrder(_Command):
     """Cancel an order that has not shipped."""
@@ -111,9 +177,30 @@ class CancelOrder(_Command):
     type: Literal["CancelOrder"] = "CancelOrder"
     reason: CancellationReason = Field(description="Why the order is cancelled.")
 
+    http_path = "/orders/{order_id}/cancellation"
+    summary = "Cancel"
+    example = {"reason": "customer_request"}
 
-Command = PlaceOrder | AddOrderItem | PayOrder | ShipOrder | DeliverOrder | CancelOrder
+
+class RefundOrder(_Command):
+    """Pay back a cancelled order that was paid: its whole total, once."""
+
+    type: Literal["RefundOrder"] = "RefundOrder"
+    refund_id: PaymentId = Field(description="Reference of the refund at the payment provider.")
+    amount: Money = Field(description="The amount refunded: must equal the total paid.")
+
+    http_path = "/orders/{order_id}/refund"
+    summary = "Refund"
+    example = {"refund_id": "REF-7731", "amount": {"amount": "129.97", "currency": "EUR"}}
+
+
+Command = (
+    PlaceOrder | AddOrderItem | PayOrder | ShipOrder | DeliverOrder | CancelOrder | RefundOrder
+)
 """Any command `decide` accepts."""
+
+COMMANDS: tuple[type[_Command], ...] = get_args(Command)
+"""Every command class, in the order of an order's life: the registry the tables derive from."""
 
 _ANY_COMMAND: TypeAdapter[Command] = TypeAdapter(Annotated[Command, Field(discriminator="type")])
 

@@ -103,6 +103,18 @@ def _check_lines(
 # --8<-- [end:line_rules]
 
 
+def _the_total(
+    reject: Callable[[str, str], CommandRejected], state: OrderState, money: Any, done: str
+) -> dict[str, str]:
+    """A payment, or its refund, is the order's whole total, in its currency."""
+    if (money.amount, money.currency) != (state.total, state.currency):
+        raise reject(
+            f"{done} {money.amount} {money.currency}, the total is {state.total} {state.currency}",
+            "/amount/currency" if money.currency != state.currency else "/amount/amount",
+        )
+    return {"amount": money.amount, "currency": money.currency}
+
+
 # --8<-- [start:rules]
 def _decide(state: OrderState | None, command: Any) -> tuple[str, dict[str, Any]]:
     """The rules of an order's life, one branch per command: the new event's type and data."""
@@ -123,7 +135,7 @@ def _decide(state: OrderState | None, command: Any) -> tuple[str, dict[str, Any]
     if state is None:
         raise NoSuchOrder(command.order_id, name, "no such order")
     status = state.status
-    if status in ("delivered", "cancelled"):
+    if status in ("delivered", "refunded") or (status == "cancelled" and name != "RefundOrder"):
         raise reject(f"the order is already {status}")
     if name == "AddOrderItem":
         if status != "placed":
@@ -134,14 +146,8 @@ def _decide(state: OrderState | None, command: Any) -> tuple[str, dict[str, Any]
     if name == "PayOrder":
         if status != "placed":
             raise reject(f"the order is already {status}")
-        paid = command.amount
-        if (paid.amount, paid.currency) != (state.total, state.currency):
-            raise reject(
-                f"paid {paid.amount} {paid.currency}, the total is {state.total} {state.currency}",
-                "/amount/currency" if paid.currency != state.currency else "/amount/amount",
-            )
-        paid_amount = {"amount": paid.amount, "currency": paid.currency}
-        return "OrderPaid", {"payment_id": command.payment_id, "amount": paid_amount}
+        amount = _the_total(reject, state, command.amount, "paid")
+        return "OrderPaid", {"payment_id": command.payment_id, "amount": amount}
     if name == "ShipOrder":
         if status != "paid":
             raise reject(f"only a paid order ships; the order is {status}")
@@ -163,6 +169,13 @@ def _decide(state: OrderState | None, command: Any) -> tuple[str, dict[str, Any]
         if status not in ("placed", "paid"):
             raise reject(f"a {status} order can no longer be cancelled")
         return "OrderCancelled", {"reason": command.reason}
+    if name == "RefundOrder":
+        if status != "cancelled":
+            raise reject(f"only a cancelled order is refunded; the order is {status}")
+        if state.payment_id is None:
+            raise reject("the order was never paid: there is nothing to refund")
+        amount = _the_total(reject, state, command.amount, "refunded")
+        return "OrderRefunded", {"refund_id": command.refund_id, "amount": amount}
     raise TypeError(f"decide does not know the command {name!r}")
 
 

@@ -61,6 +61,8 @@ __all__ = [
     "OrderPlacedV1",
     "OrderPlacedV1Data",
     "OrderPlacedV1Item",
+    "OrderRefunded",
+    "OrderRefundedData",
     "OrderShipped",
     "OrderShippedData",
     "canonical_event",
@@ -282,6 +284,15 @@ class OrderCancelledData(BaseModel):
     reason: CancellationReason = Field(description="Why the order was cancelled.")
 
 
+class OrderRefundedData(BaseModel):
+    """What `OrderRefunded` carries: the refund of a cancelled order's payment."""
+
+    model_config = _FROZEN
+
+    refund_id: PaymentId = Field(description="Reference of the refund at the payment provider.")
+    amount: Money = Field(description="Amount refunded; equal to the total paid.")
+
+
 class EventMetadata(BaseModel):
     """Tracing: which request the event belongs to and what directly caused it."""
 
@@ -390,7 +401,7 @@ class OrderDelivered(Envelope):
 
 
 class OrderCancelled(Envelope):
-    """The order was cancelled, before it shipped; the order's life ends here."""
+    """The order was cancelled, before it shipped; only a refund of its payment may follow."""
 
     event_type: Literal["OrderCancelled"] = Field(
         description="What happened: the order was cancelled."
@@ -401,6 +412,18 @@ class OrderCancelled(Envelope):
     data: OrderCancelledData = Field(description="Why it was cancelled.")
 
 
+class OrderRefunded(Envelope):
+    """A cancelled order's payment was paid back; the order's life ends here."""
+
+    event_type: Literal["OrderRefunded"] = Field(
+        description="What happened: the payment was refunded."
+    )
+    schema_version: SchemaVersion[Literal[1]] = Field(
+        description="Version of the OrderRefunded schema."
+    )
+    data: OrderRefundedData = Field(description="The refund.")
+
+
 EVENT_MODELS: dict[tuple[str, int], type[Envelope]] = {
     ("OrderPlaced", 1): OrderPlacedV1,
     ("OrderPlaced", 2): OrderPlaced,
@@ -409,6 +432,7 @@ EVENT_MODELS: dict[tuple[str, int], type[Envelope]] = {
     ("OrderShipped", 1): OrderShipped,
     ("OrderDelivered", 1): OrderDelivered,
     ("OrderCancelled", 1): OrderCancelled,
+    ("OrderRefunded", 1): OrderRefunded,
 }
 """Every event model, by (event_type, schema_version), old versions included."""
 

@@ -27,9 +27,11 @@ from order_service.model.integrity import (  # the errors a stream can break, re
 from order_service.model.money import AMOUNT, amount, cents
 
 CURRENT_SCHEMA_VERSIONS = dict(  # the schema version evolve applies; older ones are upcast first
-    OrderPlaced=2, OrderItemAdded=1, OrderPaid=1, OrderShipped=1, OrderDelivered=1, OrderCancelled=1
-)
-STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled")  # the last two are final
+    OrderPlaced=2, OrderItemAdded=1, OrderPaid=1, OrderShipped=1, OrderDelivered=1,
+    OrderCancelled=1, OrderRefunded=1,
+)  # fmt: skip
+STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled", "refunded")
+"""An order's statuses; `delivered`, `refunded` and an unpaid `cancelled` are final."""
 
 
 class Line(NamedTuple):
@@ -93,8 +95,12 @@ def _apply(order: dict[str, Any], kind: str, data: Mapping[str, Any]) -> None:
         order["status"] = "shipped"
     elif kind == "OrderDelivered":
         order["status"] = "delivered"
-    else:  # OrderCancelled
+    elif kind == "OrderCancelled":
         order.update(cancellation_reason=data["reason"], status="cancelled")
+    elif kind == "OrderRefunded":
+        order["status"] = "refunded"
+    else:  # an event type in CURRENT_SCHEMA_VERSIONS that has no branch above
+        raise NotImplementedError(f"evolve has no branch for {kind}")
 
 
 def _step(order: dict[str, Any] | None, event: Any) -> dict[str, Any]:

@@ -39,6 +39,7 @@ COMMAND_BEHIND = {
     "OrderShipped": "ShipOrder",
     "OrderDelivered": "DeliverOrder",
     "OrderCancelled": "CancelOrder",
+    "OrderRefunded": "RefundOrder",
 }
 """The command each event type is the outcome of; its fields are the event's `data`."""
 

@@ -122,6 +122,8 @@ def _summarise(row: Row | None, event: Mapping[str, Any], position: int) -> Row:
             new["status"], new["delivered_at"] = "delivered", at
         elif kind == "OrderCancelled":
             new["status"], new["cancelled_at"] = "cancelled", at
+        elif kind == "OrderRefunded":
+            new["status"] = "refunded"
         else:
             raise ProjectionError(f"order {order_id}: unknown event type {kind!r}")
     new["last_version"] = version
