@@ -1,4 +1,4 @@
-# Two commands do all the set-up: `make serve` and `make test`.
+# Two commands do all the set-up: `make serve` and `make test`. `make check` is the inner loop.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -31,7 +31,17 @@ NEED_NPM = command -v npm >/dev/null || { echo >&2 "npm is missing: install Node
 # Where Debian's PostgreSQL server binaries are; the tests start a throwaway cluster with them.
 PG_INITDB ?= /usr/lib/postgresql/*/bin/initdb
 
-.PHONY: help setup serve docs test lint bench bench-quick schemas openapi clean chromium curl postgresql
+# `make test` runs pytest on TEST_WORKERS pytest-xdist workers; `--dist loadgroup` keeps each
+# module's tests on one worker when they share module fixtures (see tests/conftest.py), and hands
+# out the rest one by one. The workers share one site build. --durations=25 prints the slowest
+# tests, then the summed time per folder, before pytest's closing line. Extra options:
+# `make test PYTEST_ARGS="-m 'not fault'"` skips the long crash and kill tests locally (CI never does).
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+# The inner loop's tests: the unit tests with no server, no browser, nothing marked slow.
+CHECK_MARKERS := not slow and not postgresql and not browser
+
+.PHONY: help setup serve docs check unit test lint bench bench-quick schemas openapi clean chromium curl postgresql
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -111,7 +121,12 @@ lint: setup  ## ruff, and mypy in strict mode over design/ ([tool.mypy] in pypro
 	$(BIN)/mypy
 
 test: setup chromium curl postgresql lint  ## every test, browser tests included, on SQLite and PostgreSQL
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
+
+check: lint unit  ## the inner loop (under a minute once set up): lint, then the fast unit tests
+
+unit: setup  ## the unit tests that need no server and no browser, and are not marked slow
+	$(BIN)/pytest tests/unit -q -m "$(CHECK_MARKERS)"
 
 schemas: setup  ## regenerate schemas/ from the pydantic models
 	$(BIN)/python -m order_service.contract.schemas

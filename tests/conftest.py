@@ -1,12 +1,15 @@
 """Fixtures shared across the suite: the site's nav, and the site built once per session.
 
 `built_site` builds with `mkdocs build --strict` into a temporary folder (never `site/`, so runs do
-not collide); tests of pages read the HTML from there. A test that asks for `nav_page` runs once per
-page of the nav in mkdocs.yml.
+not collide); tests of pages read the HTML from there. Under pytest-xdist (`make test` runs two
+workers) the first worker to ask builds it, under a file lock, into the run's shared temporary
+folder, and the others read that one build. A test that asks for `nav_page` runs once per page of
+the nav in mkdocs.yml.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 from postgres_server import server_for_tests
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +63,51 @@ def _mkdocs_build(config_file: Path, site_dir: Path) -> subprocess.CompletedProc
     )
 
 
+_SHARED_SCOPES = {"module", "class", "package"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark what the markers cannot say by hand, from each test's fixtures.
+
+    - `postgresql`: the test runs on the PostgreSQL server (the `postgresql` backend, or the
+      server fixture), so `make check` can leave it out.
+    - `xdist_group`: a test that uses a module-, class- or package-scoped fixture runs on the
+      same xdist worker as the rest of its module (`--dist loadgroup`), so that fixture (a
+      browser page, an installed action, a quick benchmark run) is made once, not once per worker.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgresql = callspec is not None and callspec.params.get("backend") == "postgresql"
+        if on_postgresql or "postgres_server" in item.fixturenames:
+            item.add_marker(pytest.mark.postgresql)
+        definitions = getattr(item, "_fixtureinfo", None)
+        if definitions is None:
+            continue
+        scopes = {d[-1].scope for d in definitions.name2fixturedefs.values() if d}
+        if scopes & _SHARED_SCOPES and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+_TIME_BY_FOLDER: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add each phase's time (set-up, call, teardown) to its folder's total (tests/unit...)."""
+    folder = "/".join(report.nodeid.split("::")[0].split("/")[:2])
+    _TIME_BY_FOLDER[folder] = _TIME_BY_FOLDER.get(folder, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Where the time went, by folder (summed over xdist workers), before pytest's closing line."""
+    if not _TIME_BY_FOLDER or config.getoption("durations") is None:
+        return
+    terminalreporter.section("time by folder (set-up + call + teardown, summed over workers)")
+    total = sum(_TIME_BY_FOLDER.values())
+    for folder, seconds in sorted(_TIME_BY_FOLDER.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"{seconds:8.1f}s {seconds / total:6.1%}  {folder}")
+    terminalreporter.write_line(f"{total:8.1f}s  total")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "nav_page" in metafunc.fixturenames:
         pages = _nav_pages(_load_mkdocs_config()["nav"])
@@ -83,15 +132,28 @@ def mkdocs_build():
     return _mkdocs_build
 
 
+def run_temp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This run's temporary folder, the same for every xdist worker (each has a subfolder of it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site, built once with `mkdocs build --strict`; fails with the build log if it fails."""
-    site_dir = tmp_path_factory.mktemp("site")
-    result = _mkdocs_build(REPO_ROOT / "mkdocs.yml", site_dir)
-    if result.returncode != 0:
+    """The site, built once per run with `mkdocs build --strict`; fails with the build log if it
+    fails. One build serves every xdist worker: the first builds under the lock and records the
+    outcome, the others wait for it and read it (a failed build fails each worker's tests)."""
+    root = run_temp_root(tmp_path_factory)
+    site_dir, outcome_file = root / "site", root / "site-build.json"
+    with FileLock(root / "site-build.lock"):
+        if not outcome_file.exists():
+            result = _mkdocs_build(REPO_ROOT / "mkdocs.yml", site_dir)
+            outcome = {"returncode": result.returncode, "log": f"{result.stdout}\n{result.stderr}"}
+            outcome_file.write_text(json.dumps(outcome), encoding="utf-8")
+        outcome = json.loads(outcome_file.read_text(encoding="utf-8"))
+    if outcome["returncode"] != 0:
         pytest.fail(
-            f"mkdocs build --strict failed (exit {result.returncode}):\n"
-            f"{result.stdout}\n{result.stderr}",
+            f"mkdocs build --strict failed (exit {outcome['returncode']}):\n{outcome['log']}",
             pytrace=False,
         )
     return site_dir

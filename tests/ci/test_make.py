@@ -45,6 +45,7 @@ def test_ci_run_is_make_test_and_nothing_less():
     ]
     assert commands[-1] == "make test"
     assert "set -euo pipefail" in commands
+    assert "export CI=true" in commands
 
 
 def test_make_serve_builds_strictly_and_serves_on_loopback_port_8000():
@@ -59,9 +60,34 @@ def test_make_test_runs_lint_and_every_test_after_the_set_up():
     plan = _make("-n", "test")
     assert plan.returncode == 0, plan.stderr
     lines = plan.stdout.splitlines()
-    assert lines[-1] == ".venv/bin/pytest"
+    pytest_command = shlex.split(lines[-1])
+    assert pytest_command[0] == ".venv/bin/pytest"
+    # Every test: no path, no -m/-k selection; on two xdist workers, the slowest 25 printed.
+    assert pytest_command[1:] == ["-n", "2", "--dist", "loadgroup", "--durations=25"]
     assert ".venv/bin/ruff format --check ." in lines
-    assert lines.index(".venv/bin/mypy") < lines.index(".venv/bin/pytest")
+    pytest_at = len(lines) - 1
+    assert lines.index(".venv/bin/mypy") < pytest_at
+    assert lines.index(".venv/bin/ruff format --check .") < pytest_at
+
+
+def test_make_test_passes_extra_pytest_options_through():
+    plan = _make("-n", "test", "PYTEST_ARGS=-m 'not fault'", "TEST_WORKERS=1")
+    assert plan.returncode == 0, plan.stderr
+    assert shlex.split(plan.stdout.splitlines()[-1])[1:] == [
+        "-n", "1", "--dist", "loadgroup", "--durations=25", "-m", "not fault",
+    ]  # fmt: skip
+
+
+def test_make_check_is_lint_then_the_unit_tests_without_servers_browsers_or_slow_ones():
+    plan = _make("-n", "check")
+    assert plan.returncode == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    assert lines.index(".venv/bin/ruff check .") < lines.index(".venv/bin/ruff format --check .")
+    assert lines.index(".venv/bin/mypy") < len(lines) - 1  # the type checker, before the tests
+    assert shlex.split(lines[-1]) == [
+        ".venv/bin/pytest", "tests/unit", "-q", "-m", "not slow and not postgresql and not browser",
+    ]  # fmt: skip
+    assert not any("chromium" in line or "apt-get" in line for line in lines)
 
 
 def test_make_test_installs_chromium_from_debian_when_root_and_it_is_missing(tmp_path):

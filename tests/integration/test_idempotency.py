@@ -170,6 +170,7 @@ def test_identical_retries_racing_in_threads_all_get_one_version_and_one_event(s
 
 
 @pytest.mark.slow
+@pytest.mark.fault
 @pytest.mark.parametrize("name", ["PlaceOrder", "AddOrderItem", "PayOrder"])
 def test_identical_retries_racing_in_processes_all_get_one_version_and_one_event(service, name):
     senders = 4

@@ -62,6 +62,7 @@ def test_concurrent_threads_on_one_order_write_each_version_once_and_losers_succ
     check_race(service, [results.get(timeout=TIMEOUT) for _ in range(writers)], writers)
 
 
+@pytest.mark.fault
 def test_concurrent_processes_on_one_order_write_each_version_once_and_losers_succeed_on_retry(
     service,
 ):
@@ -179,6 +180,7 @@ def without_positions(read_model):
     }
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize(
     "step",
     [
@@ -200,6 +202,7 @@ def test_a_crash_at_each_step_between_append_and_projection_converges_after_rest
         assert read_model == run_without_crash[1]
 
 
+@pytest.mark.fault
 def test_a_process_killed_after_projecting_but_before_marking_sent_converges_on_restart(
     new_db,
 ):

@@ -226,6 +226,7 @@ def test_derive_derives_nothing_from_an_invalid_payload():
     assert err.endswith("orders: nothing derived from invalid payloads\n")
 
 
+@pytest.mark.slow
 def test_the_installed_orders_script_validates_and_derives(tmp_path):
     script = shutil.which("orders", path=str(Path(sys.executable).parent))
     assert script, "the orders console script is not installed in this environment"
@@ -259,6 +260,7 @@ def test_validate_refuses_a_directory_without_event_files(tmp_path):
     assert err == f"orders: cannot read {tmp_path}: a directory without *.json or *.jsonl files\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["validate", "derive"])
 def test_an_output_closed_by_its_reader_ends_quietly_without_a_traceback(command):
     # `orders derive ... | head -1`: here the reader is gone before orders writes a byte.

@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from order_service.contract.validation import validate_event
@@ -72,6 +73,7 @@ def _model_accepts(payload) -> bool:
     return True
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(edge_events())
 def test_validate_the_event_model_and_derive_give_one_verdict(payload):

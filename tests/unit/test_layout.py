@@ -95,6 +95,7 @@ def test_decide_does_not_call_evolve_or_fold():
     assert not names & {"evolve", "fold"}
 
 
+@pytest.mark.slow
 def test_orders_validate_loads_the_model_and_the_contract_only(tmp_path):
     event = tmp_path / "event.json"
     event.write_text("{}", encoding="utf-8")

@@ -42,6 +42,7 @@ def _broken_everywhere(payload, path=()):
             yield from list(_broken_everywhere(payload, (*path, key)))[1:]
 
 
+@pytest.mark.slow
 def test_the_fast_check_reports_what_the_schema_reports_on_every_fixture_broken_anywhere():
     checked = valid = 0
     assert len(FIXTURE_FILES) >= 10, "the fixtures were not found"
