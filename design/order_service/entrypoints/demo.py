@@ -131,12 +131,11 @@ class _Story:
     def relay(self, at: str) -> None:
         self.clock.now = at
         published = self.service.relay.run_once()
-        self.heading(
-            "Outbox relay -> Event Bus",
-            f"published {published} event(s) at {at} to {', '.join(self.service.bus.subscribers)}",
-        )
-        self.say(f"    Event Handler: read model checkpoint at position "
-                 f"{self.service.queries.checkpoint()}")  # fmt: skip
+        self.heading("Outbox relay -> Event Bus", f"published {published} event(s) at {at}")
+        self.service.catch_up()  # what each subscription worker does when the bus wakes it
+        for status in self.service.status():
+            self.say(f"    subscriber {status.subscriber}: read the store up to position "
+                     f"{status.position}, {len(status.parked)} parked")  # fmt: skip
 
     def get(self, order_id: str, note: str = "") -> None:
         self.heading("Client -> Query Handler", f"get #{order_id}{note}")
@@ -228,7 +227,7 @@ def _tell(story: _Story, service: OrderService, replay_db: Backend) -> None:
         tracking_number="JD014600006281230704",
     )  # fmt: skip
     story.relay("2026-11-05T10:30:01Z")
-    for message in service.notifier.sent:
+    for message in service.notifier.sent():
         say(f"    shipping notifier sent: {message}")
 
     story.get("1001")
@@ -237,15 +236,15 @@ def _tell(story: _Story, service: OrderService, replay_db: Backend) -> None:
     story.search(status="cancelled")
     story.search(placed_from="2026-11-02T09:16:00Z", placed_before="2026-11-03")
 
-    sent_before = len(service.notifier.sent)
+    sent_before = len(service.notifier.sent())
     with closing(open_read_model(replay_db)) as fresh:
-        replayed = rebuild(service.store, fresh)
+        replayed = rebuild(service.store, fresh, clock=service.clock)
         story.heading("Replay", f"rebuild the read model from nothing into {replay_db.label}")
         say(f"    replayed {replayed} events from order_events")
         with closing(open_read_model(service.read_db)) as live:
             same = contents(fresh) == contents(live)
         say(f"    same rows as the incrementally built read model: {'yes' if same else 'NO'}")
-    say(f"    notifications sent during the replay: {len(service.notifier.sent) - sent_before}")
+    say(f"    notifications sent during the replay: {len(service.notifier.sent()) - sent_before}")
 
     story.heading("Temporal query", "#1001 as it was, folded from order_events")
     for label, as_of in (

@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS order_summary (
     cancelled_at    TEXT,
     tracking_number TEXT,
     last_version    INTEGER NOT NULL,                  -- checkpoint: older events change nothing
-    last_position   BIGINT  NOT NULL                   -- global position of that event
+    last_position   BIGINT  NOT NULL,                  -- global position of that event
+    state           JSON    NOT NULL                   -- the folded OrderState: the row comes from it
 );
 
 -- One index per search the query side offers; each ends with the sort key.
@@ -40,10 +41,37 @@ CREATE TABLE IF NOT EXISTS order_summary_skus (
 );
 -- --8<-- [end:order_summary_skus]
 
--- --8<-- [start:projection_checkpoint]
--- How far the projector has read the store, written in the same transaction as the rows.
-CREATE TABLE IF NOT EXISTS projection_checkpoint (
-    projection TEXT    PRIMARY KEY,
-    position   BIGINT  NOT NULL                        -- the highest global position applied
+-- --8<-- [start:tracking]
+-- Where each subscriber resumes: the highest global position it has handled, written in the
+-- same transaction as its effects (a tracking record). One row per subscriber.
+CREATE TABLE IF NOT EXISTS tracking (
+    subscriber TEXT    PRIMARY KEY,
+    position   BIGINT  NOT NULL                        -- the highest global position handled
 );
--- --8<-- [end:projection_checkpoint]
+-- --8<-- [end:tracking]
+
+-- --8<-- [start:parked_events]
+-- Events a subscriber could not apply, and the later events of the same order, which wait
+-- behind them (so each order is applied in version order). `orders redrive` retries them.
+CREATE TABLE IF NOT EXISTS parked_events (
+    subscriber TEXT    NOT NULL,
+    position   BIGINT  NOT NULL,                       -- the event's global position
+    event_id   TEXT    NOT NULL,
+    order_id   TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    error      TEXT    NOT NULL,                     -- why it was parked (the first event: the cause)
+    parked_at  TEXT    NOT NULL,
+    PRIMARY KEY (subscriber, position)
+);
+CREATE INDEX IF NOT EXISTS parked_events_by_order ON parked_events (subscriber, order_id);
+-- --8<-- [end:parked_events]
+
+-- --8<-- [start:notifications]
+-- The shipping notifier's effects: one message per OrderShipped event id, sent once.
+CREATE TABLE IF NOT EXISTS notifications (
+    event_id TEXT    PRIMARY KEY,
+    position BIGINT  NOT NULL,                         -- the event's global position
+    order_id TEXT    NOT NULL,
+    message  TEXT    NOT NULL
+);
+-- --8<-- [end:notifications]

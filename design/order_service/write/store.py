@@ -238,6 +238,7 @@ class EventStore:
                     if self._already_stored(events):  # a retried request: its events are in
                         return events[-1]["version"]
                     raise ConcurrencyError(order_id, expected_version, actual)
+                self.db.lock_positions(self.conn)  # PostgreSQL: commits in position order
                 self.conn.executemany(
                     f"INSERT INTO order_events ({EVENT_COLUMNS}, recorded_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
