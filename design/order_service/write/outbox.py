@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from order_service.bus.in_process import Publisher
 from order_service.write.store import EventStore
@@ -25,11 +24,12 @@ log = logging.getLogger(__name__)
 class Relay:
     """Publish unsent outbox rows.
 
-    On PostgreSQL several relays may run over one outbox: each run claims its rows
-    (`FOR UPDATE SKIP LOCKED`, row locks only: appends do not wait), so an order's events are
-    published in version order and not twice by runs that commit. On SQLite a claim would be
-    the database's one write lock, held while publishing; so there the relay reads its rows
-    without a lock, publishes, and marks them in a short transaction (run one relay per file).
+    Several relays may run over one outbox: each run claims its rows in one transaction
+    (SQLite lets one writer in at a time; PostgreSQL skips rows another relay holds with
+    `FOR UPDATE SKIP LOCKED`, row locks that appends never wait for), so no row is published
+    twice by runs that commit, and an order's events are published in version order. On
+    SQLite the claim is the file's write lock: the embedded bus's publish only wakes the
+    subscriptions, so commands wait microseconds; a broker's publish would hold them longer.
     """
 
     def __init__(
@@ -50,24 +50,21 @@ class Relay:
         A `publish` that raises stops the run: that event stays unsent, and the events
         published before it are marked sent.
         """
-        store = self.store
-        if not store.db.concurrent_writers:
-            return self._publish(store.unsent(limit=limit))
-        with store.transaction():  # PostgreSQL: the claim lasts until the commit
-            return self._publish(store.unsent(limit=limit))
-
-    def _publish(self, rows: list[tuple[int, Mapping[str, Any]]]) -> int:
-        published: list[int] = []
-        try:
-            for position, event in rows:
-                self.publisher.publish(event, position)
-                published.append(position)
-        finally:  # marked after the publish: a crash before this means one more delivery
-            if published:
-                with self.store.transaction():
-                    for position in published:
-                        self.store.mark_sent(position, self.clock())
-        return len(published)
+        failure: Exception | None = None
+        published = 0
+        with self.store.transaction():  # the claim on the rows lasts until the commit
+            for position, event in self.store.unsent(limit=limit):
+                try:
+                    self.publisher.publish(event, position)
+                except Exception as error:  # raised after the rows before it are committed
+                    failure = error
+                    break
+                # Marked after the publish returned: a crash in between means one more publish.
+                self.store.mark_sent(position, self.clock())
+                published += 1
+        if failure is not None:
+            raise failure
+        return published
 
     # --8<-- [end:run_once]
 
