@@ -13,14 +13,21 @@ from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from order_service.bus.in_process import Bus
-from order_service.bus.subscription import Status, Subscription, SubscriptionWorker, statuses
+from order_service.bus.subscription import (
+    Status,
+    Subscriber,
+    Subscription,
+    SubscriptionWorker,
+    read_status,
+)
 from order_service.infra.clock import new_id as new_uuid
 from order_service.infra.clock import utc_now
 from order_service.infra.database import Backend, open_backend
 from order_service.model.events import canonical_event
-from order_service.read.notifications import ShippingNotifier
+from order_service.read.notifications import NOTIFIER, ShippingNotifier
 from order_service.read.projections import OrderSummaryProjector, rebuild
 from order_service.read.queries import OrderQueries
 from order_service.read.read_model import open_read_model
@@ -70,9 +77,11 @@ class OrderService:
     relay: Relay
     """Has its own connection to the write database, so a worker thread can own it."""
     projector: OrderSummaryProjector
-    notifier: ShippingNotifier
     subscriptions: dict[str, Subscription]
     """One per subscriber, each with its own connections: the projector's, the notifier's."""
+    subscriber_dbs: dict[str, Backend]
+    """Each subscriber's own database: the read database for the projector, a sibling of the
+    write database for any other (`orders.shipping_notifier.db`, `orders_shipping_notifier`)."""
     queries: OrderQueries
     """Read-only connection to the read database."""
 
@@ -84,9 +93,42 @@ class OrderService:
         """Let every subscriber handle every event stored now, in this thread; return how many."""
         return sum(subscription.catch_up() for subscription in self.subscriptions.values())
 
+    @property
+    def notifier(self) -> ShippingNotifier:
+        """The shipping notifier (a subscriber with its own database)."""
+        notifier: ShippingNotifier = self.subscriptions[NOTIFIER].subscriber  # type: ignore[assignment]
+        return notifier
+
+    def add_subscriber(self, make: Callable[[Any], Subscriber], name: str) -> Subscriber:
+        """Subscribe `make(conn)`, named `name`, over its own database; returns it.
+
+        The database is a sibling of the write database, so on SQLite the subscriber's
+        transactions hold no other subscriber's write lock.
+        """
+        db = self.write_db.sibling(name)
+        subscriber = make(db.connect())
+        self._subscribe(subscriber, db)
+        return subscriber
+
+    def _subscribe(self, subscriber: Subscriber, db: Backend) -> None:
+        store = EventStore(self.write_db, clock=self.clock)  # the subscription's own reader
+        self.subscriptions[subscriber.name] = Subscription(store, subscriber, clock=self.clock)
+        self.subscriber_dbs[subscriber.name] = db
+
     def status(self, workers: Mapping[str, str] | None = None) -> list[Status]:
-        """Each subscriber's position, lag and parked events (this thread's connections)."""
-        return statuses(self.queries.conn, self.store.head(), workers or {})
+        """Each subscriber's position, lag and parked events; any thread may call it.
+
+        It reads through connections of its own, opened and closed here.
+        """
+        with closing(self.write_db.connect(read_only=True)) as conn:
+            (head,) = conn.execute("SELECT COALESCE(MAX(position), 0) FROM order_events").fetchone()
+        found = []
+        for name, db in self.subscriber_dbs.items():
+            with closing(db.connect(read_only=True)) as conn:
+                found.append(
+                    read_status(conn, name, head, (workers or {}).get(name, "not started"))
+                )
+        return found
 
     def replay(self) -> int:
         """Rebuild the read model from the event store; no subscriber runs, no side effect."""
@@ -184,14 +226,9 @@ def bootstrap(
     write_db = open_backend(write_db)
     read_db = read_db_for(write_db) if read_db is None else open_backend(read_db)
     projector = OrderSummaryProjector(open_read_model(read_db))  # creates the read model first
-    notifier = ShippingNotifier(open_read_model(read_db))
     session = _session(write_db, read_db, clock, new_id, snapshot_every)
     bus = Bus()
-    subscriptions = {
-        subscriber.name: Subscription(EventStore(write_db, clock=clock), subscriber, clock=clock)
-        for subscriber in (projector, notifier)
-    }
-    return OrderService(
+    service = OrderService(
         write_db=write_db,
         read_db=read_db,
         clock=clock,
@@ -202,7 +239,10 @@ def bootstrap(
         bus=bus,
         relay=Relay(EventStore(write_db, clock=clock), bus, clock=clock),
         projector=projector,
-        notifier=notifier,
-        subscriptions=subscriptions,
+        subscriptions={},
+        subscriber_dbs={},
         queries=session.queries,
     )
+    service._subscribe(projector, read_db)
+    service.add_subscriber(ShippingNotifier, NOTIFIER)
+    return service

@@ -62,12 +62,12 @@ class Status:
     """How many positions the subscriber is behind the store's head."""
     parked: tuple[Parked, ...]
     worker: str
-    """`running`, `stopped`, `not started`, or `died: <error>`."""
+    """`running`, `failing: <error>`, `stopped` or `not started`."""
 
     @property
     def healthy(self) -> bool:
-        """True unless events are parked or the worker died."""
-        return not self.parked and not self.worker.startswith("died")
+        """True unless events are parked or the worker is failing."""
+        return not self.parked and not self.worker.startswith("failing")
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON: the parked events as objects."""
@@ -88,6 +88,7 @@ class Tracking:
         self.name = name
         self.conn = conn
         self.db = backend_of(conn)
+        self.db.create(conn, "subscription")  # subscription.sql: tracking, parked_events
         with self.db.transaction(conn):
             conn.execute(
                 "INSERT INTO tracking (subscriber, position) VALUES (?, 0) "
@@ -146,29 +147,21 @@ class Tracking:
         return tuple(Parked(*row) for row in rows)
 
 
-def statuses(conn: Any, head: int, workers: Mapping[str, str]) -> list[Status]:
-    """Every subscriber tracked in the database of `conn` (any connection to it, read-only too).
+def read_status(conn: Any, name: str, head: int, worker: str = "not started") -> Status:
+    """Subscriber `name`'s status, read through `conn` (any connection to its database).
 
-    `head` is the store's last position; `workers` maps a subscriber to its worker's state
-    (one missing: `not started`, as in `orders status`, which runs none).
+    `head` is the store's last position; `worker` its worker's state.
     """
-    positions = conn.execute("SELECT subscriber, position FROM tracking ORDER BY 1").fetchall()
-    parked: dict[str, list[Parked]] = {}
-    for row in conn.execute(
+    found = conn.execute("SELECT position FROM tracking WHERE subscriber = ?", (name,)).fetchone()
+    position = 0 if found is None else found[0]
+    parked = conn.execute(
         "SELECT subscriber, position, event_id, order_id, version, error, parked_at "
-        "FROM parked_events ORDER BY position"
-    ):
-        parked.setdefault(row[0], []).append(Parked(*row))
-    return [
-        Status(
-            name,
-            position,
-            max(head - position, 0),
-            tuple(parked.get(name, ())),
-            workers.get(name, "not started"),
-        )
-        for name, position in positions
-    ]
+        "FROM parked_events WHERE subscriber = ? ORDER BY position",
+        (name,),
+    ).fetchall()
+    return Status(
+        name, position, max(head - position, 0), tuple(Parked(*r) for r in parked), worker
+    )
 
 
 def _apply(subscriber: Subscriber, event: Mapping[str, Any], position: int) -> str | None:
@@ -280,9 +273,12 @@ class Subscription:
 class SubscriptionWorker:
     """Run a subscription in its own thread until stopped, waking when the bus publishes.
 
-    A failure outside an event (the subscriber's database gone) ends the thread: it is logged at
-    once and shown by `status()` as `died: ...`; the other workers go on.
+    A failure outside an event (its database unreachable or locked too long) is logged at once
+    and shown by `state` as `failing: ...`; the worker retries, waiting longer each time (up to
+    `MAX_BACKOFF` seconds), and the other workers go on.
     """
+
+    MAX_BACKOFF = 5.0
 
     def __init__(self, subscription: Subscription, *, interval: float = 0.05) -> None:
         self.subscription = subscription
@@ -304,29 +300,34 @@ class SubscriptionWorker:
         self._wake.set()
 
     def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                self._wake.clear()
-                if self.subscription.run_once() == 0:
-                    self._wake.wait(self.interval)
-        except BaseException as error:
-            self.error = error
-            log.error(
-                "subscription worker %s died: %s: %s",
-                self.subscription.name, type(error).__name__, error,
-            )  # fmt: skip
+        backoff = self.interval
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                handled = self.subscription.run_once()
+            except Exception as error:  # the subscriber's database, not an event: retried
+                self.error = error
+                log.error(
+                    "subscription %s failed, retrying in %.2f s: %s: %s",
+                    self.subscription.name, backoff, type(error).__name__, error,
+                )  # fmt: skip
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.MAX_BACKOFF)
+                continue
+            self.error, backoff = None, self.interval
+            if handled == 0:
+                self._wake.wait(self.interval)
 
     @property
     def state(self) -> str:
-        """`running`, `stopped`, `not started` or `died: <error>`."""
-        if self.error is not None:
-            return f"died: {type(self.error).__name__}: {self.error}"
+        """`running`, `failing: <error>`, `stopped` or `not started`."""
         if self._thread.is_alive():
-            return "running"
+            error = self.error
+            return "running" if error is None else f"failing: {type(error).__name__}: {error}"
         return "stopped" if self._stop.is_set() else "not started"
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread (its death was logged when it happened)."""
+        """Stop the thread."""
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout)

@@ -72,7 +72,9 @@ def backend_of(conn: Any) -> Backend:
     return backend
 
 
-DDL_FOLDERS = {"event_store": "write", "read_model": "read"}
+DDL_FOLDERS = {
+    "event_store": "write", "read_model": "read", "subscription": "bus", "notifications": "read",
+}  # fmt: skip
 """Where each schema's DDL files live: in the folder of the box that owns its tables."""
 
 

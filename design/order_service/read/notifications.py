@@ -1,15 +1,17 @@
 """A side effect: tell the customer their order shipped (a subscriber, see `bus.subscription`).
 
-It stands in for an e-mail gateway: each message is a row of `notifications`, keyed by the
-event id and written in the same transaction as the notifier's tracking position, so a message
-is sent once however often the event is read. A replay rebuilds the read model without the
-subscribers, so no customer hears twice about an old parcel.
+It stands in for an e-mail gateway: each message is a row of `notifications` in the notifier's
+own database, keyed by the event id and written in the same transaction as the notifier's
+tracking record, so a message is sent once however often the event is read. A replay rebuilds
+the read model without the subscribers, so no customer hears twice about an old parcel.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from order_service.infra.database import backend_of
 
 NOTIFIER = "shipping_notifier"
 """The notifier's name in `tracking` and `parked_events`."""
@@ -21,7 +23,9 @@ class ShippingNotifier:
     name = NOTIFIER
 
     def __init__(self, conn: Any) -> None:
+        """`conn`: the notifier's own database (`notifications.sql` is created there)."""
         self.conn = conn
+        backend_of(conn).create(conn, "notifications")
 
     def apply(self, event: Mapping[str, Any], position: int) -> None:
         """Send the message for a shipped order; anything else is ignored."""

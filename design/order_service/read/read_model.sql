@@ -1,6 +1,7 @@
 -- The read model of the Order Service: one denormalised row per order, shaped for the queries.
 -- This file is the single source of the DDL: the projector runs it, the site includes it.
--- Everything here can be dropped and rebuilt from order_events (`orders replay`).
+-- Everything here can be dropped and rebuilt from order_events (`orders replay`). The
+-- projector's tracking record and parked events live beside it (bus/subscription.sql).
 
 -- --8<-- [start:order_summary]
 CREATE TABLE IF NOT EXISTS order_summary (
@@ -41,38 +42,3 @@ CREATE TABLE IF NOT EXISTS order_summary_skus (
     PRIMARY KEY (sku, order_id)
 ) WITHOUT ROWID;
 -- --8<-- [end:order_summary_skus]
-
--- --8<-- [start:tracking]
--- Where each subscriber resumes: the highest global position it has handled, written in the
--- same transaction as its effects (a tracking record). One row per subscriber.
-CREATE TABLE IF NOT EXISTS tracking (
-    subscriber TEXT    PRIMARY KEY,
-    position   INTEGER NOT NULL                        -- the highest global position handled
-);
--- --8<-- [end:tracking]
-
--- --8<-- [start:parked_events]
--- Events a subscriber could not apply, and the later events of the same order, which wait
--- behind them (so each order is applied in version order). `orders redrive` retries them.
-CREATE TABLE IF NOT EXISTS parked_events (
-    subscriber TEXT    NOT NULL,
-    position   INTEGER NOT NULL,                       -- the event's global position
-    event_id   TEXT    NOT NULL,
-    order_id   TEXT    NOT NULL,
-    version    INTEGER NOT NULL,
-    error      TEXT    NOT NULL,                     -- why it was parked (the first event: the cause)
-    parked_at  TEXT    NOT NULL,
-    PRIMARY KEY (subscriber, position)
-);
-CREATE INDEX IF NOT EXISTS parked_events_by_order ON parked_events (subscriber, order_id);
--- --8<-- [end:parked_events]
-
--- --8<-- [start:notifications]
--- The shipping notifier's effects: one message per OrderShipped event id, sent once.
-CREATE TABLE IF NOT EXISTS notifications (
-    event_id TEXT    PRIMARY KEY,
-    position INTEGER NOT NULL,                         -- the event's global position
-    order_id TEXT    NOT NULL,
-    message  TEXT    NOT NULL
-);
--- --8<-- [end:notifications]
