@@ -196,6 +196,7 @@ class Subscription:
         self.clock = clock
         self.tracking = Tracking(subscriber.name, subscriber.conn)
 
+    # --8<-- [start:handle]
     def handle(self, event: Mapping[str, Any], position: int) -> bool:
         """Apply one event and record its position in one transaction; False if it was parked."""
         tracking = self.tracking
@@ -216,6 +217,8 @@ class Subscription:
                 self.name, event.get("event_id"), order_id, event.get("version"), position, error,
             )  # fmt: skip
         return error is None
+
+    # --8<-- [end:handle]
 
     def run_once(self, *, limit: int = BATCH) -> int:
         """Handle up to `limit` events after the tracking position; return how many."""
