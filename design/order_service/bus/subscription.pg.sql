@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS parked_events (
     event_id   TEXT    NOT NULL,
     order_id   TEXT    NOT NULL,
     version    INTEGER NOT NULL,
-    error      TEXT    NOT NULL,                     -- why it was parked (the first event: the cause)
+    error      TEXT    NOT NULL,                       -- why it was parked
     parked_at  TEXT    NOT NULL,
     PRIMARY KEY (subscriber, position)
 );

@@ -615,17 +615,17 @@ class SubscriberView(BaseModel):
 
     subscriber: str
     healthy: bool = Field(description="False if it has parked events or its worker is failing.")
-    position: int = Field(description="The last global position it handled (its tracking).")
+    position: int = Field(description="How far it has read the store: the last event it handled.")
     lag: int = Field(description="How many positions it is behind the store's last event.")
     worker: str = Field(description="running, failing: <error>, stopped or not started.")
     parked: list[ParkedView]
 
 
 class Health(BaseModel):
-    """The outbox relay and every subscriber; HTTP 503 when any is not healthy."""
+    """The publishing worker and every subscriber; HTTP 503 when any is not healthy."""
 
     healthy: bool
-    relay: str = Field(description="The outbox relay's worker: running, or died: <error>.")
+    relay: str = Field(description="The publishing worker: running, or died: <error>.")
     subscribers: list[SubscriberView]
 
 

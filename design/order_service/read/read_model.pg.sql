@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS order_summary (
     tracking_number TEXT,
     last_version    INTEGER NOT NULL,                  -- checkpoint: older events change nothing
     last_position   BIGINT  NOT NULL,                  -- global position of that event
-    state           JSON    NOT NULL                   -- the folded OrderState: the row comes from it
+    -- the order's folded OrderState (JSON): every column above is read off it
+    state           JSON    NOT NULL
 );
 
 -- One index per search the query side offers; each ends with the sort key.

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS order_summary (
     tracking_number TEXT,
     last_version    INTEGER NOT NULL,                  -- checkpoint: older events change nothing
     last_position   INTEGER NOT NULL,                  -- global position of that event
-    state           TEXT    NOT NULL CHECK (json_valid(state)) -- the folded OrderState
+    -- the order's folded OrderState (JSON): every column above is read off it
+    state           TEXT    NOT NULL CHECK (json_valid(state))
 );
 
 -- One index per search the query side offers; each ends with the sort key, so a search
