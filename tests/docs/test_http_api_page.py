@@ -82,5 +82,5 @@ def test_the_built_page_renders_every_operation_of_the_document(page_html_path):
         for heading in re.findall(r"<h3 [^>]*>(.*?)</h3>", built, re.S)
     }
     operations = _operations(json.loads(DOCUMENT.read_text(encoding="utf-8")))
-    assert len(operations) == 10  # six commands, two read-model queries, two event-store reads
+    assert operations, "the document declares no operation"
     assert {f"{method} {path}" for method, path in operations} <= headings
