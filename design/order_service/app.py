@@ -1,6 +1,7 @@
 """The composition root: wire the boxes of the diagram into one running Order Service.
 
 `bootstrap` is the only place that knows every part; each part knows only what it is given.
+The HTTP API's per-request connections come from `OrderService.session()`, wired here too.
 Two databases, as in the diagram: the write database (events, outbox, snapshots) and the
 read database (the `order_summary` read model), each a SQLite file (the default) or a schema
 on a PostgreSQL server (`postgresql://...`).
@@ -8,17 +9,25 @@ on a PostgreSQL server (`postgresql://...`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from order_service.bus.in_process import Bus
+from order_service.bus.subscription import (
+    Status,
+    Subscriber,
+    Subscription,
+    SubscriptionWorker,
+    read_status,
+)
 from order_service.infra.clock import new_id as new_uuid
 from order_service.infra.clock import utc_now
 from order_service.infra.database import Backend, open_backend
 from order_service.model.events import canonical_event
-from order_service.read.notifications import ShippingNotifier
+from order_service.read.notifications import NOTIFIER, ShippingNotifier
 from order_service.read.projections import OrderSummaryProjector, rebuild
 from order_service.read.queries import OrderQueries
 from order_service.read.read_model import open_read_model
@@ -36,11 +45,30 @@ def read_db_for(write_db: str | Path | Backend) -> Backend:
 
 
 @dataclass
+class Session:
+    """One connection set for one thread: the store, its command handler, the queries."""
+
+    store: EventStore
+    handle: CommandHandler
+    """Call with a command; returns the version written."""
+    queries: OrderQueries
+    """Read-only connection to the read database."""
+
+    def close(self) -> None:
+        """Close the connections."""
+        self.queries.close()
+        self.store.close()
+
+
+@dataclass
 class OrderService:
-    """The running design: command side, outbox relay, bus, projector, query side."""
+    """The running design: command side, outbox relay, bus, subscriptions, query side."""
 
     write_db: Backend
     read_db: Backend
+    clock: Callable[[], str]
+    new_id: Callable[[], str]
+    snapshot_every: int
     store: EventStore
     """The command handler's connection to the write database."""
     handle: CommandHandler
@@ -49,25 +77,133 @@ class OrderService:
     relay: Relay
     """Has its own connection to the write database, so a worker thread can own it."""
     projector: OrderSummaryProjector
-    notifier: ShippingNotifier
+    subscriptions: dict[str, Subscription]
+    """One per subscriber, each with its own connections: the projector's, the notifier's."""
+    subscriber_dbs: dict[str, Backend]
+    """Each subscriber's own database: the read database for the projector, a sibling of the
+    write database for any other (`orders.shipping_notifier.db`, `orders_shipping_notifier`)."""
     queries: OrderQueries
     """Read-only connection to the read database."""
 
+    def session(self) -> Session:
+        """A new store, command handler and queries, wired as the service's own (one thread)."""
+        return _session(self.write_db, self.read_db, self.clock, self.new_id, self.snapshot_every)
+
+    def catch_up(self) -> int:
+        """Let every subscriber handle every event stored now, in this thread; return how many."""
+        return sum(subscription.catch_up() for subscription in self.subscriptions.values())
+
+    @property
+    def notifier(self) -> ShippingNotifier:
+        """The shipping notifier (a subscriber with its own database)."""
+        notifier: ShippingNotifier = self.subscriptions[NOTIFIER].subscriber  # type: ignore[assignment]
+        return notifier
+
+    def add_subscriber(self, make: Callable[[Any], Subscriber], name: str) -> Subscriber:
+        """Subscribe `make(conn)`, named `name`, over its own database; returns it.
+
+        The database is a sibling of the write database, so on SQLite the subscriber's
+        transactions hold no other subscriber's write lock.
+        """
+        db = self.write_db.sibling(name)
+        subscriber = make(db.connect())
+        self._subscribe(subscriber, db)
+        return subscriber
+
+    def _subscribe(self, subscriber: Subscriber, db: Backend) -> None:
+        store = EventStore(self.write_db, clock=self.clock)  # the subscription's own reader
+        self.subscriptions[subscriber.name] = Subscription(store, subscriber, clock=self.clock)
+        self.subscriber_dbs[subscriber.name] = db
+
+    def status(self, workers: Mapping[str, str] | None = None) -> list[Status]:
+        """Each subscriber's position, lag and parked events; any thread may call it.
+
+        It reads through connections of its own, opened and closed here.
+        """
+        with closing(self.write_db.connect(read_only=True)) as conn:
+            (head,) = conn.execute("SELECT COALESCE(MAX(position), 0) FROM order_events").fetchone()
+        found = []
+        for name, db in self.subscriber_dbs.items():
+            with closing(db.connect(read_only=True)) as conn:
+                found.append(
+                    read_status(conn, name, head, (workers or {}).get(name, "not started"))
+                )
+        return found
+
     def replay(self) -> int:
-        """Rebuild the read model from the event store; no bus, so no side effect fires."""
+        """Rebuild the read model from the event store; no subscriber runs, no side effect."""
         with closing(open_read_model(self.read_db)) as conn:
-            return rebuild(self.store, conn)
+            return rebuild(self.store, conn, clock=self.clock)
 
     def worker(self, *, interval: float = 0.01) -> RelayWorker:
-        """A background relay (use it in a `with` block); do not call `relay` meanwhile."""
+        """A background relay alone (use it in a `with` block); do not call `relay` meanwhile."""
         return RelayWorker(self.relay, interval=interval)
+
+    def workers(self, *, interval: float = 0.01) -> Workers:
+        """The relay and one worker per subscription, each in its own thread (not started)."""
+        return Workers(self, interval=interval)
 
     def close(self) -> None:
         """Close every connection."""
         self.queries.close()
-        self.projector.conn.close()
+        for subscription in self.subscriptions.values():
+            subscription.store.close()
+            subscription.subscriber.conn.close()
         self.relay.store.close()
         self.store.close()
+
+
+class Workers:
+    """The background threads of `orders serve`: the relay, and a worker per subscriber.
+
+    Each fails alone: a worker that dies logs it at once and shows it in `states()`.
+    """
+
+    def __init__(self, service: OrderService, *, interval: float) -> None:
+        self.service = service
+        self.relay = RelayWorker(service.relay, interval=interval)
+        self.subscriptions = {
+            name: SubscriptionWorker(subscription, interval=max(interval, 0.05))
+            for name, subscription in service.subscriptions.items()
+        }
+
+    def start(self) -> Workers:
+        """Start every thread; the bus wakes each subscription worker on a publish."""
+        for name, worker in self.subscriptions.items():
+            self.service.bus.subscribers[name] = worker.wake
+            worker.start()
+        self.relay.start()
+        return self
+
+    def states(self) -> dict[str, str]:
+        """Each worker's state, by subscriber name (the relay as `outbox_relay`)."""
+        states = {name: worker.state for name, worker in self.subscriptions.items()}
+        return {**states, "outbox_relay": self.relay.state}
+
+    def stop(self) -> None:
+        """Stop every thread; the relay's failure, if any, is raised."""
+        for worker in self.subscriptions.values():
+            worker.stop()
+        self.relay.stop()
+
+    def __enter__(self) -> Workers:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _session(
+    write_db: Backend,
+    read_db: Backend,
+    clock: Callable[[], str],
+    new_id: Callable[[], str],
+    snapshot_every: int,
+) -> Session:
+    # Every new event is checked by the event model before it is stored: the boundary.
+    store = EventStore(write_db, clock=clock, validate=canonical_event)
+    handle = CommandHandler(store, new_id=new_id, clock=clock, snapshot_every=snapshot_every)
+    return Session(store, handle, OrderQueries(read_db))
 
 
 def bootstrap(
@@ -89,21 +225,24 @@ def bootstrap(
     """
     write_db = open_backend(write_db)
     read_db = read_db_for(write_db) if read_db is None else open_backend(read_db)
-    # Every new event is checked by the event model before it is stored: the boundary.
-    store = EventStore(write_db, clock=clock, validate=canonical_event)
+    projector = OrderSummaryProjector(open_read_model(read_db))  # creates the read model first
+    session = _session(write_db, read_db, clock, new_id, snapshot_every)
     bus = Bus()
-    projector = OrderSummaryProjector(open_read_model(read_db))
-    notifier = ShippingNotifier()
-    bus.subscribe("order_summary projector", projector)
-    bus.subscribe("shipping notifier", notifier)
-    return OrderService(
+    service = OrderService(
         write_db=write_db,
         read_db=read_db,
-        store=store,
-        handle=CommandHandler(store, new_id=new_id, clock=clock, snapshot_every=snapshot_every),
+        clock=clock,
+        new_id=new_id,
+        snapshot_every=snapshot_every,
+        store=session.store,
+        handle=session.handle,
         bus=bus,
         relay=Relay(EventStore(write_db, clock=clock), bus, clock=clock),
         projector=projector,
-        notifier=notifier,
-        queries=OrderQueries(read_db),
+        subscriptions={},
+        subscriber_dbs={},
+        queries=session.queries,
     )
+    service._subscribe(projector, read_db)
+    service.add_subscriber(ShippingNotifier, NOTIFIER)
+    return service

@@ -105,10 +105,11 @@ def append(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
     return version
 
 
+COLUMNS = (*SUMMARY_COLUMNS, "state")  # `state`: the folded state each row is read off
 INSERT_SUMMARY = (
-    f"INSERT INTO order_summary ({', '.join(SUMMARY_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(SUMMARY_COLUMNS))}) ON CONFLICT (order_id) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in SUMMARY_COLUMNS[1:])
+    f"INSERT INTO order_summary ({', '.join(COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(COLUMNS))}) ON CONFLICT (order_id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[1:])
 )
 INSERT_SKU = "INSERT OR IGNORE INTO order_summary_skus (sku, order_id) VALUES (?, ?)"
 
@@ -118,7 +119,7 @@ Rows = list[tuple[Any, ...]]
 
 def read_model_rows(conn: sqlite3.Connection) -> tuple[Rows, Rows]:
     """The rows of a rebuilt read model (untimed): what the floor writes again."""
-    columns = ", ".join(SUMMARY_COLUMNS)
+    columns = ", ".join(COLUMNS)
     summaries = conn.execute(f"SELECT {columns} FROM order_summary").fetchall()
     skus = conn.execute("SELECT sku, order_id FROM order_summary_skus").fetchall()
     return [tuple(row) for row in summaries], [tuple(row) for row in skus]

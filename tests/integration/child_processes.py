@@ -6,14 +6,17 @@ It lives outside the test modules so that a spawned process can import it cheapl
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from typing import Any
 
 from order_service.app import bootstrap
+from order_service.bus.subscription import Subscription
 from order_service.infra.clock import utc_now
 from order_service.model.commands import AddOrderItem
 from order_service.model.decide import decide
 from order_service.model.events import canonical_event
+from order_service.read.read_model import open_read_model
 from order_service.write.handlers import CommandHandler, load_order
 from order_service.write.store import ConcurrencyError, EventStore
 
@@ -82,13 +85,60 @@ def send_when_released(write_db: str, command: Any, barrier: Any, results: Any) 
         store.close()
 
 
-def crash_after_projecting(write_db: str, command: Any) -> None:
-    """Handle `command`, run the relay, and die (os._exit) right after the projector commits.
+def crash_after_publishing(write_db: str, command: Any) -> None:
+    """Handle `command`, project and publish it, and die (os._exit) before marking it sent."""
 
-    The outbox row is then projected but not marked sent: the process is gone before that.
-    """
+    class DieAfterPublishing:
+        def publish(self, event: Any, position: int) -> None:
+            os._exit(17)
+
     service = bootstrap(write_db, clock=lambda: "2026-11-02T09:15:00Z")
-    service.bus.subscribe("kill", lambda event, position: os._exit(17))
     service.handle(command)
+    service.catch_up()
+    service.relay.publisher = DieAfterPublishing()
     service.relay.run_once()
     raise AssertionError("the process should have died in the relay")
+
+
+AUDIT_TABLE = (
+    "CREATE TABLE IF NOT EXISTS audit (position BIGINT PRIMARY KEY, event_id TEXT NOT NULL)"
+)
+
+
+class Audit:
+    """A subscriber that writes one row per event, keyed by position: a second apply fails."""
+
+    name = "audit"
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def apply(self, event: Any, position: int) -> None:
+        self.conn.execute(
+            "INSERT INTO audit (position, event_id) VALUES (?, ?)", (position, event["event_id"])
+        )
+
+
+def subscribe_until_killed(write_db: str, name: str, kill_at: int, inside: Any) -> None:
+    """Run subscriber `name` (`audit` or `order_summary`) over the store in one batch; inside
+    the event at `kill_at`, after its writes, set `inside` and wait to be killed (SIGKILL)."""
+    service = bootstrap(write_db, clock=lambda: "2026-11-02T09:15:00Z")
+    if name == "audit":
+        subscription = Subscription(
+            EventStore(write_db, clock=service.clock),
+            Audit(open_read_model(service.read_db)),
+            clock=service.clock,
+        )
+    else:
+        subscription = service.subscriptions[name]
+    apply = subscription.subscriber.apply
+
+    def apply_then_hang(event: Any, position: int) -> None:
+        apply(event, position)
+        if position == kill_at:
+            inside.set()
+            time.sleep(600)  # mid-batch, mid-transaction: the parent kills the process here
+
+    subscription.subscriber.apply = apply_then_hang
+    subscription.run_once()
+    raise AssertionError("the process should have been killed inside its batch")

@@ -45,6 +45,7 @@ def test_orders_demo_tells_the_same_story_on_postgresql_as_on_sqlite(postgres_se
     assert on_postgresql[1] == (
         on_sqlite[1]
         .replace("orders.read.db", f"schema {schema}_read")
+        .replace("orders.shipping_notifier.db", f"schema {schema}_shipping_notifier")
         .replace("orders.replay.db", f"schema {schema}_replay")
         .replace("orders.db", f"schema {schema}")
     )

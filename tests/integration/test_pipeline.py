@@ -17,8 +17,7 @@ from command_builders import (
 )
 from order_service.app import bootstrap
 from order_service.model.commands import RefundOrder
-from order_service.read import projections
-from order_service.read.projections import ProjectionError, contents
+from order_service.read.projections import contents
 from order_service.read.queries import QueryError
 from order_service.write.store import ConcurrencyError
 
@@ -30,6 +29,8 @@ def test_a_command_returns_the_version_it_wrote_and_the_read_model_lags_until_th
     assert service.queries.get("1001") is None  # the event is committed, not yet projected
     assert service.relay.pending() == 1
     assert service.relay.run_once() == 1
+    assert service.queries.get("1001") is None  # publishing ran no subscriber
+    service.catch_up()
     summary = service.queries.get("1001")
     assert (summary.status, summary.last_version, summary.total_amount) == ("placed", 1, "79.99")
     assert service.relay.pending() == 0
@@ -41,7 +42,7 @@ def test_the_summary_follows_an_order_through_its_whole_life(service):
     service.handle(pay("1001", "129.97"))
     service.handle(ship("1001"))
     service.handle(deliver("1001"))
-    assert service.relay.run_once() == 5
+    assert service.catch_up() == 2 * 5  # two subscribers, five events each
     summary = service.queries.get("1001")
     assert summary.status == "delivered"
     assert (summary.total_amount, summary.currency, summary.item_count) == ("129.97", "EUR", 3)
@@ -76,7 +77,7 @@ def test_a_rejected_command_appends_nothing_and_publishes_nothing(service):
 
 def test_the_query_side_cannot_write_the_read_model(service):
     service.handle(place("1001"))
-    service.relay.run_once()
+    service.catch_up()
     # SQLite: "attempt to write a readonly database"; PostgreSQL: "in a read-only transaction".
     with pytest.raises(service.read_db.Error, match=r"readonly|read-only"):
         service.queries.conn.execute("DELETE FROM order_summary")
@@ -104,7 +105,7 @@ def fill_catalogue(service):
     service.handle(ship("1001"))
     service.handle(cancel("1002"))
     service.handle(pay("1004", "24.99"))
-    service.relay.run_once()
+    service.catch_up()
     return service.queries
 
 
@@ -223,7 +224,7 @@ def test_every_search_is_backed_by_an_index_on_postgresql(
 
 
 def test_read_your_writes_waits_until_the_worker_has_projected_the_version(service):
-    with service.worker():
+    with service.workers():
         version = service.handle(place("1001"))
         result = service.queries.wait_for("1001", version, timeout=10)
     assert result.reached
@@ -240,60 +241,51 @@ def test_read_your_writes_times_out_with_a_clear_result_when_nothing_projects(se
     assert "waiting for version 1: timed out" in str(result)
 
 
-def test_a_projection_failure_surfaces_and_the_event_stays_unsent(service):
-    service.handle(place("1001"))
-    service.relay.run_once()
-    # A read model that lost version 1 (say, restored from an old backup) sees a gap at 2.
-    service.projector.conn.execute("UPDATE order_summary SET last_version = 0")
-    service.handle(pay("1001"))
-    before = contents(service.projector.conn)
-    with pytest.raises(ProjectionError, match="has version 2, the read model expects 1"):
-        service.relay.run_once()
-    assert service.relay.pending() == 1
-    assert contents(service.projector.conn) == before  # nothing of version 2 was applied
-
-
-def test_a_projection_that_fails_after_writing_the_row_leaves_the_read_model_as_it_was(
+def test_a_subscriber_that_fails_outside_an_event_leaves_its_rows_and_position_as_they_were(
     service, monkeypatch
 ):
     service.handle(place("1001"))
-    service.relay.run_once()
+    service.catch_up()
     service.handle(pay("1001"))
     before = contents(service.projector.conn)
-    # The summary row is written, then the checkpoint write fails: one transaction, so neither.
+    # The summary row is written, then the position's write fails: one transaction, so neither.
+    subscription = service.subscriptions["order_summary"]
     monkeypatch.setattr(
-        projections,
-        "_SAVE_CHECKPOINT",
-        "INSERT INTO projection_checkpoint (projection, position, disk_full) VALUES (?, ?, 1)",
+        subscription.tracking,
+        "advance",
+        lambda position: subscription.tracking.conn.execute("UPDATE tracking SET disk_full = 1"),
     )
     with pytest.raises(service.read_db.Error, match="disk_full"):
-        service.relay.run_once()
+        subscription.run_once()
     assert contents(service.projector.conn) == before
     assert service.queries.get("1001").status == "placed"
-    assert service.relay.pending() == 1
 
 
-def test_a_worker_stopped_by_a_failure_raises_it_when_stopped(service):
-    def broken(event, position):
-        raise RuntimeError("the search cluster is down")
+def test_a_relay_stopped_by_a_failure_says_so_at_once_and_raises_it_when_stopped(service, caplog):
+    class Broken:
+        def publish(self, event, position):
+            raise RuntimeError("the broker is down")
 
-    service.bus.subscribe("broken", broken)
+    service.relay.publisher = Broken()
     worker = service.worker().start()
     service.handle(place("1001"))
     assert worker.join(timeout=30)  # the worker ends on its first failure
-    with pytest.raises(RuntimeError, match="the search cluster is down"):
+    assert worker.state == "died: RuntimeError: the broker is down"
+    assert "outbox relay died: RuntimeError: the broker is down" in caplog.text
+    with pytest.raises(RuntimeError, match="the broker is down"):
         worker.stop()
     assert service.relay.pending() == 1
 
 
-def test_the_shipping_notifier_sends_one_message_per_shipped_order_even_if_redelivered(service):
+def test_the_shipping_notifier_sends_one_message_per_shipped_order_even_if_read_again(service):
     service.handle(place("1001"))
     service.handle(pay("1001"))
     service.handle(ship("1001"))
-    service.relay.run_once()
-    service.relay.store.conn.execute("UPDATE outbox SET sent_at = NULL")  # redeliver everything
-    assert service.relay.run_once() == 3
-    assert service.notifier.sent == [
+    service.catch_up()
+    notifier = service.subscriptions["shipping_notifier"]
+    notifier.subscriber.conn.execute("UPDATE tracking SET position = 0")  # read everything again
+    assert notifier.catch_up() == 3
+    assert service.notifier.sent() == [
         "order 1001 shipped with DHL, tracking number JD014600006281230704"
     ]
 

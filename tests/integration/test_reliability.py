@@ -6,21 +6,25 @@ Every wait is bounded (a timeout), and nothing asserts on elapsed time.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import re
+import signal
 import sqlite3
 import threading
 import uuid
 from contextlib import closing
 
 import pytest
-from child_processes import crash_after_projecting, race
+from child_processes import AUDIT_TABLE, Audit, crash_after_publishing, race, subscribe_until_killed
 from command_builders import add, cancel, deliver, line, pay, place, ship
 from failing_writes import fail_inserts, stop_failing_inserts
 from order_service.app import bootstrap
+from order_service.bus.subscription import Subscription
 from order_service.model.commands import InvalidCommand, parse_command
 from order_service.read.projections import contents
 from order_service.read.read_model import open_read_model
+from order_service.write.store import EventStore
 
 TIMEOUT = 120  # seconds; a bound on every join and queue read, not an expectation
 
@@ -40,7 +44,7 @@ def check_race(service, results, writers):
     assert sorted(added) == sorted(f"PART-{writer}" for writer in range(writers))
     assert len({event["event_id"] for event in events}) == writers + 1
     assert sorted(version for *_, version in results) == list(range(2, writers + 2))
-    service.relay.run_once()
+    service.catch_up()
     assert service.queries.get("1001").item_count == 1 + writers
 
 
@@ -97,8 +101,8 @@ STORY = [
 CRASH_AT = 3  # the PayOrder
 
 
-class SimulatedCrash(Exception):
-    """The process dies here."""
+class SimulatedCrash(BaseException):
+    """The process dies here (not an `Exception`: nothing may take it for a poison event)."""
 
 
 def open_service(db):
@@ -121,18 +125,25 @@ def crash(service, command, step):
     service.handle(command)
     if step == "after the commit, before the relay publishes":
         return True
-    if step == "in the projection, before its commit":
-        fail_inserts(service.projector.conn, "projection_checkpoint", "simulated crash")
-        with pytest.raises(service.read_db.IntegrityError, match="simulated crash"):
-            service.relay.run_once()
-        stop_failing_inserts(service.projector.conn, "projection_checkpoint")
-        return True
-    if step == "after the projection, before the outbox row is marked sent":
+    if step == "in the projection, after its writes, before its commit":
+        apply = service.projector.apply
 
-        def die(event, position):
+        def die_after_writing(event, position):
+            apply(event, position)
             raise SimulatedCrash
 
-        service.bus.subscribe("crash", die)
+        service.projector.apply = die_after_writing
+        with pytest.raises(SimulatedCrash):
+            service.catch_up()
+        return True
+    if step == "after the publish, before the outbox row is marked sent":
+
+        class DieAfterPublishing:
+            def publish(self, event, position):
+                raise SimulatedCrash
+
+        service.catch_up()
+        service.relay.publisher = DieAfterPublishing()
         with pytest.raises(SimulatedCrash):
             service.relay.run_once()
         return True
@@ -152,7 +163,9 @@ def run_story(db, step=None):
         else:
             service.handle(command)
         service.relay.run_once()
+        service.catch_up()
     service.relay.run_once()
+    service.catch_up()
     events = [(e["order_id"], e["version"], e["event_type"], e["data"]) for _, e in
               service.store.read_all()]  # fmt: skip
     with closing(open_read_model(service.read_db)) as conn:
@@ -169,13 +182,13 @@ def run_without_crash(new_db):
 
 
 def without_positions(read_model):
-    """The read model less its global positions (the last column of a summary, the checkpoint).
+    """The read model less its global positions (`last_position` of a summary, the tracking).
 
     On PostgreSQL a rolled-back append still consumes its identity positions, so a crashed
     run's events sit at other positions than a clean run's; their orders and versions match.
     """
     return {
-        "order_summary": [row[:-1] for row in read_model["order_summary"]],
+        "order_summary": [row[:-2] + row[-1:] for row in read_model["order_summary"]],
         "order_summary_skus": read_model["order_summary_skus"],
     }
 
@@ -186,8 +199,8 @@ def without_positions(read_model):
     [
         "in the append, before its commit",
         "after the commit, before the relay publishes",
-        "in the projection, before its commit",
-        "after the projection, before the outbox row is marked sent",
+        "in the projection, after its writes, before its commit",
+        "after the publish, before the outbox row is marked sent",
     ],
 )
 def test_a_crash_at_each_step_between_append_and_projection_converges_after_restart(
@@ -203,26 +216,72 @@ def test_a_crash_at_each_step_between_append_and_projection_converges_after_rest
 
 
 @pytest.mark.fault
-def test_a_process_killed_after_projecting_but_before_marking_sent_converges_on_restart(
+def test_a_relay_killed_after_publishing_but_before_marking_sent_publishes_again_harmlessly(
     new_db,
 ):
     db = new_db()
     with closing(open_service(db)) as service:
         pass  # creates both databases
     context = multiprocessing.get_context("spawn")
-    child = context.Process(target=crash_after_projecting, args=(str(db), STORY[0]))
+    child = context.Process(target=crash_after_publishing, args=(str(db), STORY[0]))
     child.start()
     child.join(TIMEOUT)
-    assert child.exitcode == 17  # died inside the relay, after the projector's commit
+    assert child.exitcode == 17  # died inside the relay, after the publish
     service = open_service(db)
     try:
         assert service.relay.pending() == 1  # not marked sent
         assert service.queries.get("1001").last_version == 1  # but projected
         before = contents(service.projector.conn)
-        assert service.relay.run_once() == 1  # delivered again
+        assert service.relay.run_once() == 1  # published again
+        assert service.catch_up() == 0  # and the subscribers have nothing new to read
         assert contents(service.projector.conn) == before
         assert service.relay.pending() == 0
     finally:
+        service.close()
+
+
+@pytest.mark.parametrize("subscriber", ["audit", "order_summary"])
+def test_a_subscriber_process_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
+    new_db, run_without_crash, subscriber
+):
+    db = new_db()
+    service = open_service(db)
+    for command in STORY:
+        service.handle(command)
+    service.projector.conn.execute(AUDIT_TABLE)
+    kill_at = 4  # positions 1-3 are committed in the batch; 4 is written, not committed
+    context = multiprocessing.get_context("spawn")
+    inside = context.Event()
+    child = context.Process(
+        target=subscribe_until_killed, args=(str(db), subscriber, kill_at, inside)
+    )
+    child.start()
+    try:
+        assert inside.wait(TIMEOUT), "the child never reached the event it dies in"
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(TIMEOUT)
+        assert child.exitcode == -signal.SIGKILL
+        audit = Subscription(
+            EventStore(db, clock=service.clock), Audit(open_read_model(service.read_db)),
+            clock=service.clock,
+        )  # fmt: skip
+        subscription = audit if subscriber == "audit" else service.subscriptions[subscriber]
+        assert subscription.tracking.position() == kill_at - 1  # where the child's commits ended
+        assert subscription.catch_up() == len(STORY) - (kill_at - 1)  # resumes after them
+        assert subscription.tracking.parked() == ()  # a second INSERT of a position would park
+        positions = [p for p, _ in service.store.read_all()]
+        if subscriber == "audit":
+            rows = audit.subscriber.conn.execute("SELECT position FROM audit ORDER BY 1")
+            assert [row[0] for row in rows] == positions  # each once
+            audit.store.close()
+            audit.subscriber.conn.close()
+        else:
+            with closing(open_read_model(service.read_db)) as conn:
+                projected = contents(conn)
+            assert projected["order_summary"] == run_without_crash[1]["order_summary"]
+    finally:
+        if child.is_alive():
+            child.kill()
         service.close()
 
 
@@ -231,16 +290,16 @@ def test_a_process_killed_after_projecting_but_before_marking_sent_converges_on_
 
 def test_every_event_delivered_twice_gives_the_same_read_model(new_db, run_without_crash):
     service = open_service(new_db())
-    projector = service.bus.subscribers["order_summary projector"]
+    apply = service.projector.apply
 
     def twice(event, position):
-        projector(event, position)
-        projector(event, position)
+        apply(event, position)
+        apply(event, position)
 
-    service.bus.subscribers["order_summary projector"] = twice
+    service.projector.apply = twice
     for command in STORY:
         service.handle(command)
-        service.relay.run_once()
+        service.catch_up()
     assert contents(service.projector.conn) == run_without_crash[1]
     service.close()
 
@@ -250,8 +309,11 @@ def test_the_whole_outbox_published_again_changes_nothing(new_db, run_without_cr
     for command in STORY:
         service.handle(command)
     assert service.relay.run_once() == len(run_without_crash[0])
+    service.catch_up()
     service.relay.store.conn.execute("UPDATE outbox SET sent_at = NULL")
+    service.projector.conn.execute("UPDATE tracking SET position = 0")  # read again from the start
     assert service.relay.run_once() == len(run_without_crash[0])
+    service.catch_up()
     assert contents(service.projector.conn) == run_without_crash[1]
     service.close()
 

@@ -1,9 +1,10 @@
-"""What only a server database shows: relays in parallel, and the late-commit gap.
+"""What only a server database shows: relays in parallel, and positions committed in order.
 
 SQLite lets one writer in at a time, so its positions commit in order and one relay runs at
-a time. PostgreSQL lets writers of different orders commit at once: a position taken first
-can commit last, and relays really run side by side. (Racing writers of one order run on
-both backends in test_reliability.py.)
+a time. PostgreSQL lets writers of different orders work at once; they take their positions
+one after the other, so a reader after its position never steps over a late commit, and
+relays really run side by side. (Racing writers of one order run on both backends in
+test_reliability.py.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from contextlib import closing
 import pytest
 from command_builders import TickingClock, add, counting_ids, pay, place
 from order_service.app import bootstrap
-from order_service.bus.in_process import Bus
 from order_service.write.outbox import Relay
 from order_service.write.store import EventStore
 
@@ -31,7 +31,7 @@ def pg_service(postgres_server):
 
 
 class Recorder:
-    """A bus subscriber that records (relay, order, version, position) in delivery order."""
+    """A publisher's log: (relay, order, version, position) in publishing order."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -46,13 +46,24 @@ class Recorder:
         return record
 
 
+class Publisher:
+    """What a relay publishes to (a broker's producer): calls `before`, then records."""
+
+    def __init__(self, record, before=None) -> None:
+        self.record = record
+        self.before = before
+
+    def publish(self, event, position) -> None:
+        if self.before is not None:
+            self.before(event, position)
+        self.record(event, position)
+
+
 def relay_on(service, name: str, recorder: Recorder, *, before=None) -> Relay:
-    """A relay with its own connection and bus (as in another process), recording to `recorder`."""
-    bus = Bus()
-    if before is not None:
-        bus.subscribe("before", before)
-    bus.subscribe("recorder", recorder.subscriber(name))
-    return Relay(EventStore(service.write_db, clock=service.relay.clock), bus, clock=lambda: "t")
+    """A relay with its own connection and publisher (as in another process), to `recorder`."""
+    publisher = Publisher(recorder.subscriber(name), before)
+    store = EventStore(service.write_db, clock=service.relay.clock)
+    return Relay(store, publisher, clock=lambda: "t")
 
 
 def test_several_relays_in_parallel_publish_every_event_once_each_order_in_version_order(
@@ -144,40 +155,53 @@ def test_a_relay_skips_the_rows_another_relay_holds_and_never_overtakes_an_order
     ]
 
 
-def test_a_late_commit_is_skipped_by_a_position_checkpoint_but_not_by_the_outbox(pg_service):
+def test_on_postgresql_appends_commit_in_position_order_so_a_reader_after_its_position_misses_none(
+    pg_service,
+):
     service = pg_service
     slow = EventStore(service.write_db, clock=lambda: "2026-11-02T09:15:00Z")
-    naive_checkpoint = 0
+    position = 0
 
-    def naive_reader() -> list[int]:
-        """Reads what is past its checkpoint, then checkpoints the highest position it saw."""
-        nonlocal naive_checkpoint
+    def read_after_position() -> list[int]:
+        """What a catch-up subscription does: read past its position, then move it on."""
+        nonlocal position
         rows = service.store.conn.execute(
-            "SELECT position FROM order_events WHERE position > ? ORDER BY position",
-            (naive_checkpoint,),
+            "SELECT position FROM order_events WHERE position > ? ORDER BY position", (position,)
         ).fetchall()
         positions = [row["position"] for row in rows]
-        naive_checkpoint = max(positions, default=naive_checkpoint)
+        position = max(positions, default=position)
         return positions
 
+    def waiting_for_a_lock() -> bool:
+        (waiting,) = service.store.conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()
+        return waiting > 0
+
     placed_late = service_events(service, place("4001"))
+
+    other = service.session()  # opened first: its DDL would wait for the open transaction
+
+    def append_another_order():
+        with closing(other):
+            other.handle(place("4002"))
+
+    second = threading.Thread(target=append_another_order)
     try:
         with slow.transaction():  # held open: its append takes position 1, uncommitted
             slow.append(placed_late, expected_version=0)
-            service.handle(place("4002"))  # position 2, committed first
-            assert naive_reader() == [2]  # position 1 is not visible yet
-            assert service.relay.run_once() == 1  # the outbox has only 4002's row to give
-        # Position 1 commits now, below the naive checkpoint: that reader never sees it.
-        assert naive_reader() == []
-        assert service.relay.run_once() == 1  # its outbox row is unsent: published
+            second.start()  # another order's append: it must wait to take a position
+            deadline = time.monotonic() + TIMEOUT  # a bound, not an expectation
+            while not waiting_for_a_lock():
+                assert time.monotonic() < deadline, "the second append never waited"
+                time.sleep(0.01)
+            assert read_after_position() == []  # nothing committed past position 0 yet
+        second.join(TIMEOUT)
+        assert not second.is_alive()
+        assert read_after_position() == [1, 2]  # position 1 committed before position 2
     finally:
         slow.close()
-    assert service.queries.get("4001") is not None  # the projector applied it
-    assert service.queries.get("4002") is not None
-    assert [p for p, _ in service.store.read_all()] == [1, 2]
-    # The read model's checkpoint is the highest position applied, not a place to resume
-    # from: it passed position 1 before position 1 existed for anyone.
-    assert service.queries.checkpoint() == 2
+    assert [(e["order_id"], p) for p, e in service.store.read_all()] == [("4001", 1), ("4002", 2)]
 
 
 def service_events(service, command):
@@ -215,7 +239,8 @@ def test_a_relay_worker_on_postgresql_wakes_at_a_commit_not_only_when_it_polls(p
         return published
 
     service.relay.run_once = counted_run_once
-    with service.worker(interval=600):  # a poll every ten minutes: only a NOTIFY can wake it
+    # A poll every ten minutes: only a NOTIFY can wake the relay, and its publish the projector.
+    with service.workers(interval=600):
         assert first_run_done.wait(TIMEOUT)  # it found nothing and waits now
         version = service.handle(place("5001"))
         result = service.queries.wait_for("5001", version, timeout=TIMEOUT)

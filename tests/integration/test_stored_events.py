@@ -15,7 +15,6 @@ from command_builders import add, line, pay, place, ship
 from order_service.app import bootstrap
 from order_service.entrypoints.cli import main
 from order_service.model.fold import MalformedEvent
-from order_service.read.projections import ProjectionError
 from order_service.write.temporal import order_as_of
 
 POISON_ID = "00000000-0000-4000-8000-00000000dead"
@@ -41,7 +40,7 @@ def store_around_the_application(service, event):
 def poisoned(service):
     """#1001 placed, then an OrderItemAdded with "quantity": 1.0 stored around the contract."""
     service.handle(place("1001"))
-    service.relay.run_once()
+    service.catch_up()
     good = service.store.load("1001")[0]
     store_around_the_application(
         service,
@@ -51,24 +50,74 @@ def poisoned(service):
     return service
 
 
-def test_the_relay_stops_at_a_poison_event_naming_it_and_leaves_it_unsent(poisoned):
-    with pytest.raises(ProjectionError, match=f"order 1001: event {POISON_ID} at position 2"):
-        poisoned.relay.run_once()
-    assert poisoned.relay.pending() == 1  # not marked sent: it is retried after a fix
+def projector_status(service):
+    return next(s for s in service.status() if s.subscriber == "order_summary")
+
+
+def test_a_poison_event_is_parked_by_name_and_logged_and_the_other_orders_go_on(poisoned, caplog):
+    poisoned.handle(place("1002"))
+    poisoned.catch_up()
+    [parked] = projector_status(poisoned).parked
+    assert (parked.event_id, parked.order_id, parked.version, parked.position) == (
+        POISON_ID, "1001", 2, 2,
+    )  # fmt: skip
+    assert "MalformedEvent" in parked.error and POISON_ID in parked.error
+    assert poisoned.queries.get("1001").last_version == 1
+    assert poisoned.queries.get("1002").last_version == 1  # after the poison: applied
+    [line] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert line.startswith(f"subscriber order_summary parked event {POISON_ID} of order 1001")
+    notifier = next(s for s in poisoned.status() if s.subscriber == "shipping_notifier")
+    assert notifier.healthy and notifier.lag == 0  # it never reads the quantity: not poisoned
+
+
+def test_the_later_events_of_a_parked_order_wait_behind_it_in_version_order(poisoned):
+    poisoned.catch_up()
+    good = poisoned.store.load("1001")[0]
+    for version in (3, 4):
+        store_around_the_application(
+            poisoned,
+            {**good, "event_id": f"00000000-0000-4000-8000-00000000000{version}",
+             "version": version, "event_type": "OrderItemAdded", "schema_version": 1,
+             "data": {"line": line("GLOBE")}},
+        )  # fmt: skip
+    poisoned.catch_up()
+    parked = projector_status(poisoned).parked
+    assert [(p.version, p.position) for p in parked] == [(2, 2), (3, 3), (4, 4)]
+    assert all("waits behind an earlier parked event" in p.error for p in parked[1:])
     assert poisoned.queries.get("1001").last_version == 1
 
 
-def test_a_relay_worker_stops_at_a_poison_event_and_raises_it_by_name(poisoned):
-    worker = poisoned.worker().start()
-    assert worker.join(30), "the worker stops at the poison event"
-    with pytest.raises(ProjectionError, match=POISON_ID):
-        worker.stop()
+def test_a_redrive_after_a_fix_applies_the_parked_events_in_order(poisoned, monkeypatch):
+    poisoned.catch_up()
+    subscription = poisoned.subscriptions["order_summary"]
+    assert subscription.redrive() == (0, 1)  # not fixed yet: still parked
+    # The fix: a projector that reads the stored 1.0 as 1 (as an upcaster would).
+    apply = poisoned.projector.apply
+
+    def fixed(event, position):
+        if event["event_id"] == POISON_ID:
+            event = {**event, "data": {"line": {**event["data"]["line"], "quantity": 1}}}
+        apply(event, position)
+
+    monkeypatch.setattr(poisoned.projector, "apply", fixed)
+    assert subscription.redrive() == (1, 0)
+    assert poisoned.queries.get("1001").last_version == 2
+    assert projector_status(poisoned).healthy
 
 
-def test_orders_replay_reports_the_poison_event_and_exits_1(poisoned):
+def test_a_subscription_worker_parks_a_poison_event_and_keeps_running(poisoned):
+    with poisoned.workers() as workers:
+        version = poisoned.handle(place("1002"))
+        assert poisoned.queries.wait_for("1002", version, timeout=30).reached
+        assert workers.states()["order_summary"] == "running"
+        assert not projector_status(poisoned).healthy
+
+
+def test_orders_replay_parks_the_poison_event_and_says_so(poisoned):
     out, err = io.StringIO(), io.StringIO()
     assert main(["replay", "--db", str(poisoned.write_db)], out, err) == 1
-    assert err.getvalue().startswith(f"orders: replay stopped: order 1001: event {POISON_ID}")
+    assert f"event {POISON_ID} of order 1001 at position 2" in err.getvalue()
+    assert "orders redrive" in err.getvalue()
     assert "Traceback" not in err.getvalue()
 
 
@@ -132,7 +181,7 @@ def test_as_of_a_time_is_the_stream_up_to_the_first_event_after_it(back_in_time,
 
 
 def test_orders_query_as_of_a_time_going_back_answers_cleanly(back_in_time):
-    back_in_time.relay.run_once()
+    back_in_time.catch_up()
     out, err = io.StringIO(), io.StringIO()
     argv = ["query", "--db", str(back_in_time.write_db), "as-of", "1001"]
     assert main([*argv, "--at", "2026-11-02T10:30:00Z"], out, err) == 0
@@ -151,7 +200,7 @@ def test_orders_query_as_of_a_time_going_back_answers_cleanly(back_in_time):
     ],
 )
 def test_a_search_by_placing_time_is_exact_at_every_precision(back_in_time, bound, value, found):
-    back_in_time.relay.run_once()
+    back_in_time.catch_up()
     orders = back_in_time.queries.search(**{bound: value})
     assert [summary.order_id for summary in orders] == (["1001"] if found else [])
     assert back_in_time.queries.get("1001").placed_at == "2026-11-02T10:00:00Z"

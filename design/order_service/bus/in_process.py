@@ -1,41 +1,48 @@
-"""The Event Bus box: an in-process publish/subscribe, standing in for Kafka.
+"""The Event Bus box, embedded: the relay's publisher, which only rings a doorbell.
 
-Handlers run synchronously, in subscription order. A handler that raises stops the publish
-and the exception reaches the publisher (the outbox relay), which then does not mark the
-event sent: it is delivered again on the next run. Nothing is swallowed.
+Publishing runs no subscriber code. It tells each subscription worker that the store has moved
+on (a `threading.Event`), and the worker then reads the events itself, after its own position
+(`bus.subscription`). A broker (Kafka) plugs in at the same seam: any object with `publish`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-Handler = Callable[[Mapping[str, Any], int], None]
-"""A subscriber: called with the event envelope and its global position (Kafka's offset)."""
+
+class Publisher(Protocol):
+    """Where the outbox relay publishes: the embedded bus here, a broker's producer later."""
+
+    def publish(self, event: Mapping[str, Any], position: int) -> None:
+        """Publish one event at its global position; return only once it is accepted."""
 
 
 class Bus:
-    """Deliver each published event to every subscriber.
+    """Wake every subscription on each publish; the event itself is read from the store.
 
     Examples:
-        >>> seen = []
+        >>> woken = []
         >>> bus = Bus()
-        >>> bus.subscribe("audit", lambda event, position: seen.append(position))
+        >>> bus.subscribe("audit", lambda: woken.append("audit"))
         >>> bus.publish({"event_type": "OrderPlaced"}, 1)
-        >>> seen
-        [1]
+        >>> woken, bus.head
+        (['audit'], 1)
     """
 
     def __init__(self) -> None:
-        self.subscribers: dict[str, Handler] = {}
+        self.subscribers: dict[str, Callable[[], None]] = {}
+        self.head = 0
+        """The highest position published so far."""
 
-    def subscribe(self, name: str, handler: Handler) -> None:
-        """Add a handler under a unique name (the name shows in errors and on the page)."""
+    def subscribe(self, name: str, wake: Callable[[], None]) -> None:
+        """Add a subscription's wake-up call under a unique name; it must not block."""
         if name in self.subscribers:
             raise ValueError(f"a subscriber named {name!r} is already subscribed")
-        self.subscribers[name] = handler
+        self.subscribers[name] = wake
 
     def publish(self, event: Mapping[str, Any], position: int) -> None:
-        """Call every subscriber; the first exception propagates to the publisher."""
-        for handler in self.subscribers.values():
-            handler(event, position)
+        """Note the new head and wake every subscription."""
+        self.head = max(self.head, position)
+        for wake in self.subscribers.values():
+            wake()

@@ -516,6 +516,28 @@ def _add_database_commands(subparsers: Any) -> None:
     query.set_defaults(handler=_database_command("run_query_command"))
 
 
+def _add_subscriber_commands(subparsers: Any) -> None:
+    """`status` and `redrive`: the subscribers' positions and parked events."""
+    status = subparsers.add_parser(
+        "status",
+        help="each subscriber's position, lag and parked events (exit 1 if any is parked)",
+    )
+    status.add_argument("--db", required=True, help="the write database (file or URL)")
+    status.add_argument("--read-db", help="the read database (default: <db stem>.read.db)")
+    status.add_argument("--json", action="store_true", help="print JSON, as GET /health does")
+    status.set_defaults(handler=_database_command("run_status_command"))
+
+    redrive = subparsers.add_parser(
+        "redrive", help="apply a subscriber's parked events again, after a fix"
+    )
+    redrive.add_argument("--db", required=True, help="the write database (file or URL)")
+    redrive.add_argument("--read-db", help="the read database (default: <db stem>.read.db)")
+    redrive.add_argument(
+        "--subscriber", required=True, help="whose parked events: order_summary, shipping_notifier"
+    )
+    redrive.set_defaults(handler=_database_command("run_redrive_command"))
+
+
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:  # FastAPI and uvicorn are the optional extra `http`: the other commands work without
         from order_service.entrypoints import http_api
@@ -579,6 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(subparsers)
     _add_derive(subparsers)
     _add_database_commands(subparsers)
+    _add_subscriber_commands(subparsers)
     _add_serve(subparsers)
     return parser
 
@@ -593,7 +616,9 @@ def main(
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # argparse exits on --help (0) and on usage errors (2)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    reducer_log = logging.getLogger("order_service.model.snapshots")
+    # The design's warnings and errors (a snapshot not trusted, an event parked, a worker
+    # that died) reach the error stream as one line each, at once.
+    reducer_log = logging.getLogger("order_service")
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("orders: %(message)s"))
     reducer_log.addHandler(handler)

@@ -1,4 +1,4 @@
-"""The `orders demo`, `orders replay` and `orders query` handlers: the running design.
+"""The `orders demo`, `replay`, `query`, `status` and `redrive` handlers: the running design.
 
 `cli.py` owns the `orders` command and its parser, and imports this module only when one of
 these three runs, so `orders validate` loads the model and the contract alone. Each handler takes
@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from order_service.app import bootstrap, read_db_for
+from order_service.bus.subscription import Status
 from order_service.entrypoints.demo import run_demo
-from order_service.infra.database import Backend, SQLite, is_url, open_backend
-from order_service.read.projections import ProjectionError
+from order_service.infra.database import Backend, SQLite, is_url, open_backend, shown
 from order_service.read.queries import OrderQueries, QueryError
+from order_service.read.read_model import PROJECTION
 from order_service.write.store import EventStore
 from order_service.write.temporal import AsOfError, order_as_of
 
@@ -136,11 +137,81 @@ def run_replay_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
     try:
         replayed = service.replay()
         print(f"replayed {replayed} events from {write_db} into {service.read_db}", file=out)
-    except ProjectionError as error:
-        return _fail(err, f"replay stopped: {error}")
+        [projector] = [s for s in service.status() if s.subscriber == PROJECTION]
     finally:
         service.close()
+    if projector.parked:
+        first = projector.parked[0]
+        return _fail(
+            err,
+            f"replay parked {len(projector.parked)} event(s), the first: event {first.event_id} "
+            f"of order {first.order_id} at position {first.position} ({first.error}); fix it, "
+            f"then run `orders redrive --db {shown(args.db)} --subscriber {PROJECTION}`",
+        )
     return 0
+
+
+def _status_lines(status: Status) -> list[str]:
+    worker = "" if status.worker == "not started" else f", worker {status.worker}"
+    lines = [
+        f"{status.subscriber}: {'ok' if status.healthy else 'NOT OK'}, position {status.position}, "
+        f"lag {status.lag}, {len(status.parked)} parked{worker}"
+    ]
+    lines += [
+        f"  parked: position {p.position}, event {p.event_id}, order {p.order_id} version "
+        f"{p.version}: {p.error}"
+        for p in status.parked
+    ]
+    return lines
+
+
+def run_status_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`orders status --db PATH`: each subscriber's position, lag and parked events.
+
+    Exit 1 if any subscriber has parked events.
+    """
+    refused: tuple[type[Exception], ...] = (FileNotFoundError, *_database_errors())
+    try:
+        write_db = _write_db(args.db)
+        read_db = _read_db(args.read_db or read_db_for(write_db), write_db)
+        service = bootstrap(write_db, read_db)
+    except refused as error:
+        return _fail(err, str(error))
+    try:
+        found = service.status()
+    finally:
+        service.close()
+    if args.json:
+        _print_json(out, {"healthy": all(s.healthy for s in found),
+                          "subscribers": [s.to_dict() for s in found]})  # fmt: skip
+    else:
+        for status in found:
+            print("\n".join(_status_lines(status)), file=out)
+    return 0 if all(status.healthy for status in found) else 1
+
+
+def run_redrive_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`orders redrive --db PATH --subscriber NAME`: apply the parked events again.
+
+    Exit 1 if events are still parked (each failure is logged on one line).
+    """
+    refused: tuple[type[Exception], ...] = (FileNotFoundError, *_database_errors())
+    try:
+        write_db = _write_db(args.db)
+        read_db = _read_db(args.read_db or read_db_for(write_db), write_db)
+        service = bootstrap(write_db, read_db)
+    except refused as error:
+        return _fail(err, str(error))
+    try:
+        subscription = service.subscriptions.get(args.subscriber)
+        if subscription is None:
+            names = ", ".join(service.subscriptions)
+            return _fail(err, f"--subscriber {args.subscriber!r}: no such subscriber ({names})")
+        applied, parked = subscription.redrive()
+    finally:
+        service.close()
+    print(f"{args.subscriber}: redrove {applied} event(s), {parked} still parked", file=out)
+    return 0 if parked == 0 else 1
 
 
 def run_query_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -23,6 +23,7 @@ from order_service.model.commands import (
     ShipOrder,
 )
 from order_service.model.decide import CommandRejected
+from order_service.read.notifications import NOTIFIER
 from order_service.read.projections import contents, rebuild
 from order_service.read.queries import OrderSummary
 from order_service.read.read_model import open_read_model
@@ -131,12 +132,12 @@ class _Story:
     def relay(self, at: str) -> None:
         self.clock.now = at
         published = self.service.relay.run_once()
-        self.heading(
-            "Outbox relay -> Event Bus",
-            f"published {published} event(s) at {at} to {', '.join(self.service.bus.subscribers)}",
-        )
-        self.say(f"    Event Handler: read model checkpoint at position "
-                 f"{self.service.queries.checkpoint()}")  # fmt: skip
+        self.heading("Outbox relay -> Event Bus", f"published {published} event(s) at {at}")
+        self.service.catch_up()  # what each subscription worker does when the bus wakes it
+        for status in self.service.status():
+            self.say(f"    Event Handler {status.subscriber}: read the store from its "
+                     f"tracking record up to position {status.position}, "
+                     f"{len(status.parked)} parked")  # fmt: skip
 
     def get(self, order_id: str, note: str = "") -> None:
         self.heading("Client -> Query Handler", f"get #{order_id}{note}")
@@ -166,7 +167,7 @@ def run_demo(write_db: str | Path | Backend, out: TextIO) -> None:
     """
     write_db = open_backend(write_db)
     replay_db = write_db.sibling("replay")
-    _refuse_existing(write_db, read_db_for(write_db), replay_db)
+    _refuse_existing(write_db, read_db_for(write_db), write_db.sibling(NOTIFIER), replay_db)
     clock = DemoClock("2026-11-02T09:15:00Z")
     service = bootstrap(
         write_db, clock=clock, new_id=DemoIds("00000000"), snapshot_every=DEMO_SNAPSHOT_EVERY
@@ -182,7 +183,9 @@ def _tell(story: _Story, service: OrderService, replay_db: Backend) -> None:
     say = story.say
     say("orders demo: order #1001 from command to query, with fixed ids and clock")
     say(f"Write DB: {service.write_db.label} (order_events, outbox, order_snapshots)")
-    say(f"Read DB:  {service.read_db.label} (order_summary)")
+    say(f"Read DB:  {service.read_db.label} (order_summary, the projector's tracking record)")
+    notifier_db = service.subscriber_dbs[NOTIFIER]
+    say(f"Notifier DB: {notifier_db.label} (notifications, the notifier's tracking record)")
 
     story.command(
         "2026-11-02T09:15:00Z", PlaceOrder, order_id="1001", customer_id="C-0042",
@@ -230,7 +233,7 @@ def _tell(story: _Story, service: OrderService, replay_db: Backend) -> None:
         tracking_number="JD014600006281230704",
     )  # fmt: skip
     story.relay("2026-11-05T10:30:01Z")
-    for message in service.notifier.sent:
+    for message in service.notifier.sent():
         say(f"    shipping notifier sent: {message}")
 
     story.get("1001")
@@ -239,15 +242,15 @@ def _tell(story: _Story, service: OrderService, replay_db: Backend) -> None:
     story.search(status="cancelled")
     story.search(placed_from="2026-11-02T09:16:00Z", placed_before="2026-11-03")
 
-    sent_before = len(service.notifier.sent)
+    sent_before = len(service.notifier.sent())
     with closing(open_read_model(replay_db)) as fresh:
-        replayed = rebuild(service.store, fresh)
+        replayed = rebuild(service.store, fresh, clock=service.clock)
         story.heading("Replay", f"rebuild the read model from nothing into {replay_db.label}")
         say(f"    replayed {replayed} events from order_events")
         with closing(open_read_model(service.read_db)) as live:
             same = contents(fresh) == contents(live)
         say(f"    same rows as the incrementally built read model: {'yes' if same else 'NO'}")
-    say(f"    notifications sent during the replay: {len(service.notifier.sent) - sent_before}")
+    say(f"    notifications sent during the replay: {len(service.notifier.sent()) - sent_before}")
 
     story.heading("Temporal query", "#1001 as it was, folded from order_events")
     for label, as_of in (

@@ -22,7 +22,6 @@ import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TextIO, Union
 
@@ -32,7 +31,7 @@ from fastapi import Path as PathParam
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from order_service.app import OrderService, bootstrap
+from order_service.app import OrderService, Session, bootstrap
 from order_service.entrypoints.http_problems import (
     EXCEPTION_HANDLERS,
     MAX_BODY_BYTES,
@@ -56,12 +55,10 @@ from order_service.model.events import (
 from order_service.model.fold import STATUSES
 from order_service.read.queries import (
     MAX_LIMIT,
-    OrderQueries,
     OrderSummary,
     QueryError,
 )
-from order_service.write.handlers import CommandHandler
-from order_service.write.store import CommandIdReused, ConcurrencyError, EventStore
+from order_service.write.store import CommandIdReused, ConcurrencyError
 from order_service.write.temporal import AsOfError, order_as_of
 
 __all__ = [
@@ -186,55 +183,27 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 # --- Connections: one per concurrent request, so commands race in SQLite, not in Python ------
 
 
-@dataclass
-class _Session:
-    store: EventStore
-    handle: CommandHandler
-    queries: OrderQueries
-
-    def close(self) -> None:
-        self.queries.close()
-        self.store.close()
-
-
 class _Sessions:
     """A pool of sessions (store, command handler, read connection), opened on demand.
 
     SQLite connections are used by one thread at a time; FastAPI runs each request in a
     worker thread. Each request borrows a session of its own, so two commands on one order
-    really race, and the store's optimistic concurrency decides which one wins.
+    really race, and the store's optimistic concurrency decides which one wins. Each session
+    is wired by the composition root (`OrderService.session`).
     """
 
     def __init__(self, service: OrderService) -> None:
         self.service = service
-        self._idle: queue.SimpleQueue[_Session] = queue.SimpleQueue()
-        self._opened: list[_Session] = []
-
-    def _open(self) -> _Session:
-        # The same wiring as the service's own store and handler (bootstrap's), on new connections.
-        service, handler = self.service, self.service.handle
-        store = EventStore(
-            service.write_db, clock=service.store.clock, validate=service.store.validate
-        )
-        session = _Session(
-            store,
-            CommandHandler(
-                store,
-                new_id=handler.new_id,
-                clock=handler.clock,
-                snapshot_every=handler.snapshot_every,
-            ),
-            OrderQueries(service.read_db),
-        )
-        self._opened.append(session)
-        return session
+        self._idle: queue.SimpleQueue[Session] = queue.SimpleQueue()
+        self._opened: list[Session] = []
 
     @contextmanager
-    def borrow(self) -> Iterator[_Session]:
+    def borrow(self) -> Iterator[Session]:
         try:
             session = self._idle.get_nowait()
         except queue.Empty:
-            session = self._open()
+            session = self.service.session()
+            self._opened.append(session)
         try:
             yield session
         finally:
@@ -245,12 +214,12 @@ class _Sessions:
             session.close()
 
 
-def _session(request: Request) -> Iterator[_Session]:
+def _session(request: Request) -> Iterator[Session]:
     with request.app.state.sessions.borrow() as session:
         yield session
 
 
-SessionDep = Annotated[_Session, Depends(_session)]
+SessionDep = Annotated[Session, Depends(_session)]
 
 OrderId = Annotated[
     str,
@@ -280,7 +249,7 @@ IfMatch = Annotated[
 # --- Commands ---------------------------------------------------------------------------------
 
 
-def _carry_out(session: _Session, command: Any, if_match: str | None) -> int:
+def _carry_out(session: Session, command: Any, if_match: str | None) -> int:
     """Hand the command to the command handler; turn its refusals into problems."""
     expected = None if if_match is None else int(if_match.strip('"'))
     order_id = command.order_id
@@ -600,6 +569,68 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
         return state.to_dict()
 
 
+# --- Health -------------------------------------------------------------------------------------
+
+
+class ParkedView(BaseModel):
+    """An event a subscriber could not apply, or one waiting behind it in its order."""
+
+    position: int
+    event_id: str
+    order_id: str
+    version: int
+    error: str
+    parked_at: str
+
+
+class SubscriberView(BaseModel):
+    """One subscriber: how far it has read the store, and what it parked."""
+
+    subscriber: str
+    healthy: bool = Field(description="False if it has parked events or its worker is failing.")
+    position: int = Field(description="How far it has read the store: the last event it handled.")
+    lag: int = Field(description="How many positions it is behind the store's last event.")
+    worker: str = Field(description="running, failing: <error>, stopped or not started.")
+    parked: list[ParkedView]
+
+
+class Health(BaseModel):
+    """The publishing worker and every subscriber; HTTP 503 when any is not healthy."""
+
+    healthy: bool
+    relay: str = Field(description="The publishing worker: running, or died: <error>.")
+    subscribers: list[SubscriberView]
+
+
+def _add_health_route(app: FastAPI) -> None:
+    @app.get(
+        "/health",
+        response_model=Health,
+        summary="The relay and each subscriber: position, lag, parked events",
+        tags=["operations"],
+        responses={
+            503: {
+                "model": Health,
+                "description": "A subscriber has parked events, "
+                "a subscriber's worker is failing, or the relay died: the body says which.",
+            }
+        },
+    )
+    def health(request: Request, response: Response) -> Any:
+        """Each subscriber's position, lag behind the store and parked events (`orders status`)."""
+        states = request.app.state.workers.states()
+        found = request.app.state.service.status(states)
+        relay = states["outbox_relay"]
+        healthy = all(status.healthy for status in found) and not relay.startswith("died")
+        if not healthy:
+            response.status_code = 503
+        return {
+            "healthy": healthy,
+            "relay": relay,
+            "subscribers": [status.to_dict() for status in found],
+        }
+
+
 # --- The app ----------------------------------------------------------------------------------
 
 
@@ -614,9 +645,10 @@ def create_app(
 ) -> FastAPI:
     """The API over the service `bootstrap(write_db, read_db)` opens when the app starts.
 
-    While the app runs, a background relay publishes the outbox to the bus every
-    `relay_interval` seconds when idle, and the projector keeps the read model current; both
-    stop, and every connection closes, when the app shuts down.
+    While the app runs, a background relay publishes the outbox (polling every
+    `relay_interval` seconds when idle), and each subscriber (the projector, the notifier) runs
+    in its own thread from its own position; all stop, and every connection closes, when the
+    app shuts down. `GET /health` shows each one.
     """
 
     @asynccontextmanager
@@ -624,12 +656,12 @@ def create_app(
         service = bootstrap(write_db, read_db, clock=clock, new_id=new_id)
         app.state.service = service
         app.state.sessions = _Sessions(service)
-        worker = service.worker(interval=relay_interval).start()
+        app.state.workers = workers = service.workers(interval=relay_interval).start()
         try:
             yield
         finally:
             try:
-                worker.stop()
+                workers.stop()
             finally:
                 app.state.sessions.close()
                 service.close()
@@ -644,6 +676,7 @@ def create_app(
     )
     _add_command_routes(app)
     _add_query_routes(app, wait_timeout)
+    _add_health_route(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
     app.add_middleware(RequestGuard)
     return app
@@ -659,7 +692,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             for operation in path.values():
                 for status, answer in operation["responses"].items():
                     content = answer.get("content", {})
-                    if int(status) >= 400 and "application/json" in content:
+                    problem = content.get("application/json", {}).get("schema", {})
+                    if int(status) >= 400 and problem.get("$ref", "").endswith("/Problem"):
                         content["application/problem+json"] = content.pop("application/json")
         app.openapi_schema = document
     return app.openapi_schema

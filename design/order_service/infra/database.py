@@ -72,7 +72,9 @@ def backend_of(conn: Any) -> Backend:
     return backend
 
 
-DDL_FOLDERS = {"event_store": "write", "read_model": "read"}
+DDL_FOLDERS = {
+    "event_store": "write", "read_model": "read", "subscription": "bus", "notifications": "read",
+}  # fmt: skip
 """Where each schema's DDL files live: in the folder of the box that owns its tables."""
 
 
@@ -151,6 +153,13 @@ class Backend:
 
     def lock_order(self, conn: Any, order_id: str) -> None:
         """Inside a write transaction, make other writers of this order wait until it ends."""
+
+    def lock_positions(self, conn: Any) -> None:
+        """Inside an append, before its INSERT: positions then commit in position order.
+
+        A catch-up subscription reads the events after its position; had a later position
+        committed before an earlier one, it would step over the earlier one for good.
+        """
 
     def lock_read_model(self, conn: Any) -> None:
         """Inside a transaction, keep projectors out of the read model until it ends."""

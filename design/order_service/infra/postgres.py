@@ -199,6 +199,11 @@ class PostgreSQL(Backend):
         # and gets a ConcurrencyError. Writers of other orders do not wait.
         conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (order_id,))
 
+    def lock_positions(self, conn: Connection) -> None:
+        # Held to the commit, so appends take positions and commit one after the other (as in
+        # the eventsourcing library); the per-order work before it (load, decide) stays parallel.
+        conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext('order_service positions'))")
+
     def lock_read_model(self, conn: Connection) -> None:
         # EXCLUSIVE lets readers read but makes a projector's SELECT ... FOR UPDATE wait.
         conn.raw.execute("LOCK TABLE order_summary IN EXCLUSIVE MODE")

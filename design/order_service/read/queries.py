@@ -89,7 +89,9 @@ class OrderQueries:
         self.conn.close()
 
     def _summary(self, row: Any) -> OrderSummary:
-        return OrderSummary(**{**row, "skus": tuple(json.loads(row["skus"]))})
+        columns = {**row}
+        columns.pop("state", None)  # the folded state the row was read off: not for clients
+        return OrderSummary(**{**columns, "skus": tuple(json.loads(columns["skus"]))})
 
     def get(self, order_id: str) -> OrderSummary | None:
         """One order's summary, or None if the read model does not hold it (yet)."""
@@ -153,9 +155,9 @@ class OrderQueries:
     # --8<-- [end:search]
 
     def checkpoint(self) -> int:
-        """The highest global position the projector has applied (0: nothing yet)."""
+        """The highest global position the projector has handled (0: nothing yet)."""
         row = self.conn.execute(
-            "SELECT position FROM projection_checkpoint WHERE projection = ?", (PROJECTION,)
+            "SELECT position FROM tracking WHERE subscriber = ?", (PROJECTION,)
         ).fetchone()
         return 0 if row is None else row["position"]
 

@@ -12,7 +12,7 @@ from typing import Any
 from order_service.infra.database import Backend, open_backend
 
 PROJECTION = "order_summary"
-"""The projection's name in `projection_checkpoint`."""
+"""The projector's name in `tracking` and `parked_events`."""
 
 
 def open_read_model(path: str | Path | Backend) -> Any:

@@ -1,6 +1,7 @@
 -- The read model of the Order Service: one denormalised row per order, shaped for the queries.
 -- This file is the single source of the DDL: the projector runs it, the site includes it.
--- Everything here can be dropped and rebuilt from order_events (`orders replay`).
+-- Everything here can be dropped and rebuilt from order_events (`orders replay`). The
+-- projector's tracking record and parked events live beside it (bus/subscription.sql).
 
 -- --8<-- [start:order_summary]
 CREATE TABLE IF NOT EXISTS order_summary (
@@ -20,7 +21,9 @@ CREATE TABLE IF NOT EXISTS order_summary (
     cancelled_at    TEXT,
     tracking_number TEXT,
     last_version    INTEGER NOT NULL,                  -- checkpoint: older events change nothing
-    last_position   INTEGER NOT NULL                   -- global position of that event
+    last_position   INTEGER NOT NULL,                  -- global position of that event
+    -- the order's folded OrderState (JSON): every column above is read off it
+    state           TEXT    NOT NULL CHECK (json_valid(state))
 );
 
 -- One index per search the query side offers; each ends with the sort key, so a search
@@ -41,11 +44,3 @@ CREATE TABLE IF NOT EXISTS order_summary_skus (
     PRIMARY KEY (sku, order_id)
 ) WITHOUT ROWID;
 -- --8<-- [end:order_summary_skus]
-
--- --8<-- [start:projection_checkpoint]
--- How far the projector has read the store, written in the same transaction as the rows.
-CREATE TABLE IF NOT EXISTS projection_checkpoint (
-    projection TEXT    PRIMARY KEY,
-    position   INTEGER NOT NULL                        -- the highest global position applied
-);
--- --8<-- [end:projection_checkpoint]

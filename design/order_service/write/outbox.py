@@ -2,33 +2,41 @@
 
 `EventStore.append` writes each event's outbox row in the event's own transaction, so an
 event is never committed without its announcement (no dual write). The relay publishes the
-unsent rows in position order and marks each one sent after the bus accepted it. A crash
-between the commit and the publish, or between the publish and the mark, loses nothing: the
-next run publishes the rest again. Delivery is therefore at least once; subscribers are
-idempotent.
+unsent rows in position order to a `Publisher` (the embedded bus, or a broker) and marks them
+sent only after `publish` returned. A crash between the commit and the publish, or between the
+publish and the mark, loses nothing: the next run publishes the rest again (at least once).
+The relay runs no subscriber code: subscribers read the store on their own
+(`bus.subscription`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
-from order_service.bus.in_process import Bus
+from order_service.bus.in_process import Publisher
 from order_service.write.store import EventStore
+
+log = logging.getLogger(__name__)
 
 
 class Relay:
-    """Publish unsent outbox rows to the bus.
+    """Publish unsent outbox rows.
 
     Several relays may run over one outbox: each run claims its rows in one transaction
     (SQLite lets one writer in at a time; PostgreSQL skips rows another relay holds with
-    `FOR UPDATE SKIP LOCKED`), so no row is published twice by runs that commit, and an
-    order's events reach the bus in version order.
+    `FOR UPDATE SKIP LOCKED`, row locks that appends never wait for), so no row is published
+    twice by runs that commit, and an order's events are published in version order. On
+    SQLite the claim is the file's write lock: the embedded bus's publish only wakes the
+    subscriptions, so commands wait microseconds; a broker's publish would hold them longer.
     """
 
-    def __init__(self, store: EventStore, bus: Bus, *, clock: Callable[[], str]) -> None:
+    def __init__(
+        self, store: EventStore, publisher: Publisher, *, clock: Callable[[], str]
+    ) -> None:
         self.store = store
-        self.bus = bus
+        self.publisher = publisher
         self.clock = clock
 
     def pending(self) -> int:
@@ -39,19 +47,19 @@ class Relay:
     def run_once(self, *, limit: int | None = None) -> int:
         """Publish up to `limit` unsent events in position order; return how many.
 
-        A subscriber's exception propagates, and that event stays unsent; the events
-        published before it stay marked sent.
+        A `publish` that raises stops the run: that event stays unsent, and the events
+        published before it are marked sent.
         """
         failure: Exception | None = None
         published = 0
         with self.store.transaction():  # the claim on the rows lasts until the commit
             for position, event in self.store.unsent(limit=limit):
                 try:
-                    self.bus.publish(event, position)
+                    self.publisher.publish(event, position)
                 except Exception as error:  # raised after the rows before it are committed
                     failure = error
                     break
-                # Marked after the publish: a crash in between means one more delivery.
+                # Marked after the publish returned: a crash in between means one more publish.
                 self.store.mark_sent(position, self.clock())
                 published += 1
         if failure is not None:
@@ -62,9 +70,10 @@ class Relay:
 
 
 class RelayWorker:
-    """Run a relay in a background thread, so the read model catches up on its own.
+    """Run a relay in a background thread.
 
-    A failure stops the worker and is raised again by `stop()`: it is never swallowed.
+    A failure stops the worker, is logged at once, shows in `state`, and is raised again by
+    `stop()`: it is never swallowed.
     """
 
     def __init__(self, relay: Relay, *, interval: float = 0.01) -> None:
@@ -88,6 +97,16 @@ class RelayWorker:
                     store.db.wait_for_append(store.conn, self.interval, self._stop)
         except BaseException as error:  # kept for stop() to raise in the caller's thread
             self.error = error
+            log.error("outbox relay died: %s: %s", type(error).__name__, error)
+
+    @property
+    def state(self) -> str:
+        """`running`, `stopped`, `not started` or `died: <error>`."""
+        if self.error is not None:
+            return f"died: {type(self.error).__name__}: {self.error}"
+        if self._thread.is_alive():
+            return "running"
+        return "stopped" if self._stop.is_set() else "not started"
 
     def join(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for the thread to end (it ends on a failure)."""

@@ -238,6 +238,7 @@ class EventStore:
                     if self._already_stored(events):  # a retried request: its events are in
                         return expected_version + len(events)  # checked above: the last
                     raise ConcurrencyError(order_id, expected_version, actual)
+                self.db.lock_positions(self.conn)  # PostgreSQL: commits in position order
                 self.conn.executemany(
                     f"INSERT INTO order_events ({EVENT_COLUMNS}, recorded_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -1,0 +1,339 @@
+"""Catch-up subscriptions: each subscriber pulls the store's log after its own position.
+
+A subscriber (the projector, the notifier, any added later) owns a database connection. For each
+event after its tracking position, `Subscription.run_once` opens one transaction on that
+connection, lets the subscriber apply the event, and records the event's position in the same
+transaction (a tracking record): a crash leaves both or neither, so nothing is lost and nothing
+is applied twice. Each subscriber runs in its own thread, advances, lags and fails alone.
+
+An event the subscriber cannot apply is parked (`parked_events`), logged on one line at once,
+and the subscriber goes on with the other orders; the later events of a parked order are
+parked behind it, so each order is still applied in version order. `redrive` retries them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Protocol
+
+from order_service.infra.database import backend_of
+from order_service.write.store import EventStore
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+"""How many events one `run_once` reads from the store at most."""
+
+
+class Subscriber(Protocol):
+    """What a subscription drives: a name, a connection, and how to apply one event."""
+
+    name: str
+    conn: Any
+
+    def apply(self, event: Mapping[str, Any], position: int) -> None:
+        """Apply one event through `self.conn`, inside the transaction the caller holds."""
+
+
+@dataclass(frozen=True)
+class Parked:
+    """An event a subscriber could not apply (or one waiting behind it in its order)."""
+
+    subscriber: str
+    position: int
+    event_id: str
+    order_id: str
+    version: int
+    error: str
+    parked_at: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """One subscriber as the health endpoint and `orders status` show it."""
+
+    subscriber: str
+    position: int
+    lag: int
+    """How many positions the subscriber is behind the store's head."""
+    parked: tuple[Parked, ...]
+    worker: str
+    """`running`, `failing: <error>`, `stopped` or `not started`."""
+
+    @property
+    def healthy(self) -> bool:
+        """True unless events are parked or the worker is failing."""
+        return not self.parked and not self.worker.startswith("failing")
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON: the parked events as objects."""
+        return {
+            "subscriber": self.subscriber,
+            "healthy": self.healthy,
+            "position": self.position,
+            "lag": self.lag,
+            "worker": self.worker,
+            "parked": [vars(parked) for parked in self.parked],
+        }
+
+
+class Tracking:
+    """A subscriber's tracking record and parked events, in the subscriber's own database."""
+
+    def __init__(self, name: str, conn: Any) -> None:
+        self.name = name
+        self.conn = conn
+        self.db = backend_of(conn)
+        self.db.create(conn, "subscription")  # subscription.sql: tracking, parked_events
+        with self.db.transaction(conn):
+            conn.execute(
+                "INSERT INTO tracking (subscriber, position) VALUES (?, 0) "
+                "ON CONFLICT (subscriber) DO NOTHING",
+                (name,),
+            )
+
+    def position(self, *, lock: bool = False) -> int:
+        """The highest position handled; `lock` (in a transaction) holds other writers off."""
+        (position,) = self.conn.execute(
+            "SELECT position FROM tracking WHERE subscriber = ?"
+            + (self.db.for_update if lock else ""),
+            (self.name,),
+        ).fetchone()
+        return int(position)
+
+    def advance(self, position: int) -> None:
+        """Record `position` as handled (in the caller's transaction)."""
+        self.conn.execute(
+            "UPDATE tracking SET position = ? WHERE subscriber = ? AND position < ?",
+            (position, self.name, position),
+        )
+
+    def is_parked(self, order_id: str) -> bool:
+        """True if an earlier event of the order is parked: this one must wait behind it."""
+        found = self.conn.execute(
+            "SELECT 1 FROM parked_events WHERE subscriber = ? AND order_id = ? LIMIT 1",
+            (self.name, order_id),
+        ).fetchone()
+        return found is not None
+
+    def park(self, event: Mapping[str, Any], position: int, error: str, at: str) -> None:
+        """Record the event as parked (in the caller's transaction)."""
+        self.conn.execute(
+            "INSERT INTO parked_events (subscriber, position, event_id, order_id, version, "
+            "error, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (subscriber, position) DO UPDATE SET error = excluded.error",
+            (
+                self.name,
+                position,
+                str(event.get("event_id")),
+                str(event.get("order_id")),
+                event.get("version") if type(event.get("version")) is int else 0,
+                error,
+                at,
+            ),
+        )
+
+    def parked(self) -> tuple[Parked, ...]:
+        """The parked events, in position order."""
+        rows = self.conn.execute(
+            "SELECT subscriber, position, event_id, order_id, version, error, parked_at "
+            "FROM parked_events WHERE subscriber = ? ORDER BY position",
+            (self.name,),
+        ).fetchall()
+        return tuple(Parked(*row) for row in rows)
+
+
+def read_status(conn: Any, name: str, head: int, worker: str = "not started") -> Status:
+    """Subscriber `name`'s status, read through `conn` (any connection to its database).
+
+    `head` is the store's last position; `worker` its worker's state.
+    """
+    found = conn.execute("SELECT position FROM tracking WHERE subscriber = ?", (name,)).fetchone()
+    position = 0 if found is None else found[0]
+    parked = conn.execute(
+        "SELECT subscriber, position, event_id, order_id, version, error, parked_at "
+        "FROM parked_events WHERE subscriber = ? ORDER BY position",
+        (name,),
+    ).fetchall()
+    return Status(
+        name, position, max(head - position, 0), tuple(Parked(*r) for r in parked), worker
+    )
+
+
+def _apply(subscriber: Subscriber, event: Mapping[str, Any], position: int) -> str | None:
+    """Apply in a savepoint; None if it worked, else the error (its writes rolled back)."""
+    conn = subscriber.conn
+    conn.execute("SAVEPOINT apply_event")
+    try:
+        subscriber.apply(event, position)
+    except Exception as error:  # the subscriber's failure, whatever it is: parked, not lost
+        conn.execute("ROLLBACK TO SAVEPOINT apply_event")
+        conn.execute("RELEASE SAVEPOINT apply_event")
+        return f"{type(error).__name__}: {error}"
+    conn.execute("RELEASE SAVEPOINT apply_event")
+    return None
+
+
+class Subscription:
+    """Drive one subscriber over the store's log, from its tracking position on.
+
+    Args:
+        store: the subscription's own connection to the write database (read only).
+        subscriber: what applies the events, with its own connection.
+        clock: the time written on a parked event.
+    """
+
+    def __init__(
+        self, store: EventStore, subscriber: Subscriber, *, clock: Callable[[], str]
+    ) -> None:
+        self.store = store
+        self.subscriber = subscriber
+        self.name = subscriber.name
+        self.clock = clock
+        self.tracking = Tracking(subscriber.name, subscriber.conn)
+
+    # --8<-- [start:handle]
+    def handle(self, event: Mapping[str, Any], position: int) -> bool:
+        """Apply one event and record its position in one transaction; False if it was parked."""
+        tracking = self.tracking
+        with tracking.db.transaction(tracking.conn):
+            if tracking.position(lock=True) >= position:
+                return True  # handled already (a redrive, or another worker, got there first)
+            error: str | None
+            if tracking.is_parked(event["order_id"]):
+                error = "waits behind an earlier parked event of its order"
+            else:
+                error = _apply(self.subscriber, event, position)
+            if error is not None:
+                tracking.park(event, position, error, self.clock())
+            tracking.advance(position)
+        if error is not None:
+            log.error(
+                "subscriber %s parked event %s of order %s (version %s) at position %s: %s",
+                self.name, event.get("event_id"), event["order_id"], event.get("version"),
+                position, error,
+            )  # fmt: skip
+        return error is None
+
+    # --8<-- [end:handle]
+
+    def run_once(self, *, limit: int = BATCH) -> int:
+        """Handle up to `limit` events after the tracking position; return how many."""
+        after = self.tracking.position()
+        events = list(islice(self.store.read_all(after_position=after), limit))
+        for position, event in events:
+            self.handle(event, position)
+        return len(events)
+
+    def catch_up(self) -> int:
+        """Handle every event stored now; return how many."""
+        total = 0
+        while handled := self.run_once():
+            total += handled
+        return total
+
+    def redrive(self) -> tuple[int, int]:
+        """Apply the parked events again, in position order; return (applied, still parked).
+
+        An order's parked events are retried in version order; at the first that fails again,
+        it and the order's later events stay parked (with the new error).
+        """
+        tracking = self.tracking
+        applied = 0
+        failed: set[str] = set()
+        for parked in tracking.parked():
+            if parked.order_id in failed:
+                continue
+            events = self.store.read_all(after_position=parked.position - 1)
+            try:
+                position, event = next(events)  # the parked event itself
+            finally:
+                events.close()  # type: ignore[attr-defined]  # a generator: closing ends its cursor
+            with tracking.db.transaction(tracking.conn):
+                tracking.position(lock=True)  # the worker waits for this redrive
+                error = _apply(self.subscriber, event, position)
+                if error is None:
+                    self.tracking.conn.execute(
+                        "DELETE FROM parked_events WHERE subscriber = ? AND position = ?",
+                        (self.name, position),
+                    )
+                else:
+                    tracking.park(event, position, error, self.clock())
+            if error is None:
+                applied += 1
+            else:
+                failed.add(parked.order_id)
+                log.error(
+                    "subscriber %s: redriven event %s of order %s at position %s failed again: %s",
+                    self.name, parked.event_id, parked.order_id, position, error,
+                )  # fmt: skip
+        return applied, len(tracking.parked())
+
+
+class SubscriptionWorker:
+    """Run a subscription in its own thread until stopped, waking when the bus publishes.
+
+    A failure outside an event (its database unreachable or locked too long) is logged at once
+    and shown by `state` as `failing: ...`; the worker retries, waiting longer each time (up to
+    `MAX_BACKOFF` seconds), and the other workers go on.
+    """
+
+    MAX_BACKOFF = 5.0
+
+    def __init__(self, subscription: Subscription, *, interval: float = 0.05) -> None:
+        self.subscription = subscription
+        self.interval = interval
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"subscription {subscription.name}", daemon=True
+        )
+
+    def start(self) -> SubscriptionWorker:
+        """Start the thread."""
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        """Make a waiting worker read the store now (the bus calls it on each publish)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        backoff = self.interval
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                handled = self.subscription.run_once()
+            except Exception as error:  # the subscriber's database, not an event: retried
+                self.error = error
+                log.error(
+                    "subscription %s failed, retrying in %.2f s: %s: %s",
+                    self.subscription.name, backoff, type(error).__name__, error,
+                )  # fmt: skip
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.MAX_BACKOFF)
+                continue
+            self.error, backoff = None, self.interval
+            if handled == 0:
+                self._wake.wait(self.interval)
+
+    @property
+    def state(self) -> str:
+        """`running`, `failing: <error>`, `stopped` or `not started`."""
+        if self._thread.is_alive():
+            error = self.error
+            return "running" if error is None else f"failing: {type(error).__name__}: {error}"
+        return "stopped" if self._stop.is_set() else "not started"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"the subscription {self.subscription.name} did not stop")
