@@ -31,9 +31,9 @@ NEED_NPM = command -v npm >/dev/null || { echo >&2 "npm is missing: install Node
 # Where Debian's PostgreSQL server binaries are; the tests start a throwaway cluster with them.
 PG_INITDB ?= /usr/lib/postgresql/*/bin/initdb
 
-# `make test` runs pytest on TEST_WORKERS pytest-xdist workers; `--dist loadgroup` keeps each
-# module's tests on one worker when they share module fixtures (see tests/conftest.py), and hands
-# out the rest one by one. The workers share one site build. --durations=25 prints the slowest
+# `make test` runs pytest on TEST_WORKERS pytest-xdist workers; `--dist loadfile` keeps each test
+# file on one worker, so a module fixture (the installed action, the quick benchmark, a browser
+# page) is made once. The workers share one site build (tests/conftest.py). --durations=25 prints the slowest
 # tests, then the summed time per folder, before pytest's closing line. Extra options:
 # `make test PYTEST_ARGS="-m 'not fault'"` skips the long crash and kill tests locally (CI never does).
 TEST_WORKERS ?= 2
@@ -121,7 +121,7 @@ lint: setup  ## ruff, and mypy in strict mode over design/ ([tool.mypy] in pypro
 	$(BIN)/mypy
 
 test: setup chromium curl postgresql lint  ## every test, browser tests included, on SQLite and PostgreSQL
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 check: lint unit  ## the inner loop (under a minute once set up): lint, then the fast unit tests
 

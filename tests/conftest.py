@@ -63,29 +63,14 @@ def _mkdocs_build(config_file: Path, site_dir: Path) -> subprocess.CompletedProc
     )
 
 
-_SHARED_SCOPES = {"module", "class", "package"}
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark what the markers cannot say by hand, from each test's fixtures.
-
-    - `postgresql`: the test runs on the PostgreSQL server (the `postgresql` backend, or the
-      server fixture), so `make check` can leave it out.
-    - `xdist_group`: a test that uses a module-, class- or package-scoped fixture runs on the
-      same xdist worker as the rest of its module (`--dist loadgroup`), so that fixture (a
-      browser page, an installed action, a quick benchmark run) is made once, not once per worker.
-    """
+    """Mark `postgresql` the tests that run on the PostgreSQL server (the `postgresql` backend, or
+    the server fixture), so `make check` can leave them out."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_postgresql = callspec is not None and callspec.params.get("backend") == "postgresql"
         if on_postgresql or "postgres_server" in item.fixturenames:
             item.add_marker(pytest.mark.postgresql)
-        definitions = getattr(item, "_fixtureinfo", None)
-        if definitions is None:
-            continue
-        scopes = {d[-1].scope for d in definitions.name2fixturedefs.values() if d}
-        if scopes & _SHARED_SCOPES and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 _TIME_BY_FOLDER: dict[str, float] = {}

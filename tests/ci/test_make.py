@@ -63,7 +63,7 @@ def test_make_test_runs_lint_and_every_test_after_the_set_up():
     pytest_command = shlex.split(lines[-1])
     assert pytest_command[0] == ".venv/bin/pytest"
     # Every test: no path, no -m/-k selection; on two xdist workers, the slowest 25 printed.
-    assert pytest_command[1:] == ["-n", "2", "--dist", "loadgroup", "--durations=25"]
+    assert pytest_command[1:] == ["-n", "2", "--dist", "loadfile", "--durations=25"]
     assert ".venv/bin/ruff format --check ." in lines
     pytest_at = len(lines) - 1
     assert lines.index(".venv/bin/mypy") < pytest_at
@@ -74,7 +74,7 @@ def test_make_test_passes_extra_pytest_options_through():
     plan = _make("-n", "test", "PYTEST_ARGS=-m 'not fault'", "TEST_WORKERS=1")
     assert plan.returncode == 0, plan.stderr
     assert shlex.split(plan.stdout.splitlines()[-1])[1:] == [
-        "-n", "1", "--dist", "loadgroup", "--durations=25", "-m", "not fault",
+        "-n", "1", "--dist", "loadfile", "--durations=25", "-m", "not fault",
     ]  # fmt: skip
 
 
