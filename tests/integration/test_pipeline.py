@@ -60,7 +60,7 @@ def test_a_refund_of_a_cancelled_paid_order_reaches_the_read_model_and_its_searc
     service.handle(cancel("1001"))
     refund = RefundOrder(order_id="1001", refund_id="REF-1", amount=money("79.99"))
     assert service.handle(refund) == 4
-    assert service.relay.run_once() == 4
+    service.catch_up()
     summary = service.queries.get("1001")
     assert (summary.status, summary.last_version, summary.total_amount) == ("refunded", 4, "79.99")
     assert summary.cancelled_at is not None
