@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 
 import pytest
 from failing_writes import fail_inserts
@@ -166,6 +167,76 @@ def test_the_database_refuses_update_and_delete_on_order_events(store, statement
     with pytest.raises(store.db.IntegrityError, match=f"order_events is append-only: {refused}"):
         store.conn.execute(statement)
     assert store.load("1001") == [PLACED]
+
+
+SQLITE_INSERT = (
+    "INTO order_events (event_id, order_id, version, event_type, schema_version, data,"
+    " metadata, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def raw_row(event, **changes):
+    row = {**event, **changes}
+    return (row["event_id"], row["order_id"], row["version"], row["event_type"],
+            row["schema_version"], json.dumps(row["data"]), json.dumps(row["metadata"]),
+            row["occurred_at"], RECORDED_AT)  # fmt: skip
+
+
+@pytest.mark.parametrize("verb", ["INSERT OR REPLACE", "REPLACE", "INSERT OR IGNORE", "INSERT"])
+@pytest.mark.parametrize(
+    "clash",
+    [
+        {},  # the same event id at the same place: a rewrite of the stored event's content
+        {"event_id": "00000000-0000-4000-8000-00000000beef"},  # another id at a stored version
+        {"version": 2},  # a stored event id at another version
+    ],
+)
+def test_sqlite_refuses_an_insert_over_a_stored_event_from_any_connection(
+    sqlite_store, tmp_path, verb, clash
+):
+    # REPLACE deletes the row it conflicts with and SQLite runs no DELETE trigger for it:
+    # the BEFORE INSERT trigger refuses the row before any conflict is resolved.
+    sqlite_store.append([PLACED], expected_version=0)
+    line = {**PLACED["data"]["lines"][0], "quantity": 1000}
+    forged = {"data": {**PLACED["data"], "lines": [line]}}
+    with (
+        closing(sqlite3.connect(tmp_path / "orders.db")) as conn,
+        pytest.raises(sqlite3.IntegrityError, match="order_events is append-only"),
+    ):
+        conn.execute(f"{verb} {SQLITE_INSERT}", raw_row(PLACED, **forged, **clash))
+    assert sqlite_store.load("1001") == [PLACED]
+
+
+def test_sqlite_refuses_an_insert_over_a_stored_position(sqlite_store, tmp_path):
+    sqlite_store.append([PLACED], expected_version=0)
+    with (
+        closing(sqlite3.connect(tmp_path / "orders.db")) as conn,
+        pytest.raises(sqlite3.IntegrityError, match="order_events is append-only"),
+    ):
+        conn.execute(
+            "INSERT OR REPLACE INTO order_events (position, event_id, order_id, version,"
+            " event_type, schema_version, data, metadata, occurred_at, recorded_at)"
+            " VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            raw_row(PLACED, event_id="00000000-0000-4000-8000-00000000beef", order_id="1002"),
+        )
+    assert list(sqlite_store.read_all()) == [(1, PLACED)]
+
+
+@pytest.mark.parametrize("version", [3, 7])
+def test_sqlite_refuses_an_event_that_skips_its_orders_next_version(
+    sqlite_store, tmp_path, version
+):
+    sqlite_store.append([PLACED], expected_version=0)
+    with (
+        closing(sqlite3.connect(tmp_path / "orders.db")) as conn,
+        pytest.raises(sqlite3.IntegrityError, match="next version"),
+    ):
+        conn.execute(f"INSERT {SQLITE_INSERT}", raw_row(PAID, version=version))
+    # The next version, written around the store, is still accepted: the database checks the
+    # order of a stream, the contract of an event is append's (see test_stored_events.py).
+    with closing(sqlite3.connect(tmp_path / "orders.db")) as conn, conn:
+        conn.execute(f"INSERT {SQLITE_INSERT}", raw_row(PAID))
+    assert sqlite_store.load("1001") == [PLACED, PAID]
 
 
 def test_events_and_outbox_rows_commit_together_a_failing_outbox_insert_leaves_no_event(store):
