@@ -537,6 +537,18 @@ def _add_subscriber_commands(subparsers: Any) -> None:
     )
     redrive.set_defaults(handler=_database_command("run_redrive_command"))
 
+    prune = subparsers.add_parser(
+        "prune-keys", help="forget the command ids (Idempotency-Keys) past their lifetime"
+    )
+    prune.add_argument("--db", required=True, help="the write database (file or URL)")
+    prune.add_argument(
+        "--hours",
+        type=int,
+        help="forget the ids of commands carried out more than this many hours ago "
+        "(default: the store's lifetime, 24)",
+    )
+    prune.set_defaults(handler=_database_command("run_prune_keys_command"))
+
 
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:  # FastAPI and uvicorn are the optional extra `http`: the other commands work without
