@@ -277,6 +277,32 @@ def test_the_same_key_with_another_body_is_422_and_appends_nothing(api):
     assert api.stored() == 1
 
 
+def test_a_refused_command_is_not_remembered_its_key_resent_is_decided_again(api):
+    # The HTTP API page and the Decider page say the same: only a command carried out is
+    # recorded under its key; a refused one, resent with the key, is decided on the order then.
+    api.place()
+    headers = key()
+    refused = api.client.post(f"/orders/{ORDER}/shipment", json=SHIP, headers=headers)
+    assert_problem(refused, 409, "command-rejected")
+    api.client.post(f"/orders/{ORDER}/payment", json=PAY, headers=key())
+    again = api.client.post(f"/orders/{ORDER}/shipment", json=SHIP, headers=headers)
+    assert (again.status_code, again.json()) == (200, {"order_id": ORDER, "version": 3})
+    # Carried out now, the key is remembered: sent a third time, the answer is the second one.
+    third = api.client.post(f"/orders/{ORDER}/shipment", json=SHIP, headers=headers)
+    assert (third.status_code, third.json()) == (200, again.json())
+    assert [e["event_type"] for e in api.events()] == ["OrderPlaced", "OrderPaid", "OrderShipped"]
+
+
+def test_a_key_refused_with_one_body_may_be_sent_with_another(api):
+    # Nothing was recorded under the key, so it names no request yet: no 422.
+    api.place()
+    headers = key()
+    assert_problem(api.client.post("/orders", json=PLACE, headers=headers), 409, "command-rejected")
+    placed = api.client.post("/orders", json={**PLACE, "order_id": "1002"}, headers=headers)
+    assert placed.status_code == 201
+    assert api.stored() == 2
+
+
 def test_if_match_on_an_unknown_order_is_404(api):
     response = api.client.post("/orders/4242/payment", json=PAY, headers={"If-Match": '"1"'})
     assert_problem(response, 404, "not-found")

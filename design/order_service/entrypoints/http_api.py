@@ -231,8 +231,10 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         pattern=UUID_PATTERN,
         description="A UUID (lower-case hex) chosen by the client; it becomes the command id. "
-        "The same key with the same request answers as the first time and appends nothing; "
-        "with another request it is refused (422).",
+        "Once its request was carried out, the same key with the same request answers as the "
+        "first time and appends nothing, and with another request it is refused (422); a "
+        "refused request is not remembered (resent, it is decided again). A key is "
+        "remembered for 24 hours.",
     ),
 ]
 IfMatch = Annotated[
