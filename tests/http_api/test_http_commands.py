@@ -328,3 +328,23 @@ def test_the_request_examples_of_the_openapi_document_tell_1001s_story(api):
     bodies["payment"] = examples["/orders/{order_id}/payment"]  # #1002 pays the same total
     send("1002", "payment", "cancellation", "refund")
     send("1003", *bodies)  # what is left (a line added) on an order still placed
+
+
+def test_a_server_failure_is_a_500_problem_and_its_traceback_is_in_the_log(
+    tmp_path, monkeypatch, caplog
+):
+    from fastapi.testclient import TestClient
+    from order_service.entrypoints.http_api import create_app
+    from order_service.write.store import EventStore
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(EventStore, "load", fail)
+    with TestClient(create_app(tmp_path / "orders.db"), raise_server_exceptions=False) as client:
+        response = client.get(f"/orders/{ORDER}/events")
+    problem = assert_problem(response, 500, "internal-error")
+    assert "fire" not in problem["detail"]
+    [record] = [r for r in caplog.records if r.getMessage() == f"GET /orders/{ORDER}/events failed"]
+    assert record.exc_info is not None and str(record.exc_info[1]) == "the disk is on fire"
+    assert "NoneType: None" not in caplog.text

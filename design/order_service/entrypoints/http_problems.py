@@ -151,7 +151,9 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def _internal_error(request: Request, error: Exception) -> JSONResponse:
-    log.exception("%s %s failed", request.method, request.url.path)
+    # Called outside the `except` that caught it: the traceback is the error's own, passed in
+    # (`log.exception` here would log "NoneType: None").
+    log.error("%s %s failed", request.method, request.url.path, exc_info=error)
     detail = "the server failed to answer; the error is in its log (no traceback is sent)"
     return problem_response(ProblemError(500, "internal-error", detail))
 
