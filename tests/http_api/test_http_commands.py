@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from http_story import DELIVER, ORDER, PAY, PLACE, SHIP, key, line
 from order_service.entrypoints.http_api import openapi_document
@@ -140,6 +142,37 @@ def test_a_body_not_sent_as_json_is_415(api):
         in assert_problem(response, 415, "unsupported-media-type")["detail"]
     )
     assert api.stored() == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "latin-1"])
+def test_a_json_body_not_in_utf_8_is_400_and_appends_nothing(api, encoding):
+    body = json.dumps({**PLACE, "customer_id": "C-0042"}, ensure_ascii=False) + " é"
+    response = api.client.post(
+        "/orders", content=body.encode(encoding), headers={"Content-Type": "application/json"}
+    )
+    problem = assert_problem(response, 400, "malformed-request")
+    assert problem["detail"] == "the body is not UTF-8 text: JSON over HTTP is UTF-8 (RFC 8259)"
+    assert api.stored() == 0
+
+
+def test_a_json_body_declared_in_another_charset_is_415(api):
+    response = api.client.post(
+        "/orders",
+        content=json.dumps(PLACE).encode("utf-16"),
+        headers={"Content-Type": "application/json; charset=UTF-16"},
+    )
+    problem = assert_problem(response, 415, "unsupported-media-type")
+    assert problem["detail"] == "the body is sent in charset 'utf-16'; JSON over HTTP is UTF-8"
+    assert api.stored() == 0
+
+
+def test_a_json_body_declared_utf_8_is_taken(api):
+    response = api.client.post(
+        "/orders",
+        content=json.dumps(PLACE).encode(),
+        headers={"Content-Type": 'application/json; charset="utf-8"', **key()},
+    )
+    assert response.status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -348,3 +381,34 @@ def test_a_server_failure_is_a_500_problem_and_its_traceback_is_in_the_log(
     [record] = [r for r in caplog.records if r.getMessage() == f"GET /orders/{ORDER}/events failed"]
     assert record.exc_info is not None and str(record.exc_info[1]) == "the disk is on fire"
     assert "NoneType: None" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GARBAGE\r\n\r\n",  # not a request line
+        b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        b"GET /orders/1001 HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+    ],
+    ids=["request line", "Content-Length", "header line"],
+)
+def test_a_request_uvicorn_cannot_parse_is_its_own_plain_400_and_the_connection_closes(
+    live_server, raw
+):
+    # uvicorn answers these before the app runs and has no hook to change the answer: the
+    # HTTP API page says so, with these bytes.
+    import socket
+    from urllib.parse import urlsplit
+
+    base_url, store = live_server
+    address = urlsplit(base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as client:
+        client.sendall(raw)
+        answer = b""
+        while chunk := client.recv(65536):  # b"" once the server has closed the connection
+            answer += chunk
+    assert answer == (
+        b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"Connection: close\r\n\r\nInvalid HTTP request received."
+    )
+    assert store.load("1001") == []
