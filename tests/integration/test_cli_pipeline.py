@@ -110,6 +110,15 @@ def test_orders_query_as_of_folds_the_events_up_to_a_version(demo_db):
     assert (json.loads(out)["status"], json.loads(out)["version"]) == ("paid", 2)
 
 
+@pytest.mark.parametrize("version", ["2147483647", "2147483648", "99999999999999999999"])
+def test_orders_query_as_of_a_version_past_any_stream_is_the_whole_order(demo_db, version):
+    # Past SQLite's and PostgreSQL's integers too: no OverflowError, the order as it is now.
+    status, out, err = orders("query", "--db", demo_db, "as-of", "1001", "--version", version)
+    now = orders("query", "--db", demo_db, "as-of", "1001")[1]
+    assert (status, err, out) == (0, "", now)
+    assert json.loads(out)["status"] == "delivered"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
