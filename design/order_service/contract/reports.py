@@ -8,7 +8,7 @@
 
 The text format's line is the event's line in a JSON Lines file; the other two place each
 problem on the line and column of the field itself, read again from the file (standard input
-cannot be read twice, so its problems keep the event's line).
+and other pipes cannot be read twice, so their problems keep the event's line).
 
 Examples:
     >>> problem = Finding("events/a.json", None, 0, "/occurred_at", "not UTC", event="e-1")
@@ -107,7 +107,7 @@ def _locator() -> Callable[[Finding], tuple[int, int] | None]:
 
     def position(finding: Finding) -> tuple[int, int] | None:
         fallback = None if finding.line is None else (finding.line, 1)  # all we knew already
-        if finding.path == "-" or finding.pointer is None:
+        if finding.pointer is None or not _rereadable(finding.path):
             return fallback
         if finding.line is not None:  # JSON Lines: the pointer is inside that one line
             lines = lines_of(finding.path)
@@ -122,6 +122,12 @@ def _locator() -> Callable[[Finding], tuple[int, int] | None]:
         return document.locate(in_array if document.is_array else finding.pointer)
 
     return position
+
+
+def _rereadable(path: str) -> bool:
+    # A pipe (standard input, `<(...)`, a FIFO) was read once already: reading it again would
+    # wait for a writer for ever. Its problems keep the line they were found on.
+    return path != "-" and Path(path).is_file()
 
 
 def _lines(path: str) -> list[str] | None:

@@ -151,7 +151,14 @@ def iter_events(path: str) -> Iterator[tuple[Loaded, int]]:
 
 
 def _streamed(path: str) -> bool:
-    return path != "-" and path.endswith((".jsonl", ".ndjson"))
+    # Only a regular file is read line by line: its lines can be read again (`_reread_line`).
+    # A pipe (`<(...)`, a FIFO) is read once, whole, as standard input is.
+    return path.endswith((".jsonl", ".ndjson")) and _rereadable(path)
+
+
+def _rereadable(path: str) -> bool:
+    """True for a regular file: reading it again gives the same text (not `-`, not a pipe)."""
+    return path != "-" and Path(path).is_file()
 
 
 def _stream_lines(path: str, file: BinaryIO) -> Iterator[tuple[Loaded, int]]:
