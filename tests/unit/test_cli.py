@@ -388,3 +388,30 @@ def test_validate_reads_a_named_pipe_once_in_every_format(tmp_path, fmt, name):
     assert "already the id of another event" in out
     assert "event_id" in out
     assert err.endswith(" problem(s) in 3 event(s)\n")
+
+
+@pytest.mark.parametrize("fmt", ["text", "github", "json"])
+def test_validate_names_a_file_whose_name_is_not_utf_8_without_a_traceback(tmp_path, fmt):
+    # Two events with ids (the id check stores where each was seen), one of them invalid.
+    paid = load(VALID / "order-paid.v1.json")
+    bad = {**paid, "event_id": "not-a-uuid"}
+    name = os.fsdecode(b"paid\xff.json")  # as the shell passes it: a lone surrogate in Python
+    (tmp_path / name).write_text(json.dumps([paid, bad]), encoding="utf-8")
+    status, out, err = run("validate", "--format", fmt, tmp_path / name)
+    assert (status, err) == (EXIT_INVALID, "orders: 2 problem(s) in 2 event(s)\n")
+    shown = json.loads(out)["problems"][0]["file"] if fmt == "json" else out
+    assert "paid\\udcff.json" in shown
+    out.encode("utf-8")  # printable as UTF-8: no lone surrogate left
+
+
+@pytest.mark.parametrize("fmt", ["text", "github", "json"])
+def test_validate_echoes_at_most_80_characters_of_a_bad_value(tmp_path, fmt):
+    paid = load(VALID / "order-paid.v1.json")
+    huge = {**paid, "event_id": "x" * 500, "data": {**paid["data"], "payment_id": "P" * 1_000_000}}
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(huge), encoding="utf-8")
+    status, out, _ = run("validate", "--format", fmt, path)
+    assert status == EXIT_INVALID
+    assert "P" * 80 not in out and "x" * 80 not in out
+    assert ("P" * 78 + "…") in out and ("x" * 79 + "…") in out
+    assert len(out) < 3000

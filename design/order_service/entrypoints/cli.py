@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, TextIO
 
 from order_service.contract import reports
 from order_service.contract.reports import Finding
-from order_service.contract.validation import event_problems
+from order_service.contract.validation import bounded, event_problems
 from order_service.model.derivation import HistoryBroken, derive_state
 from order_service.model.integrity import FoldError
 from order_service.model.snapshots import Snapshot, take_snapshot
@@ -258,7 +258,7 @@ class FirstSeen:
         self.recall = recall
         self.db = sqlite3.connect("")  # "": a private temporary database, deleted on close
         self.db.execute(
-            "CREATE TABLE seen (event_id TEXT PRIMARY KEY, location TEXT, key INTEGER)"
+            "CREATE TABLE seen (event_id BLOB PRIMARY KEY, location TEXT, key INTEGER)"
             " WITHOUT ROWID"
         )
 
@@ -271,13 +271,16 @@ class FirstSeen:
         event_id = entry.payload.get("event_id") if isinstance(entry.payload, dict) else None
         if not isinstance(event_id, str):
             return None
+        # As bytes and escaped text: an id or a path may hold lone surrogates, which UTF-8 has not.
+        id_bytes = event_id.encode("utf-8", "surrogatepass")
+        where = bounded(entry.where, limit=None)
         added = self.db.execute(
-            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (event_id, entry.where, key)
+            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (id_bytes, where, key)
         )
         if added.rowcount:
             return None
         location, first = self.db.execute(
-            "SELECT location, key FROM seen WHERE event_id = ?", (event_id,)
+            "SELECT location, key FROM seen WHERE event_id = ?", (id_bytes,)
         ).fetchone()
         return None if self.recall(first) == entry.payload else location
 
