@@ -412,3 +412,12 @@ def test_a_request_uvicorn_cannot_parse_is_its_own_plain_400_and_the_connection_
         b"Connection: close\r\n\r\nInvalid HTTP request received."
     )
     assert store.load("1001") == []
+
+
+def test_a_field_name_the_client_made_up_is_echoed_in_80_characters_at_most(api):
+    response = api.client.post("/orders", json={**PLACE, "x" * 10_000: 1})
+    problem = assert_problem(response, 422, "invalid-request")
+    [unknown] = [e for e in problem["errors"] if e["field"].startswith("x")]
+    assert unknown["field"] == "x" * 79 + "…"
+    assert len(response.text) < 2000
+    assert api.stored() == 0

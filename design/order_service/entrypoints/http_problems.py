@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from order_service.contract.validation import bounded
+
 __all__ = [
     "EXCEPTION_HANDLERS",
     "MAX_BODY_BYTES",
@@ -114,7 +116,10 @@ def _field_problems(error: RequestValidationError) -> list[FieldProblem]:
     problems = []
     for item in error.errors():
         location, *path = (str(part) for part in item.get("loc", ()))
-        problems.append(FieldProblem(location=location, field="/".join(path), message=item["msg"]))
+        field = bounded("/".join(path))  # a field name the client made up: echoed in part
+        problems.append(
+            FieldProblem(location=location, field=field, message=bounded(item["msg"], 320))
+        )
     return problems
 
 
