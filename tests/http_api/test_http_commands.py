@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 
 import pytest
 from http_story import DELIVER, ORDER, PAY, PLACE, SHIP, key, line
@@ -421,3 +423,25 @@ def test_a_field_name_the_client_made_up_is_echoed_in_80_characters_at_most(api)
     assert unknown["field"] == "x" * 79 + "…"
     assert len(response.text) < 2000
     assert api.stored() == 0
+
+
+@pytest.mark.parametrize("first", ["OrderItemAdded", "OrderPaid"])
+def test_the_state_of_a_stream_that_does_not_start_with_its_placing_is_a_409_problem(
+    api, tmp_path, first, caplog
+):
+    # Written around the store (another writer, an older version): the fold has no order.
+    data = {
+        "OrderItemAdded": {"line": line()},
+        "OrderPaid": {"payment_id": "PAY-7731", "amount": {"amount": "79.99", "currency": "EUR"}},
+    }[first]
+    with closing(sqlite3.connect(tmp_path / "orders.db")) as conn, conn:
+        conn.execute(
+            "INSERT INTO order_events (event_id, order_id, version, event_type, schema_version,"
+            " data, metadata, occurred_at, recorded_at) VALUES (?, ?, 1, ?, 1, ?, '{}', ?, ?)",
+            ("00000000-0000-4000-8000-00000000dead", ORDER, first, json.dumps(data),
+             "2026-11-02T09:15:00Z", "2026-11-02T09:15:00Z"),
+        )  # fmt: skip
+    response = api.client.get(f"/orders/{ORDER}/state")
+    problem = assert_problem(response, 409, "unplaced-stream")
+    assert problem["detail"].startswith(f"order {ORDER}: its stored events do not start with")
+    assert "Traceback" not in caplog.text

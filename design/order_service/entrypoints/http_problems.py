@@ -50,6 +50,7 @@ PROBLEM_TYPES = {
     "payload-too-large": "The request body is too large",
     "unsupported-media-type": "The request body must be JSON",
     "method-not-allowed": "The resource does not accept this method",
+    "unplaced-stream": "The order's stored events do not start with its placing",
     "internal-error": "The server failed",
 }
 """Every problem `type` the API answers with (the part after `#`), and its title."""
