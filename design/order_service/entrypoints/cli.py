@@ -151,9 +151,7 @@ def iter_events(path: str) -> Iterator[tuple[Loaded, int]]:
 
 
 def _streamed(path: str) -> bool:
-    # Only a regular file is read line by line: its lines can be read again (`_reread_line`).
-    # A pipe (`<(...)`, a FIFO) is read once, whole, as standard input is.
-    return path.endswith((".jsonl", ".ndjson")) and _rereadable(path)
+    return path != "-" and path.endswith((".jsonl", ".ndjson"))
 
 
 def _rereadable(path: str) -> bool:
@@ -254,12 +252,14 @@ class FirstSeen:
     long the file, and only an id seen twice costs reading its first event again.
     """
 
-    def __init__(self, recall: Callable[[int], Any]) -> None:
+    def __init__(self, recall: Callable[[int], Any] | None) -> None:
+        """`recall(key)` brings an event back; None keeps each event's JSON here instead (a
+        pipe cannot be read again)."""
         self.recall = recall
         self.db = sqlite3.connect("")  # "": a private temporary database, deleted on close
         self.db.execute(
-            "CREATE TABLE seen (event_id BLOB PRIMARY KEY, location TEXT, key INTEGER)"
-            " WITHOUT ROWID"
+            "CREATE TABLE seen (event_id BLOB PRIMARY KEY, location TEXT, key INTEGER,"
+            " payload TEXT) WITHOUT ROWID"
         )
 
     def close(self) -> None:
@@ -274,21 +274,24 @@ class FirstSeen:
         # As bytes and escaped text: an id or a path may hold lone surrogates, which UTF-8 has not.
         id_bytes = event_id.encode("utf-8", "surrogatepass")
         where = bounded(entry.where, limit=None)
+        kept = None if self.recall is not None else json.dumps(entry.payload)
         added = self.db.execute(
-            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (id_bytes, where, key)
+            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", (id_bytes, where, key, kept)
         )
         if added.rowcount:
             return None
-        location, first = self.db.execute(
-            "SELECT location, key FROM seen WHERE event_id = ?", (id_bytes,)
+        location, first, payload = self.db.execute(
+            "SELECT location, key, payload FROM seen WHERE event_id = ?", (id_bytes,)
         ).fetchone()
-        return None if self.recall(first) == entry.payload else location
+        earlier = json.loads(payload) if self.recall is None else self.recall(first)
+        return None if earlier == entry.payload else location
 
 
 def _entries_and_ids(path: str) -> tuple[Iterable[tuple[Loaded, int]], FirstSeen]:
     """One path's entries with their keys, and the record of ids that can recall them."""
-    if _streamed(path):
-        return iter_events(path), FirstSeen(lambda offset: _reread_line(path, offset))
+    if _streamed(path):  # a pipe cannot be read again: its events are kept, not re-read
+        recall = (lambda offset: _reread_line(path, offset)) if _rereadable(path) else None
+        return iter_events(path), FirstSeen(recall)
     held = list(iter_events(path))  # one JSON document: read whole, recalled from memory
     return held, FirstSeen(lambda index: held[index][0].payload)
 
