@@ -110,6 +110,15 @@ def test_orders_query_as_of_folds_the_events_up_to_a_version(demo_db):
     assert (json.loads(out)["status"], json.loads(out)["version"]) == ("paid", 2)
 
 
+@pytest.mark.parametrize("version", ["2147483647", "2147483648", "99999999999999999999"])
+def test_orders_query_as_of_a_version_past_any_stream_is_the_whole_order(demo_db, version):
+    # Past SQLite's and PostgreSQL's integers too: no OverflowError, the order as it is now.
+    status, out, err = orders("query", "--db", demo_db, "as-of", "1001", "--version", version)
+    now = orders("query", "--db", demo_db, "as-of", "1001")[1]
+    assert (status, err, out) == (0, "", now)
+    assert json.loads(out)["status"] == "delivered"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -200,3 +209,33 @@ def test_orders_demo_on_a_path_it_cannot_write_says_so_in_one_line(tmp_path, whe
     assert err.startswith("orders: ")
     assert err.count("\n") == 1
     assert ("give a file path" if where == "empty" else "cannot write the demo database") in err
+
+
+def test_orders_prune_keys_forgets_the_command_ids_past_their_lifetime(demo_db):
+    # The demo's clock stops in November 2026; prune-keys measures age on the system clock.
+    def held():
+        status, out, err = orders("prune-keys", "--db", demo_db, "--hours", "1000000")
+        assert (status, err) == (0, "")
+        return out
+
+    assert held() == "forgot 0 command id(s) carried out over 1000000 hour(s) ago\n"
+    status, out, err = orders("prune-keys", "--db", demo_db)
+    assert (status, err) == (0, "")
+    forgot = int(out.split()[1])
+    assert forgot > 0
+    assert out == f"forgot {forgot} command id(s) carried out over 24 hour(s) ago\n"
+    status, out, err = orders("prune-keys", "--db", demo_db)
+    assert (status, out, err) == (0, "forgot 0 command id(s) carried out over 24 hour(s) ago\n", "")
+
+
+@pytest.mark.parametrize("hours", ["0", "-3"])
+def test_orders_prune_keys_refuses_an_age_under_an_hour(sqlite_demo_db, hours):
+    status, out, err = orders("prune-keys", "--db", sqlite_demo_db, "--hours", hours)
+    assert (status, out) == (1, "")
+    assert err == f"orders: --hours {hours}: give a whole number of hours from 1 to 1000000\n"
+
+
+def test_orders_prune_keys_refuses_a_file_that_is_not_a_write_database(tmp_path):
+    status, out, err = orders("prune-keys", "--db", tmp_path / "missing.db")
+    assert (status, out) == (1, "")
+    assert "no such write database" in err

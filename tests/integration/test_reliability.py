@@ -14,6 +14,8 @@ import sqlite3
 import threading
 import uuid
 from contextlib import closing
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from child_processes import AUDIT_TABLE, Audit, crash_after_publishing, race, subscribe_until_killed
@@ -22,6 +24,7 @@ from failing_writes import fail_inserts, stop_failing_inserts
 from order_service.app import bootstrap
 from order_service.bus.subscription import Subscription
 from order_service.model.commands import InvalidCommand, parse_command
+from order_service.model.snapshots import Snapshot
 from order_service.read.projections import contents
 from order_service.read.read_model import open_read_model
 from order_service.write.store import EventStore
@@ -404,3 +407,99 @@ def test_an_invalid_command_is_rejected_and_nothing_is_appended(service, command
         service.handle(command)
     assert len(list(service.store.read_all())) == 1
     assert service.relay.pending() == 1
+
+
+APP_ROLE_GRANTS = Path(__file__).parents[2] / "design/order_service/write/app_role.pg.sql"
+
+
+@pytest.fixture
+def application_role(postgres_server):
+    """A fresh write schema made by its owner, and a role granted what the PostgreSQL page lists.
+
+    Yields (the owner's store, the role's URL, the role's name).
+    """
+    import psycopg
+    from order_service.model.events import canonical_event
+
+    url = postgres_server.new_url()
+    owner = EventStore(url, clock=lambda: "2026-11-02T09:15:00Z", validate=canonical_event)
+    schema = owner.db.schema
+    role = f"{schema}_app"
+    grants = APP_ROLE_GRANTS.read_text(encoding="utf-8")
+    grants = grants.replace("orders_app", role).replace("orders.", f"{schema}.")
+    grants = grants.replace("SCHEMA orders TO", f"SCHEMA {schema} TO")
+    admin = psycopg.connect(postgres_server.url, autocommit=True)
+    admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'app-password'")
+    admin.execute(grants)
+    parts = urlsplit(url)
+    netloc = f"{role}:app-password@{parts.netloc.rsplit('@', 1)[-1]}"
+    try:
+        yield owner, urlunsplit(parts._replace(netloc=netloc)), role
+    finally:
+        owner.close()
+        admin.execute(f"DROP OWNED BY {role}")
+        admin.execute(f"DROP ROLE {role}")
+        admin.close()
+
+
+def test_the_application_runs_as_a_postgresql_role_granted_only_what_the_page_lists(
+    application_role,
+):
+    from order_service.model.events import canonical_event
+
+    owner, app_url, _ = application_role
+    clock = iter(["2026-11-02T09:15:00Z", "2026-11-02T09:16:00Z", "2026-11-04T09:00:00Z"])
+    store = EventStore(app_url, clock=lambda: next(clock), validate=canonical_event)
+    try:
+        service = bootstrap(owner.db)  # the owner's service decides; the role's store appends
+        try:
+            service.handle(place("1001"))
+            [placed] = service.store.load("1001")
+        finally:
+            service.close()
+        owner.conn.execute("DELETE FROM commands")  # let the role's store append #1002 afresh
+        other = {**placed, "event_id": "00000000-0000-4000-8000-000000001002", "order_id": "1002"}
+        assert store.append([other], expected_version=0, command=("k-1002", "d")) == 1
+        assert [e["order_id"] for _, e in store.read_all()] == ["1001", "1002"]
+        assert store.load("1002")[0]["event_id"] == other["event_id"]
+        with store.transaction():
+            for position, _ in store.unsent():
+                store.mark_sent(position, "2026-11-02T09:16:00Z")
+        assert store.pending() == 0
+        store.save_snapshot(Snapshot("1002", 1, 1, {"order_id": "1002"}))
+        assert store.latest_snapshot("1002") is not None
+        assert store.prune_command_ids() == 1  # two days later: k-1002 is forgotten
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE order_events SET event_type = 'OrderDelivered'",
+        "DELETE FROM order_events",
+        "TRUNCATE order_events CASCADE",
+        "ALTER TABLE order_events DISABLE TRIGGER order_events_refuse_update_delete",
+        "ALTER TABLE order_events DISABLE TRIGGER ALL",
+        "DROP TRIGGER order_events_refuse_update_delete ON order_events",
+        "DROP TABLE order_events CASCADE",
+        "UPDATE outbox SET position = position",
+        "TRUNCATE commands",
+    ],
+)
+def test_the_application_role_may_not_change_or_unguard_the_events(application_role, statement):
+    import psycopg
+
+    owner, app_url, _ = application_role
+    service = bootstrap(owner.db)
+    try:
+        service.handle(place("1001"))
+    finally:
+        service.close()
+    store = EventStore(app_url, clock=lambda: "2026-11-02T09:15:00Z")
+    try:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            store.conn.execute(statement)
+        assert [e["event_type"] for e in store.load("1001")] == ["OrderPlaced"]
+    finally:
+        store.close()

@@ -348,3 +348,70 @@ def test_the_same_event_twice_is_not_a_reused_id(tmp_path):
     placed = load(STREAM[0])
     path = _jsonl(tmp_path / "again.jsonl", [placed, placed])
     assert run("validate", path) == (EXIT_OK, "", "orders: 2 event(s) valid\n")
+
+
+@pytest.mark.parametrize("fmt", ["text", "github", "json"])
+@pytest.mark.parametrize("name", ["events.jsonl", "events.json", "events"])
+def test_validate_reads_a_named_pipe_once_in_every_format(tmp_path, fmt, name):
+    # Two different events under one id, and a field problem: before, the id check and the
+    # github and json formats opened the path again, and waited for a writer for ever.
+    import threading
+
+    paid = load(VALID / "order-paid.v1.json")
+    again = {**paid, "occurred_at": "2026-11-02T09:59:59Z"}
+    bad = {**paid, "event_id": "not-a-uuid"}
+    text = "\n".join(json.dumps(e) for e in (paid, again, bad)) + "\n"
+    if name == "events.json":
+        text = json.dumps([paid, again, bad])
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+
+    def write():
+        with open(fifo, "w", encoding="utf-8") as pipe:
+            pipe.write(text)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    result = []
+    reader = threading.Thread(
+        target=lambda: result.append(run("validate", "--format", fmt, fifo)), daemon=True
+    )
+    reader.start()
+    reader.join(20)
+    if reader.is_alive():  # free the reader: give its second open a writer that writes nothing
+        with open(fifo, "w", encoding="utf-8"):
+            pass
+        reader.join(5)
+        pytest.fail(f"orders validate --format {fmt} opened the pipe {name} twice")
+    status, out, err = result[0]
+    assert status == EXIT_INVALID
+    assert "already the id of another event" in out
+    assert "event_id" in out
+    assert err.endswith(" problem(s) in 3 event(s)\n")
+
+
+@pytest.mark.parametrize("fmt", ["text", "github", "json"])
+def test_validate_names_a_file_whose_name_is_not_utf_8_without_a_traceback(tmp_path, fmt):
+    # Two events with ids (the id check stores where each was seen), one of them invalid.
+    paid = load(VALID / "order-paid.v1.json")
+    bad = {**paid, "event_id": "not-a-uuid"}
+    name = os.fsdecode(b"paid\xff.json")  # as the shell passes it: a lone surrogate in Python
+    (tmp_path / name).write_text(json.dumps([paid, bad]), encoding="utf-8")
+    status, out, err = run("validate", "--format", fmt, tmp_path / name)
+    assert (status, err) == (EXIT_INVALID, "orders: 2 problem(s) in 2 event(s)\n")
+    shown = json.loads(out)["problems"][0]["file"] if fmt == "json" else out
+    assert "paid\\udcff.json" in shown
+    out.encode("utf-8")  # printable as UTF-8: no lone surrogate left
+
+
+@pytest.mark.parametrize("fmt", ["text", "github", "json"])
+def test_validate_echoes_at_most_80_characters_of_a_bad_value(tmp_path, fmt):
+    paid = load(VALID / "order-paid.v1.json")
+    huge = {**paid, "event_id": "x" * 500, "data": {**paid["data"], "payment_id": "P" * 1_000_000}}
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(huge), encoding="utf-8")
+    status, out, _ = run("validate", "--format", fmt, path)
+    assert status == EXIT_INVALID
+    assert "P" * 80 not in out and "x" * 80 not in out
+    assert ("P" * 78 + "…") in out and ("x" * 79 + "…") in out
+    assert len(out) < 3000

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
+from datetime import timedelta
 
 import pytest
 from failing_writes import fail_inserts
@@ -16,7 +18,12 @@ from order_service.model.events import (
     OrderShippedData,
     canonical_event,
 )
-from order_service.write.store import ConcurrencyError, EventIdConflictError, EventStore
+from order_service.write.store import (
+    COMMAND_ID_LIFETIME,
+    ConcurrencyError,
+    EventIdConflictError,
+    EventStore,
+)
 from pydantic import ValidationError
 
 RECORDED_AT = "2026-11-02T09:15:01Z"
@@ -166,6 +173,76 @@ def test_the_database_refuses_update_and_delete_on_order_events(store, statement
     with pytest.raises(store.db.IntegrityError, match=f"order_events is append-only: {refused}"):
         store.conn.execute(statement)
     assert store.load("1001") == [PLACED]
+
+
+SQLITE_INSERT = (
+    "INTO order_events (event_id, order_id, version, event_type, schema_version, data,"
+    " metadata, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def raw_row(event, **changes):
+    row = {**event, **changes}
+    return (row["event_id"], row["order_id"], row["version"], row["event_type"],
+            row["schema_version"], json.dumps(row["data"]), json.dumps(row["metadata"]),
+            row["occurred_at"], RECORDED_AT)  # fmt: skip
+
+
+@pytest.mark.parametrize("verb", ["INSERT OR REPLACE", "REPLACE", "INSERT OR IGNORE", "INSERT"])
+@pytest.mark.parametrize(
+    "clash",
+    [
+        {},  # the same event id at the same place: a rewrite of the stored event's content
+        {"event_id": "00000000-0000-4000-8000-00000000beef"},  # another id at a stored version
+        {"version": 2},  # a stored event id at another version
+    ],
+)
+def test_sqlite_refuses_an_insert_over_a_stored_event_from_any_connection(
+    sqlite_store, tmp_path, verb, clash
+):
+    # REPLACE deletes the row it conflicts with and SQLite runs no DELETE trigger for it:
+    # the BEFORE INSERT trigger refuses the row before any conflict is resolved.
+    sqlite_store.append([PLACED], expected_version=0)
+    line = {**PLACED["data"]["lines"][0], "quantity": 1000}
+    forged = {"data": {**PLACED["data"], "lines": [line]}}
+    with (
+        closing(sqlite3.connect(tmp_path / "orders.db")) as conn,
+        pytest.raises(sqlite3.IntegrityError, match="order_events is append-only"),
+    ):
+        conn.execute(f"{verb} {SQLITE_INSERT}", raw_row(PLACED, **forged, **clash))
+    assert sqlite_store.load("1001") == [PLACED]
+
+
+def test_sqlite_refuses_an_insert_over_a_stored_position(sqlite_store, tmp_path):
+    sqlite_store.append([PLACED], expected_version=0)
+    with (
+        closing(sqlite3.connect(tmp_path / "orders.db")) as conn,
+        pytest.raises(sqlite3.IntegrityError, match="order_events is append-only"),
+    ):
+        conn.execute(
+            "INSERT OR REPLACE INTO order_events (position, event_id, order_id, version,"
+            " event_type, schema_version, data, metadata, occurred_at, recorded_at)"
+            " VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            raw_row(PLACED, event_id="00000000-0000-4000-8000-00000000beef", order_id="1002"),
+        )
+    assert list(sqlite_store.read_all()) == [(1, PLACED)]
+
+
+@pytest.mark.parametrize("version", [3, 7])
+def test_sqlite_refuses_an_event_that_skips_its_orders_next_version(
+    sqlite_store, tmp_path, version
+):
+    sqlite_store.append([PLACED], expected_version=0)
+    with (
+        closing(sqlite3.connect(tmp_path / "orders.db")) as conn,
+        pytest.raises(sqlite3.IntegrityError, match="next version"),
+    ):
+        conn.execute(f"INSERT {SQLITE_INSERT}", raw_row(PAID, version=version))
+    # The next version, written around the store, is still accepted: the database checks the
+    # order of a stream, the contract of an event is append's (see test_stored_events.py).
+    with closing(sqlite3.connect(tmp_path / "orders.db")) as conn, conn:
+        conn.execute(f"INSERT {SQLITE_INSERT}", raw_row(PAID))
+    assert sqlite_store.load("1001") == [PLACED, PAID]
 
 
 def test_events_and_outbox_rows_commit_together_a_failing_outbox_insert_leaves_no_event(store):
@@ -333,3 +410,74 @@ def test_the_postgresql_store_runs_the_ddl_file_the_site_shows(postgres_server):
         ("UPDATE", "BEFORE"),
         ("DELETE", "BEFORE"),
     }  # information_schema lists no TRUNCATE trigger; test_reliability refuses a TRUNCATE
+
+
+# --- command ids: remembered for a lifetime, then pruned and decided again -----------------
+
+
+class SettableClock:
+    """A clock that says what the test sets it to."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def commands_held(store):
+    return [row[0] for row in store.conn.execute("SELECT command_id FROM commands")]
+
+
+@pytest.fixture
+def clocked_store(new_db):
+    clock = SettableClock("2026-11-02T09:15:00Z")
+    store = EventStore(new_db(), clock=clock, validate=validate)
+    yield store, clock
+    store.close()
+
+
+def test_a_command_id_is_remembered_for_its_lifetime_then_pruned_and_decided_again(
+    clocked_store,
+):
+    store, clock = clocked_store
+    assert timedelta(hours=24) == COMMAND_ID_LIFETIME  # what the HTTP API page says
+    store.append([PLACED], expected_version=0, command=("key-1", "digest-1"))
+    # 23 hours 59 minutes later: a retry still gets the first answer, appends nothing.
+    clock.now = "2026-11-03T09:14:00Z"
+    assert store.prune_command_ids() == 0
+    assert store.append([PAID], expected_version=1, command=("key-1", "digest-1")) == 1
+    assert store.command_version("key-1", "digest-1") == 1
+    # Past the lifetime, the id is forgotten: the same key carries out the command it names now.
+    clock.now = "2026-11-03T09:15:01Z"
+    assert store.prune_command_ids() == 1
+    assert store.command_version("key-1", "digest-1") is None
+    assert store.append([PAID], expected_version=1, command=("key-1", "digest-2")) == 2
+    assert store.command_version("key-1", "digest-2") == 2
+    assert store.load("1001") == [PLACED, PAID]
+
+
+def test_append_prunes_the_forgotten_command_ids_at_most_once_an_hour(clocked_store):
+    store, clock = clocked_store
+    other = {**PLACED, "event_id": "00000000-0000-4000-8000-000000001002", "order_id": "1002"}
+    appends = [  # (when, what): each append prunes if its store has not for an hour
+        ("2026-11-02T09:15:00Z", lambda: store.append([PLACED], 0, command=("k1", "d1"))),
+        ("2026-11-02T09:30:00Z", lambda: store.append([PAID], 1, command=("k2", "d2"))),
+        ("2026-11-03T09:20:00Z", lambda: store.append([SHIPPED], 2, command=("k3", "d3"))),
+        ("2026-11-03T09:40:00Z", lambda: store.append([other], 0, command=("k4", "d4"))),
+    ]
+    held = []
+    for now, append in appends:
+        clock.now = now
+        append()
+        held.append(sorted(commands_held(store)))
+    assert held == [
+        ["k1"],
+        ["k1", "k2"],
+        ["k2", "k3"],  # k1 is 24h05 old: pruned; k2 (23h50) is remembered
+        ["k2", "k3", "k4"],  # k2 is 24h10 old, but the last prune was 20 minutes ago
+    ]
+    clock.now = "2026-11-03T10:21:00Z"  # an hour after the last prune: the next append prunes
+    paid = {**PAID, "event_id": "00000000-0000-4000-8000-000000002002", "order_id": "1002"}
+    store.append([paid], 1, command=("k5", "d5"))
+    assert sorted(commands_held(store)) == ["k3", "k4", "k5"]

@@ -8,7 +8,7 @@
 
 The text format's line is the event's line in a JSON Lines file; the other two place each
 problem on the line and column of the field itself, read again from the file (standard input
-cannot be read twice, so its problems keep the event's line).
+and other pipes cannot be read twice, so their problems keep the event's line).
 
 Examples:
     >>> problem = Finding("events/a.json", None, 0, "/occurred_at", "not UTC", event="e-1")
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TextIO
 
 from order_service.contract.locations import PointerIndex, locate
+from order_service.contract.validation import bounded
 
 __all__ = ["FORMATS", "Finding", "github_command", "render", "summarize"]
 
@@ -57,10 +58,11 @@ class Finding:
     @property
     def text(self) -> str:
         """The default output line: `path[:line]: [event <id>: ][<pointer>: ]<message>`."""
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        event = "" if self.event is None else f"event {self.event}: "
-        pointer = "" if self.pointer is None else f"{self.pointer or '/'}: "
-        return f"{where}: {event}{pointer}{self.message}"
+        path = bounded(self.path, limit=None)  # escaped, never cut
+        where = path if self.line is None else f"{path}:{self.line}"
+        event = "" if self.event is None else f"event {bounded(self.event)}: "
+        pointer = "" if self.pointer is None else f"{bounded(self.pointer or '/')}: "
+        return f"{where}: {event}{pointer}{bounded(self.message, 4 * 80)}"
 
 
 def render(
@@ -84,7 +86,7 @@ def github_command(finding: Finding, position: tuple[int, int] | None) -> str:
     """The `::error` workflow command for `finding` at `position` (line, column), if known."""
     properties = {}
     if finding.path != "-":
-        properties["file"] = posixpath.normpath(Path(finding.path).as_posix())
+        properties["file"] = bounded(posixpath.normpath(Path(finding.path).as_posix()), None)
     if position is not None:
         properties["line"], properties["col"] = (str(number) for number in position)
     properties["title"] = "orders validate"
@@ -107,7 +109,7 @@ def _locator() -> Callable[[Finding], tuple[int, int] | None]:
 
     def position(finding: Finding) -> tuple[int, int] | None:
         fallback = None if finding.line is None else (finding.line, 1)  # all we knew already
-        if finding.path == "-" or finding.pointer is None:
+        if finding.pointer is None or not _rereadable(finding.path):
             return fallback
         if finding.line is not None:  # JSON Lines: the pointer is inside that one line
             lines = lines_of(finding.path)
@@ -122,6 +124,12 @@ def _locator() -> Callable[[Finding], tuple[int, int] | None]:
         return document.locate(in_array if document.is_array else finding.pointer)
 
     return position
+
+
+def _rereadable(path: str) -> bool:
+    # A pipe (standard input, `<(...)`, a FIFO) was read once already: reading it again would
+    # wait for a writer for ever. Its problems keep the line they were found on.
+    return path != "-" and Path(path).is_file()
 
 
 def _lines(path: str) -> list[str] | None:
@@ -156,12 +164,12 @@ def _json(findings: Sequence[Finding], events: int, out: TextIO) -> None:
         line, column = position(finding) or (None, None)
         problems.append(
             {
-                "file": finding.path,
+                "file": bounded(finding.path, limit=None),
                 "line": line,
                 "column": column,
-                "event": finding.event,
-                "pointer": finding.pointer,
-                "message": finding.message,
+                "event": None if finding.event is None else bounded(finding.event),
+                "pointer": None if finding.pointer is None else bounded(finding.pointer),
+                "message": bounded(finding.message, 4 * 80),
             }
         )
     report = {"valid": not findings, "events": events, "problems": problems}

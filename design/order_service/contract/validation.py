@@ -32,7 +32,35 @@ from pydantic import ValidationError as ModelError
 from order_service.contract.schemas import ANY_EVENT_SCHEMA, generate
 from order_service.model.events import parse_event
 
-__all__ = ["Problem", "any_event_validator", "event_problems", "validate_event", "validator_for"]
+__all__ = [
+    "ECHO_LIMIT",
+    "Problem",
+    "any_event_validator",
+    "bounded",
+    "event_problems",
+    "validate_event",
+    "validator_for",
+]
+
+ECHO_LIMIT = 80
+"""The most characters of a bad value a message repeats: a 10 MB value is not echoed whole."""
+
+
+def bounded(text: str, limit: int | None = ECHO_LIMIT) -> str:
+    """`text` cut to `limit` characters (None: never cut), the last an ellipsis, with lone
+    surrogates escaped.
+
+    A path in another encoding than UTF-8 (Python's `surrogateescape`) or a JSON string with
+    a lone `\\udcff` holds surrogates, which cannot be printed or stored as UTF-8: they are
+    shown as `\\udcff`.
+
+    Examples:
+        >>> bounded("P" * 100, limit=10)
+        'PPPPPPPPP…'
+    """
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +111,7 @@ def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> A
     if pattern.endswith("$") and not pattern.endswith("\\$"):
         python_pattern = pattern[:-1] + "\\Z"
     if not re.search(python_pattern, instance):
-        yield ValidationError(f"{instance!r} does not match the pattern {pattern}")
+        yield ValidationError(f"{bounded(repr(instance))} does not match the pattern {pattern}")
 
 
 def _is_integer(checker: Any, instance: Any) -> bool:
@@ -126,7 +154,10 @@ def _problems(error: ValidationError) -> list[Problem]:
             for name in instance
             if name not in allowed
         ]
-    return [Problem(here, str(error.validator), error.message)]
+    message, shown = error.message, repr(instance)
+    if len(shown) > ECHO_LIMIT:  # jsonschema's messages start with the value, whole
+        message = message.replace(shown, bounded(shown))
+    return [Problem(here, str(error.validator), message)]
 
 
 def event_problems(payload: Any) -> list[Problem]:
@@ -159,5 +190,6 @@ def event_problems(payload: Any) -> list[Problem]:
 def _model_problems(error: ModelError) -> list[Problem]:
     # The location starts with the union's tag ("OrderPlaced/v2"), which is not in the payload.
     return [
-        Problem(_pointer(item["loc"][1:]), item["type"], item["msg"]) for item in error.errors()
+        Problem(_pointer(item["loc"][1:]), item["type"], bounded(item["msg"], 4 * ECHO_LIMIT))
+        for item in error.errors(include_input=False)
     ]

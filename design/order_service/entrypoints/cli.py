@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, TextIO
 
 from order_service.contract import reports
 from order_service.contract.reports import Finding
-from order_service.contract.validation import event_problems
+from order_service.contract.validation import bounded, event_problems
 from order_service.model.derivation import HistoryBroken, derive_state
 from order_service.model.integrity import FoldError
 from order_service.model.snapshots import Snapshot, take_snapshot
@@ -154,6 +154,11 @@ def _streamed(path: str) -> bool:
     return path != "-" and path.endswith((".jsonl", ".ndjson"))
 
 
+def _rereadable(path: str) -> bool:
+    """True for a regular file: reading it again gives the same text (not `-`, not a pipe)."""
+    return path != "-" and Path(path).is_file()
+
+
 def _stream_lines(path: str, file: BinaryIO) -> Iterator[tuple[Loaded, int]]:
     index = offset = 0
     for number, raw in enumerate(file, 1):
@@ -247,12 +252,14 @@ class FirstSeen:
     long the file, and only an id seen twice costs reading its first event again.
     """
 
-    def __init__(self, recall: Callable[[int], Any]) -> None:
+    def __init__(self, recall: Callable[[int], Any] | None) -> None:
+        """`recall(key)` brings an event back; None keeps each event's JSON here instead (a
+        pipe cannot be read again)."""
         self.recall = recall
         self.db = sqlite3.connect("")  # "": a private temporary database, deleted on close
         self.db.execute(
-            "CREATE TABLE seen (event_id TEXT PRIMARY KEY, location TEXT, key INTEGER)"
-            " WITHOUT ROWID"
+            "CREATE TABLE seen (event_id BLOB PRIMARY KEY, location TEXT, key INTEGER,"
+            " payload TEXT) WITHOUT ROWID"
         )
 
     def close(self) -> None:
@@ -264,21 +271,27 @@ class FirstSeen:
         event_id = entry.payload.get("event_id") if isinstance(entry.payload, dict) else None
         if not isinstance(event_id, str):
             return None
+        # As bytes and escaped text: an id or a path may hold lone surrogates, which UTF-8 has not.
+        id_bytes = event_id.encode("utf-8", "surrogatepass")
+        where = bounded(entry.where, limit=None)
+        kept = None if self.recall is not None else json.dumps(entry.payload)
         added = self.db.execute(
-            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (event_id, entry.where, key)
+            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", (id_bytes, where, key, kept)
         )
         if added.rowcount:
             return None
-        location, first = self.db.execute(
-            "SELECT location, key FROM seen WHERE event_id = ?", (event_id,)
+        location, first, payload = self.db.execute(
+            "SELECT location, key, payload FROM seen WHERE event_id = ?", (id_bytes,)
         ).fetchone()
-        return None if self.recall(first) == entry.payload else location
+        earlier = json.loads(payload) if self.recall is None else self.recall(first)
+        return None if earlier == entry.payload else location
 
 
 def _entries_and_ids(path: str) -> tuple[Iterable[tuple[Loaded, int]], FirstSeen]:
     """One path's entries with their keys, and the record of ids that can recall them."""
-    if _streamed(path):
-        return iter_events(path), FirstSeen(lambda offset: _reread_line(path, offset))
+    if _streamed(path):  # a pipe cannot be read again: its events are kept, not re-read
+        recall = (lambda offset: _reread_line(path, offset)) if _rereadable(path) else None
+        return iter_events(path), FirstSeen(recall)
     held = list(iter_events(path))  # one JSON document: read whole, recalled from memory
     return held, FirstSeen(lambda index: held[index][0].payload)
 
@@ -536,6 +549,18 @@ def _add_subscriber_commands(subparsers: Any) -> None:
         "--subscriber", required=True, help="whose parked events: order_summary, shipping_notifier"
     )
     redrive.set_defaults(handler=_database_command("run_redrive_command"))
+
+    prune = subparsers.add_parser(
+        "prune-keys", help="forget the command ids (Idempotency-Keys) past their lifetime"
+    )
+    prune.add_argument("--db", required=True, help="the write database (file or URL)")
+    prune.add_argument(
+        "--hours",
+        type=int,
+        help="forget the ids of commands carried out more than this many hours ago "
+        "(default: the store's lifetime, 24)",
+    )
+    prune.set_defaults(handler=_database_command("run_prune_keys_command"))
 
 
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

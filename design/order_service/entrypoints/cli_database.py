@@ -1,4 +1,4 @@
-"""The `orders demo`, `replay`, `query`, `status` and `redrive` handlers: the running design.
+"""The `orders demo`, `replay`, `query`, `status`, `redrive` and `prune-keys` handlers.
 
 `cli.py` owns the `orders` command and its parser, and imports this module only when one of
 these three runs, so `orders validate` loads the model and the contract alone. Each handler takes
@@ -15,16 +15,18 @@ import json
 import sqlite3
 import tempfile
 from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from order_service.app import bootstrap, read_db_for
 from order_service.bus.subscription import Status
 from order_service.entrypoints.demo import run_demo
+from order_service.infra.clock import utc_now
 from order_service.infra.database import Backend, SQLite, is_url, open_backend, shown
 from order_service.read.queries import OrderQueries, QueryError
 from order_service.read.read_model import PROJECTION
-from order_service.write.store import EventStore
+from order_service.write.store import COMMAND_ID_LIFETIME, EventStore
 from order_service.write.temporal import AsOfError, order_as_of
 
 
@@ -212,6 +214,26 @@ def run_redrive_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         service.close()
     print(f"{args.subscriber}: redrove {applied} event(s), {parked} still parked", file=out)
     return 0 if parked == 0 else 1
+
+
+def run_prune_keys_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`orders prune-keys --db PATH [--hours N]`: forget the command ids older than N hours."""
+    lifetime = COMMAND_ID_LIFETIME if args.hours is None else timedelta(hours=args.hours)
+    if args.hours is not None and not 1 <= args.hours <= 1_000_000:
+        return _fail(err, f"--hours {args.hours}: give a whole number of hours from 1 to 1000000")
+    refused: tuple[type[Exception], ...] = (FileNotFoundError, *_database_errors())
+    try:
+        write_db = _write_db(args.db)
+        store = EventStore(write_db, clock=utc_now, command_id_lifetime=lifetime)
+        try:
+            pruned = store.prune_command_ids()
+        finally:
+            store.close()
+    except refused as error:
+        return _fail(err, str(error))
+    hours = int(lifetime.total_seconds() // 3600)
+    print(f"forgot {pruned} command id(s) carried out over {hours} hour(s) ago", file=out)
+    return 0
 
 
 def run_query_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -169,12 +169,13 @@ ORDER_COMMANDS: dict[str, tuple[type[BaseModel], str]] = {
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
-        400: "Malformed: the body is not JSON, or a header is not in its form.",
+        400: "Malformed: the body is not JSON or not UTF-8, or a header is not in its form.",
         404: "No such order (for a read: not in the read model yet).",
-        409: "The command breaks a rule, or another command changed the order first.",
+        409: "The command breaks a rule, or another command changed the order first; for a "
+        "state, the order's stored events do not start with OrderPlaced.",
         412: "If-Match names a version the order has moved on from.",
         413: f"The body is larger than {MAX_BODY_BYTES} bytes.",
-        415: "The body is not sent as application/json.",
+        415: "The body is not sent as application/json, or declared in a charset not UTF-8.",
         422: "A field is invalid, or the Idempotency-Key was used for another request.",
     }
     return {status: {"model": Problem, "description": descriptions[status]} for status in statuses}
@@ -231,8 +232,10 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         pattern=UUID_PATTERN,
         description="A UUID (lower-case hex) chosen by the client; it becomes the command id. "
-        "The same key with the same request answers as the first time and appends nothing; "
-        "with another request it is refused (422).",
+        "Once its request was carried out, the same key with the same request answers as the "
+        "first time and appends nothing, and with another request it is refused (422); a "
+        "refused request is not remembered (resent, it is decided again). A key is "
+        "remembered for 24 hours.",
     ),
 ]
 IfMatch = Annotated[
@@ -540,7 +543,7 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
         response_model=OrderStateView,
         summary="The order's state, now or as of a version or time (event store)",
         tags=["event store"],
-        responses={200: {"headers": {"ETag": _ETAG}}, **_problems(404, 422)},
+        responses={200: {"headers": {"ETag": _ETAG}}, **_problems(404, 409, 422)},
     )
     def order_state(
         order_id: OrderId,
@@ -565,6 +568,13 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
             ) from None
         if state is None:
             raise ProblemError(404, "not-found", f"order {order_id} had no event by then")
+        if not state.customer_id:  # only OrderPlaced sets it: the stream was written around us
+            raise ProblemError(
+                409,
+                "unplaced-stream",
+                f"order {order_id}: its stored events do not start with OrderPlaced, so they "
+                "fold to no order to show; GET /orders/{id}/events lists them",
+            )
         response.headers["ETag"] = f'"{state.version}"'
         return state.to_dict()
 

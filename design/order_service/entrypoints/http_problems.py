@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from order_service.contract.validation import bounded
+
 __all__ = [
     "EXCEPTION_HANDLERS",
     "MAX_BODY_BYTES",
@@ -48,6 +50,7 @@ PROBLEM_TYPES = {
     "payload-too-large": "The request body is too large",
     "unsupported-media-type": "The request body must be JSON",
     "method-not-allowed": "The resource does not accept this method",
+    "unplaced-stream": "The order's stored events do not start with its placing",
     "internal-error": "The server failed",
 }
 """Every problem `type` the API answers with (the part after `#`), and its title."""
@@ -114,7 +117,10 @@ def _field_problems(error: RequestValidationError) -> list[FieldProblem]:
     problems = []
     for item in error.errors():
         location, *path = (str(part) for part in item.get("loc", ()))
-        problems.append(FieldProblem(location=location, field="/".join(path), message=item["msg"]))
+        field = bounded("/".join(path))  # a field name the client made up: echoed in part
+        problems.append(
+            FieldProblem(location=location, field=field, message=bounded(item["msg"], 320))
+        )
     return problems
 
 
@@ -151,7 +157,9 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def _internal_error(request: Request, error: Exception) -> JSONResponse:
-    log.exception("%s %s failed", request.method, request.url.path)
+    # Called outside the `except` that caught it: the traceback is the error's own, passed in
+    # (`log.exception` here would log "NoneType: None").
+    log.error("%s %s failed", request.method, request.url.path, exc_info=error)
     detail = "the server failed to answer; the error is in its log (no traceback is sent)"
     return problem_response(ProblemError(500, "internal-error", detail))
 
@@ -178,10 +186,15 @@ class RequestGuard:
             await self._refuse(scope, send, 413, "payload-too-large", detail)
             return
         has_body = declared != b"0" or b"transfer-encoding" in headers
-        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        media_type, *parameters = headers.get(b"content-type", b"").lower().split(b";")
+        media_type = media_type.strip()
         if has_body and not _is_json(media_type):
-            detail = f"the body is sent as {media_type.decode('latin-1') or 'nothing'!r}; "
-            detail += "send it as application/json"
+            detail = f"the body is sent as {_shown(media_type)!r}; send it as application/json"
+            await self._refuse(scope, send, 415, "unsupported-media-type", detail)
+            return
+        charset = _charset(parameters)
+        if has_body and charset not in (None, b"utf-8", b"utf8"):
+            detail = f"the body is sent in charset {_shown(charset)!r}; JSON over HTTP is UTF-8"
             await self._refuse(scope, send, 415, "unsupported-media-type", detail)
             return
         body = b""  # read whole before the app sees it: at most `limit` bytes are kept
@@ -196,6 +209,10 @@ class RequestGuard:
                 return
             if not message.get("more_body", False):
                 break
+        if not _is_utf8_text(body):  # json.loads would guess UTF-16 or UTF-32 and accept it
+            detail = "the body is not UTF-8 text: JSON over HTTP is UTF-8 (RFC 8259)"
+            await self._refuse(scope, send, 400, "malformed-request", detail)
+            return
 
         replayed = False
 
@@ -210,6 +227,32 @@ class RequestGuard:
 
     async def _refuse(self, scope: Scope, send: Send, status: int, kind: str, detail: str) -> None:
         await problem_response(ProblemError(status, kind, detail))(scope, _no_body, send)
+
+
+def _shown(value: bytes) -> str:
+    """A header value for a message: at most 80 characters, `nothing` if empty."""
+    text = value.decode("latin-1") or "nothing"
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _charset(parameters: list[bytes]) -> bytes | None:
+    """The `charset` parameter of a Content-Type, lower-case and unquoted, or None."""
+    for parameter in parameters:
+        name, _, value = parameter.partition(b"=")
+        if name.strip() == b"charset":
+            return value.strip().strip(b'"')
+    return None
+
+
+def _is_utf8_text(body: bytes) -> bool:
+    """UTF-8 without NUL (which JSON text never holds raw, and UTF-16 and UTF-32 do)."""
+    if b"\x00" in body:
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _is_json(media_type: bytes) -> bool:

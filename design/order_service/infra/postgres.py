@@ -160,11 +160,36 @@ class PostgreSQL(Backend):
         return Connection(raw, self)
 
     def create(self, conn: Connection, schema: str) -> None:
-        with conn.raw.transaction():
-            # Two processes creating the same tables at once would collide in the catalog.
-            conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext('order_service ddl'))")
-            conn.raw.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
-            conn.raw.execute(sql_text(f"{schema}.pg.sql"))
+        """Run the DDL of `schema`; a role without the privilege to runs on the tables it finds.
+
+        The application may run as a role granted only what it reads and writes (see the
+        PostgreSQL page's privileges): then the owner has created the tables, and this role
+        uses them as they are, or is told which are missing.
+        """
+        ddl = sql_text(f"{schema}.pg.sql")
+        try:
+            with conn.raw.transaction():
+                # Two processes creating the same tables at once would collide in the catalog.
+                conn.raw.execute("SELECT pg_advisory_xact_lock(hashtext('order_service ddl'))")
+                conn.raw.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+                conn.raw.execute(ddl)
+        except psycopg.errors.InsufficientPrivilege as refused:
+            tables = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", ddl)
+            missing = [
+                table
+                for table in tables
+                if conn.raw.execute(
+                    "SELECT to_regclass(%s) IS NULL", (f"{self.schema}.{table}",)
+                ).fetchone()
+                in (None, (True,))
+            ]
+            if missing:
+                reason = str(refused).splitlines()[0]
+                raise psycopg.errors.InsufficientPrivilege(
+                    f"schema {self.schema}: tables {', '.join(missing)} are missing and this "
+                    f"role may not create them ({reason}): let their owner run the "
+                    f"application once, or create them (see the PostgreSQL page)"
+                ) from None
 
     def transaction(self, conn: Connection) -> AbstractContextManager[Any]:
         return conn.raw.transaction()

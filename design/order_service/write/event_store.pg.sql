@@ -45,6 +45,8 @@ CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (position) WHERE sent_at IS N
 -- --8<-- [end:outbox]
 
 -- --8<-- [start:commands]
+-- A row lives 24 hours (store.COMMAND_ID_LIFETIME) after its command's events were recorded,
+-- then append deletes it (at most once an hour) or `orders prune-keys` does.
 -- One row per command carried out, written in the same transaction as its events.
 CREATE TABLE IF NOT EXISTS commands (
     command_id TEXT    PRIMARY KEY,                   -- the client's id (Idempotency-Key)

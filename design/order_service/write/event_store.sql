@@ -27,6 +27,31 @@ BEFORE DELETE ON order_events
 BEGIN
     SELECT RAISE(ABORT, 'order_events is append-only: DELETE is refused');
 END;
+
+-- REPLACE (INSERT OR REPLACE) deletes the row it conflicts with without running the DELETE
+-- trigger (unless recursive_triggers is on): refused here, before any conflict is resolved.
+CREATE TRIGGER IF NOT EXISTS order_events_refuse_overwrite
+BEFORE INSERT ON order_events
+WHEN EXISTS (
+    SELECT 1 FROM order_events
+    WHERE event_id = NEW.event_id OR position = NEW.position
+       OR (order_id = NEW.order_id AND version = NEW.version)
+)
+BEGIN
+    SELECT RAISE(ABORT, 'order_events is append-only: an INSERT over a stored event is refused');
+END;
+
+-- What append checks, checked again for any writer: each event takes its order's next version
+-- and a position after every stored one (NEW.position is -1 when SQLite picks it).
+CREATE TRIGGER IF NOT EXISTS order_events_refuse_out_of_order
+BEFORE INSERT ON order_events
+WHEN NEW.version <> (SELECT COALESCE(MAX(version), 0) + 1 FROM order_events
+                     WHERE order_id = NEW.order_id)
+  OR (NEW.position <> -1
+      AND NEW.position <= (SELECT COALESCE(MAX(position), 0) FROM order_events))
+BEGIN
+    SELECT RAISE(ABORT, 'order_events is append-only: an event must take its order''s next version and a new position');
+END;
 -- --8<-- [end:order_events]
 
 -- --8<-- [start:outbox]
@@ -39,6 +64,8 @@ CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (position) WHERE sent_at IS N
 -- --8<-- [end:outbox]
 
 -- --8<-- [start:commands]
+-- A row lives 24 hours (store.COMMAND_ID_LIFETIME) after its command's events were recorded,
+-- then append deletes it (at most once an hour) or `orders prune-keys` does.
 -- One row per command carried out, written with its events: a command sent
 -- again with the same id gets this version back and appends nothing.
 CREATE TABLE IF NOT EXISTS commands (

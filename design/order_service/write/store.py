@@ -10,17 +10,22 @@ transaction, and stores an event id once however often it is appended.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from order_service.infra.clock import TIMESTAMP_FORMAT
 from order_service.infra.database import Backend, open_backend
 from order_service.model import upcasting
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS
 from order_service.model.snapshots import Snapshot
+
+log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 """An event envelope as a plain dict: the shape of the JSON contract."""
@@ -28,6 +33,25 @@ Event = dict[str, Any]
 EVENT_COLUMNS = (
     "event_id, order_id, version, event_type, schema_version, data, metadata, occurred_at"
 )
+
+
+COMMAND_ID_LIFETIME = timedelta(hours=24)
+"""How long a carried-out command id (an `Idempotency-Key`) is remembered, at least.
+
+Counted from when the store recorded the command's events. After it, `append` deletes the id
+(at most `PRUNE_EVERY` later on each store that appends; `orders prune-keys` does it at once),
+and a command sent with it again is decided again, as a new one. So the `commands` table holds
+about a lifetime of commands, not every command ever carried out.
+"""
+
+PRUNE_EVERY = timedelta(hours=1)
+"""How often a store deletes forgotten command ids, at most."""
+
+
+def _shifted(timestamp: str, by: timedelta) -> str:
+    """An RFC 3339 UTC timestamp moved by `by`, in the same text form (it compares as text)."""
+    moment = datetime.strptime(timestamp, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    return (moment + by).strftime(TIMESTAMP_FORMAT)
 
 
 class ConcurrencyError(Exception):
@@ -150,6 +174,7 @@ class EventStore:
         clock: Callable[[], str],
         validate: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
         read_only: bool = False,
+        command_id_lifetime: timedelta = COMMAND_ID_LIFETIME,
     ) -> None:
         """Open (and on first use create) the store.
 
@@ -160,11 +185,14 @@ class EventStore:
                 its canonical form, which is what is stored (never the raw input); the
                 application passes `events.canonical_event`.
             read_only: open for reading only (temporal queries); `append` then fails.
+            command_id_lifetime: how long a carried-out command id is remembered.
         """
         self.db = open_backend(path)
         self.path: Path | None = getattr(self.db, "path", None)  # the SQLite file, if any
         self.clock = clock
         self.validate = validate
+        self.command_id_lifetime = command_id_lifetime
+        self._next_prune = ""  # the clock's time of the next prune: the first append prunes
         self.conn = self.db.connect(read_only=read_only, by_name=True)  # rows by column name
         if not read_only:
             self.db.create(self.conn, "event_store")
@@ -265,6 +293,7 @@ class EventStore:
                     return done
             self._already_stored(events)  # raises, naming the event id already taken
             raise
+        self._prune_now_and_then(recorded_at)
         return expected_version + len(events)  # each event's version was checked above
 
     # --8<-- [end:append]
@@ -283,6 +312,32 @@ class EventStore:
             raise CommandIdReused(command_id, row["order_id"])
         version: int = row["version"]
         return version
+
+    def prune_command_ids(self, now: str | None = None) -> int:
+        """Delete the command ids carried out a lifetime before `now`; returns how many.
+
+        A command's time is when the store recorded its last event. `now` is the clock's.
+        """
+        before = _shifted(self.clock() if now is None else now, -self.command_id_lifetime)
+        with self.db.transaction(self.conn):
+            cursor = self.conn.execute(
+                "DELETE FROM commands WHERE command_id IN (SELECT c.command_id FROM commands AS c "
+                "JOIN order_events AS e ON e.order_id = c.order_id AND e.version = c.version "
+                "WHERE e.recorded_at < ?)",
+                (before,),
+            )
+            pruned: int = cursor.rowcount
+        return pruned
+
+    def _prune_now_and_then(self, now: str) -> None:
+        """Prune the forgotten command ids if this store has not done so for `PRUNE_EVERY`."""
+        if now < self._next_prune:
+            return
+        self._next_prune = _shifted(now, PRUNE_EVERY)
+        try:
+            self.prune_command_ids(now)
+        except self.db.Error as error:  # the events are committed; the next prune tries again
+            log.warning("command ids not pruned: %s", error)
 
     def _already_stored(self, events: Sequence[Mapping[str, Any]]) -> bool:
         """True if every event is stored already, as it is; raise if an id is reused."""

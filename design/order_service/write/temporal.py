@@ -15,6 +15,10 @@ from order_service.write.store import EventStore
 __all__ = ["AsOfError", "order_as_of"]
 
 
+MAX_VERSION = 2**31 - 1
+"""The highest version a stream can reach (PostgreSQL's `INTEGER` column holds no more)."""
+
+
 class AsOfError(ValueError):
     """The temporal query's arguments are invalid; the message names the argument."""
 
@@ -35,6 +39,8 @@ def order_as_of(
     """
     if version is not None and version < 1:
         raise AsOfError(f"version: {version} is not a version (1, 2, 3 ...)")
+    if version is not None and version > MAX_VERSION:  # past every stream's end: the whole
+        version = None  # stream (and no integer the databases cannot bind)
     events = store.load(order_id, upto_version=version, with_metadata=False, upcast=True)
     if at is not None:
         try:
