@@ -49,6 +49,7 @@ PROBLEM_TYPES = {
     "unsupported-media-type": "The request body must be JSON",
     "method-not-allowed": "The resource does not accept this method",
     "internal-error": "The server failed",
+    "database-unavailable": "The database cannot be reached; retry later",
 }
 """Every problem `type` the API answers with (the part after `#`), and its title."""
 
