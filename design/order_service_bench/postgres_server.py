@@ -132,6 +132,7 @@ class Server:
 
     def restart(self) -> None:
         """`pg_ctl restart -m fast`: every connection is dropped, the data stays."""
+        assert self.folder is not None
         self._pg_ctl("-l", str(self.folder / "log"), "-m", "fast", "-w", "restart")
 
     def halt(self) -> None:
