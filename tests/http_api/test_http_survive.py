@@ -95,3 +95,22 @@ def test_a_session_known_to_be_broken_is_not_handed_out(tmp_path, monkeypatch):
         read = client.get("/orders/1001/events")
         assert read.status_code == 200
         assert broken not in sessions._sessions.values()
+
+
+def test_a_worker_failing_when_the_app_stops_is_named_and_readiness_said_so(tmp_path, monkeypatch):
+    app = create_app(tmp_path / "orders.db")
+    with TestClient(app) as client:
+        subscription = app.state.runtime.service.subscriptions["order_summary"]
+
+        def fail(**kwargs):
+            raise sqlite3.OperationalError("unable to open database file")
+
+        monkeypatch.setattr(subscription, "run_once", fail)
+        ready = until(
+            lambda: (r := client.get("/health/ready")).status_code == 503 and r.json(), "503"
+        )
+        [projector] = [s for s in ready["subscribers"] if s["subscriber"] == "order_summary"]
+        assert projector["worker"].startswith("failing: OperationalError")
+        assert client.get("/health/live").status_code == 200
+        assert client.post("/orders", json=PLACE, headers=key()).status_code == 201
+    assert app.state.failed_workers == ["order_summary"]  # `orders serve` exits 1 on this
