@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
 
-from order_service.infra.database import backend_of
+from order_service.infra.database import backend_of, is_unavailable
 from order_service.write.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -313,8 +313,8 @@ class SubscriptionWorker:
         while not self._stop.is_set():
             self._wake.clear()
             try:
-                if self.error is not None:  # the last run failed: its connections may be lost
-                    self.subscription.reconnect()
+                if self.error is not None and is_unavailable(self.error):
+                    self.subscription.reconnect()  # the last run's connection may be lost
                 handled = self.subscription.run_once()
             except Exception as error:  # the subscriber's database, not an event: retried
                 self.error = error

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 
 from order_service.bus.in_process import Publisher
+from order_service.infra.database import is_unavailable
 from order_service.write.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,9 @@ class RelayWorker:
         listening = False
         while not self._stop.is_set():
             try:
-                if self.error is not None:  # the last run failed: its connection may be lost
+                if self.error is not None and (
+                    is_unavailable(self.error) or store.db.is_broken(store.conn)
+                ):  # the last run lost its connection (a restart): open a new one
                     store.db.reconnect(store.conn)
                     listening = False
                 if not listening:
