@@ -186,6 +186,7 @@ ORDER_COMMANDS: dict[str, tuple[type[BaseModel], str]] = {
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The problems an endpoint answers with: `statuses`, and 503 (the database away) always."""
     descriptions = {
         400: "Malformed: the body is not JSON, or a header is not in its form.",
         404: "No such order (for a read: not in the read model yet).",
@@ -194,8 +195,15 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: f"The body is larger than {MAX_BODY_BYTES} bytes.",
         415: "The body is not sent as application/json.",
         422: "A field is invalid, or the Idempotency-Key was used for another request.",
+        503: "The database cannot be reached (a restart, an outage): retry after Retry-After "
+        "seconds, a command with the same Idempotency-Key.",
     }
-    return {status: {"model": Problem, "description": descriptions[status]} for status in statuses}
+    retry_after = {"Retry-After": _header("Seconds to wait before sending it again", "^[0-9]+$")}
+    answers: dict[int | str, dict[str, Any]] = {
+        status: {"model": Problem, "description": descriptions[status]} for status in statuses
+    }
+    answers[503] = {"model": Problem, "description": descriptions[503], "headers": retry_after}
+    return answers
 
 
 # --- Connections: one per concurrent request, so commands race in SQLite, not in Python ------
