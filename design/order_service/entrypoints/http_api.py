@@ -88,8 +88,10 @@ GRACEFUL_SHUTDOWN = 10
 RETRY_AFTER = 2
 """Seconds a client is told to wait (`Retry-After`) while the database is unavailable."""
 
-WAIT_POLL = 0.02
-"""How often a waiting read (`min_version`) reads the read model again, in seconds."""
+WAIT_POLL = (0.01, 0.05)
+"""A waiting read (`min_version`) reads the read model again after 10 ms, then 1.5 times later
+each time, up to every 50 ms: quick for a write the projector is about to apply, cheap for many
+reads that wait long."""
 
 MAX_BACKOFF = 5.0
 """The longest pause between two attempts to open the database at start-up, in seconds."""
@@ -584,6 +586,7 @@ async def _wait_for(
     event loop, so any number of waiting reads leave the threads to the commands.
     """
     start = time.monotonic()
+    poll, max_poll = WAIT_POLL
     runtime.waiting_reads += 1
     try:
         while True:
@@ -591,7 +594,8 @@ async def _wait_for(
             waited = time.monotonic() - start
             if seen >= version or waited >= timeout:
                 return WaitResult(seen >= version, order_id, version, seen, waited)
-            await asyncio.sleep(min(WAIT_POLL, max(timeout - waited, 0)))
+            await asyncio.sleep(min(poll, max(timeout - waited, 0)))
+            poll = min(poll * 1.5, max_poll)
     finally:
         runtime.waiting_reads -= 1
 
