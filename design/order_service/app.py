@@ -25,7 +25,7 @@ from order_service.bus.subscription import (
 )
 from order_service.infra.clock import new_id as new_uuid
 from order_service.infra.clock import utc_now
-from order_service.infra.database import Backend, open_backend
+from order_service.infra.database import Backend, backend_of, open_backend
 from order_service.model.events import canonical_event
 from order_service.read.notifications import NOTIFIER, ShippingNotifier
 from order_service.read.projections import OrderSummaryProjector, rebuild
@@ -53,6 +53,12 @@ class Session:
     """Call with a command; returns the version written."""
     queries: OrderQueries
     """Read-only connection to the read database."""
+
+    def broken(self) -> bool:
+        """True if a connection is known to be lost (a database restart): discard the session."""
+        return self.store.db.is_broken(self.store.conn) or backend_of(self.queries.conn).is_broken(
+            self.queries.conn
+        )
 
     def close(self) -> None:
         """Close the connections."""
@@ -156,7 +162,8 @@ class OrderService:
 class Workers:
     """The background threads of `orders serve`: the relay, and a worker per subscriber.
 
-    Each fails alone: a worker that dies logs it at once and shows it in `states()`.
+    Each fails alone: a worker that fails logs it at once, shows it in `states()` and retries
+    with backoff, reconnecting, until its database is back or it is stopped.
     """
 
     def __init__(self, service: OrderService, *, interval: float) -> None:
@@ -180,11 +187,17 @@ class Workers:
         states = {name: worker.state for name, worker in self.subscriptions.items()}
         return {**states, "outbox_relay": self.relay.state}
 
-    def stop(self) -> None:
-        """Stop every thread; the relay's failure, if any, is raised."""
+    def failed(self) -> list[str]:
+        """The workers whose last run failed (a database away), by name: empty if none."""
+        failed = [name for name, worker in self.subscriptions.items() if worker.failed]
+        return [*failed, "outbox_relay"] if self.relay.failed else failed
+
+    def stop(self) -> list[str]:
+        """Stop every thread; returns `failed()` as it was when they stopped."""
         for worker in self.subscriptions.values():
             worker.stop()
         self.relay.stop()
+        return self.failed()
 
     def __enter__(self) -> Workers:
         return self.start()

@@ -70,6 +70,8 @@ class Server:
         self.folder = folder
         self.as_user = as_user
         self.bin_dir: Path | None = None
+        self.options = ""
+        """The cluster's `postgres` options (a cluster this harness started)."""
         self.prefix = f"t{uuid.uuid4().hex[:6]}"
         self._count = itertools.count(1)
 
@@ -102,6 +104,10 @@ class Server:
             as_user = "postgres"
         server = cls(f"postgresql://postgres@127.0.0.1:{_free_port()}/postgres", folder, as_user)
         port = server.url.rsplit(":", 1)[1].split("/")[0]
+        server.options = (
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c max_connections=200"
+        )
         try:
             server._run(
                 str(bin_dir / "initdb"), "-D", str(folder / "data"), "-A", "trust",
@@ -109,10 +115,7 @@ class Server:
             )  # fmt: skip
             server._run(
                 str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "log"),
-                "-w", "-o",
-                f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c max_connections=200",
-                "start",
+                "-w", "-o", server.options, "start",
             )  # fmt: skip
         except (subprocess.CalledProcessError, OSError) as error:
             log = folder / "log"
@@ -121,6 +124,25 @@ class Server:
             raise Unavailable(f"cannot start PostgreSQL: {error}\n{detail}") from None
         server.bin_dir = bin_dir
         return server
+
+    def _pg_ctl(self, *arguments: str) -> None:
+        if self.folder is None or self.bin_dir is None:
+            raise Unavailable("only a cluster this harness started can be stopped and started")
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"), *arguments)
+
+    def restart(self) -> None:
+        """`pg_ctl restart -m fast`: every connection is dropped, the data stays."""
+        assert self.folder is not None
+        self._pg_ctl("-l", str(self.folder / "log"), "-m", "fast", "-w", "restart")
+
+    def halt(self) -> None:
+        """Stop the cluster (`-m fast`) but keep it, so `resume()` starts it again."""
+        self._pg_ctl("-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start a cluster `halt()` stopped, with the options it had (postmaster.opts)."""
+        assert self.folder is not None
+        self._pg_ctl("-l", str(self.folder / "log"), "-w", "-o", self.options, "start")
 
     def _run(self, *command: str) -> None:
         prefix = ["runuser", "-u", self.as_user, "--"] if self.as_user else []

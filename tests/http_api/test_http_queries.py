@@ -183,7 +183,7 @@ def test_the_app_stops_its_relay_and_closes_its_files_when_it_shuts_down(tmp_pat
     app = create_app(tmp_path / "orders.db")
     with TestClient(app) as client:
         client.post("/orders", json=PLACE)
-        service = app.state.service
+        service = app.state.runtime.service
     assert "outbox-relay" not in [thread.name for thread in threading.enumerate()]
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         service.store.load(ORDER)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
 
-from order_service.infra.database import backend_of
+from order_service.infra.database import backend_of, is_unavailable
 from order_service.write.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -229,6 +229,11 @@ class Subscription:
             self.handle(event, position)
         return len(events)
 
+    def reconnect(self) -> None:
+        """Replace the subscription's connections if the server dropped them (a restart)."""
+        for conn in (self.store.conn, self.subscriber.conn):
+            backend_of(conn).reconnect(conn)
+
     def catch_up(self) -> int:
         """Handle every event stored now; return how many."""
         total = 0
@@ -277,9 +282,9 @@ class Subscription:
 class SubscriptionWorker:
     """Run a subscription in its own thread until stopped, waking when the bus publishes.
 
-    A failure outside an event (its database unreachable or locked too long) is logged at once
-    and shown by `state` as `failing: ...`; the worker retries, waiting longer each time (up to
-    `MAX_BACKOFF` seconds), and the other workers go on.
+    A failure outside an event (its database unreachable, restarted or locked too long) is
+    logged at once and shown by `state` as `failing: ...`; the worker reconnects and retries,
+    waiting longer each time (up to `MAX_BACKOFF` seconds), and the other workers go on.
     """
 
     MAX_BACKOFF = 5.0
@@ -308,6 +313,8 @@ class SubscriptionWorker:
         while not self._stop.is_set():
             self._wake.clear()
             try:
+                if self.error is not None and is_unavailable(self.error):
+                    self.subscription.reconnect()  # the last run's connection may be lost
                 handled = self.subscription.run_once()
             except Exception as error:  # the subscriber's database, not an event: retried
                 self.error = error
@@ -318,16 +325,25 @@ class SubscriptionWorker:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.MAX_BACKOFF)
                 continue
+            if self.error is not None:
+                log.warning("subscription %s recovered", self.subscription.name)
             self.error, backoff = None, self.interval
             if handled == 0:
                 self._wake.wait(self.interval)
 
     @property
+    def failed(self) -> bool:
+        """True if the last run failed (so far not recovered)."""
+        return self.error is not None
+
+    @property
     def state(self) -> str:
         """`running`, `failing: <error>`, `stopped` or `not started`."""
+        error = self.error
+        if error is not None:
+            return f"failing: {type(error).__name__}: {error}"
         if self._thread.is_alive():
-            error = self.error
-            return "running" if error is None else f"failing: {type(error).__name__}: {error}"
+            return "running"
         return "stopped" if self._stop.is_set() else "not started"
 
     def stop(self, timeout: float = 5.0) -> None:

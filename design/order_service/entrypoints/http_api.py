@@ -12,6 +12,7 @@ worker.
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at runtime,
 # and the command endpoints are closures over their body model.
 
+import asyncio
 import base64
 import binascii
 import json
@@ -20,6 +21,8 @@ import queue
 import re
 import sqlite3
 import tempfile
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -30,8 +33,9 @@ from fastapi import Body, Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from starlette.concurrency import run_in_threadpool
 
-from order_service.app import OrderService, Session, bootstrap
+from order_service.app import OrderService, Session, Workers, bootstrap
 from order_service.entrypoints.http_problems import (
     EXCEPTION_HANDLERS,
     MAX_BODY_BYTES,
@@ -42,7 +46,7 @@ from order_service.entrypoints.http_problems import (
 )
 from order_service.infra.clock import new_id as new_uuid
 from order_service.infra.clock import utc_now
-from order_service.infra.database import is_url, open_backend, shown
+from order_service.infra.database import is_unavailable, is_url, open_backend, shown
 from order_service.model.commands import COMMANDS, PlaceOrder
 from order_service.model.decide import CommandRejected, NoSuchOrder
 from order_service.model.events import (
@@ -55,8 +59,10 @@ from order_service.model.events import (
 from order_service.model.fold import STATUSES
 from order_service.read.queries import (
     MAX_LIMIT,
+    OrderQueries,
     OrderSummary,
     QueryError,
+    WaitResult,
 )
 from order_service.write.store import CommandIdReused, ConcurrencyError
 from order_service.write.temporal import AsOfError, order_as_of
@@ -75,6 +81,20 @@ WAIT_TIMEOUT = 2.0
 """How long `GET /orders/{id}?min_version=N` waits for the read model, in seconds."""
 
 DEFAULT_PORT = 8080
+
+GRACEFUL_SHUTDOWN = 10
+"""Seconds a SIGTERM leaves in-flight requests (waiting reads included) to finish."""
+
+RETRY_AFTER = 2
+"""Seconds a client is told to wait (`Retry-After`) while the database is unavailable."""
+
+WAIT_POLL = (0.01, 0.05)
+"""A waiting read (`min_version`) reads the read model again after 10 ms, then 1.5 times later
+each time, up to every 50 ms: quick for a write the projector is about to apply, cheap for many
+reads that wait long."""
+
+MAX_BACKOFF = 5.0
+"""The longest pause between two attempts to open the database at start-up, in seconds."""
 
 
 # --- Response bodies: the contract the OpenAPI document publishes ---------------------------
@@ -168,6 +188,7 @@ ORDER_COMMANDS: dict[str, tuple[type[BaseModel], str]] = {
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The problems an endpoint answers with: `statuses`, and 503 (the database away) always."""
     descriptions = {
         400: "Malformed: the body is not JSON or not UTF-8, or a header is not in its form.",
         404: "No such order (for a read: not in the read model yet).",
@@ -177,8 +198,15 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: f"The body is larger than {MAX_BODY_BYTES} bytes.",
         415: "The body is not sent as application/json, or declared in a charset not UTF-8.",
         422: "A field is invalid, or the Idempotency-Key was used for another request.",
+        503: "The database cannot be reached (a restart, an outage): retry after Retry-After "
+        "seconds, a command with the same Idempotency-Key.",
     }
-    return {status: {"model": Problem, "description": descriptions[status]} for status in statuses}
+    retry_after = {"Retry-After": _header("Seconds to wait before sending it again", "^[0-9]+$")}
+    answers: dict[int | str, dict[str, Any]] = {
+        status: {"model": Problem, "description": descriptions[status]} for status in statuses
+    }
+    answers[503] = {"model": Problem, "description": descriptions[503], "headers": retry_after}
+    return answers
 
 
 # --- Connections: one per concurrent request, so commands race in SQLite, not in Python ------
@@ -191,33 +219,180 @@ class _Sessions:
     worker thread. Each request borrows a session of its own, so two commands on one order
     really race, and the store's optimistic concurrency decides which one wins. Each session
     is wired by the composition root (`OrderService.session`).
+
+    A session whose connection is known to be lost is closed instead of being handed out;
+    a request that finds the database away (a restart) discards its session and every idle
+    one, which shared the same server, so the next requests open new connections.
     """
 
     def __init__(self, service: OrderService) -> None:
         self.service = service
         self._idle: queue.SimpleQueue[Session] = queue.SimpleQueue()
-        self._opened: list[Session] = []
+        self._sessions: dict[int, Session] = {}
+        self._lock = threading.Lock()
+        self.away = False
+        """True from a request that found the database away until one that did not."""
+
+    def _take(self) -> Session:
+        while True:
+            try:
+                session = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            if not session.broken():
+                return session
+            self._discard(session)
+        session = self.service.session()
+        with self._lock:
+            self._sessions[id(session)] = session
+        return session
+
+    def _discard(self, session: Session) -> None:
+        with self._lock:
+            self._sessions.pop(id(session), None)
+        try:
+            session.close()
+        except Exception as error:  # closing a connection the server dropped: nothing to keep
+            log.debug("closing a lost session: %s", error)
 
     @contextmanager
     def borrow(self) -> Iterator[Session]:
-        try:
-            session = self._idle.get_nowait()
-        except queue.Empty:
-            session = self.service.session()
-            self._opened.append(session)
+        session = self._take()
         try:
             yield session
-        finally:
-            self._idle.put(session)
+        except BaseException as error:
+            if is_unavailable(error):
+                self._discard(session)
+                self.discard_idle()
+            else:
+                self._idle.put(session)
+            raise
+        if self.away:
+            self.away = False
+            log.warning("the database answers again")
+        self._idle.put(session)
+
+    def discard_idle(self) -> None:
+        """Close every idle session (the database restarted: their connections are lost)."""
+        while True:
+            try:
+                session = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            self._discard(session)
 
     def close(self) -> None:
-        for session in self._opened:
-            session.close()
+        with self._lock:
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+        for session in sessions:
+            try:
+                session.close()
+            except Exception as error:  # the database is away: its connections are gone
+                log.debug("closing a session: %s", error)
+
+
+def _unavailable(error: BaseException | None) -> ProblemError:
+    """503 `database-unavailable`: the client retries after `RETRY_AFTER` seconds."""
+    cause = "" if error is None else f" ({type(error).__name__})"
+    return ProblemError(
+        503,
+        "database-unavailable",
+        f"the database cannot be reached{cause}: retry after {RETRY_AFTER} s; a command sent "
+        "with an Idempotency-Key is safe to send again with the same key",
+        headers={"Retry-After": str(RETRY_AFTER)},
+    )
+
+
+class _Runtime:
+    """The service behind the app: opened at start-up, or as soon as the database answers.
+
+    If the database refuses the connection at start-up, the app starts anyway: requests
+    answer 503 `database-unavailable`, readiness says why, and a thread opens the service
+    (retrying with backoff up to `MAX_BACKOFF` seconds) once the database is back, then
+    starts the relay and the subscription workers.
+    """
+
+    def __init__(self, open_service: Callable[[], OrderService], relay_interval: float) -> None:
+        self._open_service = open_service
+        self._relay_interval = relay_interval
+        self.service: OrderService | None = None
+        self.sessions: _Sessions | None = None
+        self.workers: Workers | None = None
+        self.error: BaseException | None = None
+        self.waiting_reads = 0
+        """Reads waiting for `min_version` now (changed on the event loop only)."""
+        self._stop = threading.Event()
+        self._opener: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Open the service now, or start retrying in the background if the database is away."""
+        if not self._open():
+            self._opener = threading.Thread(target=self._retry, name="open-database", daemon=True)
+            self._opener.start()
+
+    def _open(self) -> bool:
+        try:
+            service = self._open_service()
+        except Exception as error:
+            if not is_unavailable(error) and self._opener is None:
+                raise  # not an outage (a wrong schema, a bad file): the server does not start
+            self.error = error
+            log.error("cannot open the database, retrying: %s: %s", type(error).__name__, error)
+            return False
+        self.sessions = _Sessions(service)
+        self.workers = service.workers(interval=self._relay_interval).start()
+        self.service, self.error = service, None
+        return True
+
+    def _retry(self) -> None:
+        backoff = 0.1
+        while not self._stop.wait(backoff) and not self._open():
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def require(self) -> _Sessions:
+        """The session pool, or 503 while the service is not open."""
+        if self.sessions is None:
+            raise _unavailable(self.error)
+        return self.sessions
+
+    def states(self) -> dict[str, str]:
+        """Each worker's state (empty before the service is open)."""
+        return {} if self.workers is None else self.workers.states()
+
+    def stop(self) -> list[str]:
+        """Stop the workers and close every connection; returns the workers that had failed."""
+        self._stop.set()
+        if self._opener is not None:
+            self._opener.join()
+        failed: list[str] = []
+        try:
+            if self.workers is not None:
+                failed = self.workers.stop()
+        finally:
+            if self.sessions is not None:
+                self.sessions.close()
+            if self.service is not None:
+                try:
+                    self.service.close()
+                except Exception as error:  # the database is away: its connections are gone
+                    log.warning("closing the service: %s", error)
+        return failed
 
 
 def _session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions.borrow() as session:
-        yield session
+    sessions = request.app.state.runtime.require()
+    try:
+        with sessions.borrow() as session:
+            yield session
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        # Logged at once, one line per outage (each request of it answers 503).
+        level = logging.DEBUG if sessions.away else logging.WARNING
+        sessions.away = True
+        log.log(level, "database unavailable: %s: %s", type(error).__name__, error)
+        raise _unavailable(error) from None
 
 
 SessionDep = Annotated[Session, Depends(_session)]
@@ -405,6 +580,29 @@ def _after(cursor: str) -> tuple[str, str]:
     return placed_at, order_id
 
 
+async def _wait_for(
+    runtime: _Runtime, queries: OrderQueries, order_id: str, version: int, timeout: float
+) -> WaitResult:
+    """`OrderQueries.wait_for` without holding a worker thread while it waits.
+
+    Each poll is one short read in a worker thread; between polls the request sleeps on the
+    event loop, so any number of waiting reads leave the threads to the commands.
+    """
+    start = time.monotonic()
+    poll, max_poll = WAIT_POLL
+    runtime.waiting_reads += 1
+    try:
+        while True:
+            seen = await run_in_threadpool(queries.version_of, order_id)
+            waited = time.monotonic() - start
+            if seen >= version or waited >= timeout:
+                return WaitResult(seen >= version, order_id, version, seen, waited)
+            await asyncio.sleep(min(poll, max(timeout - waited, 0)))
+            poll = min(poll * 1.5, max_poll)
+    finally:
+        runtime.waiting_reads -= 1
+
+
 def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
     @app.get(
         "/orders/{order_id}",
@@ -426,8 +624,9 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
             **_problems(404, 422),
         },
     )
-    def get_order(
+    async def get_order(
         order_id: OrderId,
+        request: Request,
         response: Response,
         session: SessionDep,
         min_version: Annotated[
@@ -444,8 +643,10 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
         queries = session.queries
         waited = None
         if min_version is not None:
-            waited = queries.wait_for(order_id, min_version, timeout=wait_timeout)
-        summary = queries.get(order_id)
+            waited = await _wait_for(
+                request.app.state.runtime, queries, order_id, min_version, wait_timeout
+            )
+        summary = await run_in_threadpool(queries.get, order_id)
         if summary is None:
             if waited is None:
                 raise ProblemError(
@@ -605,40 +806,110 @@ class SubscriberView(BaseModel):
 
 
 class Health(BaseModel):
-    """The publishing worker and every subscriber; HTTP 503 when any is not healthy."""
+    """The database, the publishing worker and every subscriber.
 
-    healthy: bool
-    relay: str = Field(description="The publishing worker: running, or died: <error>.")
-    subscribers: list[SubscriberView]
+    `GET /health` answers 503 when it is not `healthy`; `GET /health/ready` when it is not
+    `ready` (parked events leave the service ready: commands are still taken).
+    """
+
+    healthy: bool = Field(description="Ready, and no subscriber has parked events.")
+    ready: bool = Field(
+        description="The service can take commands: the database answers and every worker runs."
+    )
+    database: str = Field(description="reachable, or unreachable: <error>.")
+    relay: str = Field(
+        description="The publishing worker: running, failing: <error> (it retries), stopped "
+        "or not started."
+    )
+    subscribers: list[SubscriberView] = Field(
+        description="Each subscriber's position and lag (empty while the database is away)."
+    )
+    waiting_reads: int = Field(
+        description="Reads waiting for min_version now; they hold no worker thread."
+    )
 
 
-def _add_health_route(app: FastAPI) -> None:
+class Liveness(BaseModel):
+    """The process is up and its event loop answers."""
+
+    live: bool
+
+
+def _health(runtime: _Runtime) -> dict[str, Any]:
+    states = runtime.states()
+    found = []
+    database = "reachable"
+    if runtime.service is None:
+        error = runtime.error
+        database = "unreachable" + ("" if error is None else f": {type(error).__name__}: {error}")
+    else:
+        try:
+            found = runtime.service.status(states)  # through connections of its own
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            database = f"unreachable: {type(error).__name__}: {error}"
+    ready = database == "reachable" and all(state == "running" for state in states.values())
+    return {
+        "healthy": ready and all(status.healthy for status in found),
+        "ready": ready,
+        "database": database,
+        "relay": states.get("outbox_relay", "not started"),
+        "subscribers": [status.to_dict() for status in found],
+        "waiting_reads": runtime.waiting_reads,
+    }
+
+
+def _add_health_routes(app: FastAPI) -> None:
     @app.get(
         "/health",
         response_model=Health,
-        summary="The relay and each subscriber: position, lag, parked events",
+        summary="The database, the relay and each subscriber: position, lag, parked events",
         tags=["operations"],
         responses={
             503: {
                 "model": Health,
-                "description": "A subscriber has parked events, "
-                "a subscriber's worker is failing, or the relay died: the body says which.",
+                "description": "The database is away, a worker is failing, or a subscriber has "
+                "parked events: the body says which.",
             }
         },
     )
     def health(request: Request, response: Response) -> Any:
         """Each subscriber's position, lag behind the store and parked events (`orders status`)."""
-        states = request.app.state.workers.states()
-        found = request.app.state.service.status(states)
-        relay = states["outbox_relay"]
-        healthy = all(status.healthy for status in found) and not relay.startswith("died")
-        if not healthy:
+        found = _health(request.app.state.runtime)
+        if not found["healthy"]:
             response.status_code = 503
-        return {
-            "healthy": healthy,
-            "relay": relay,
-            "subscribers": [status.to_dict() for status in found],
-        }
+        return found
+
+    @app.get(
+        "/health/ready",
+        response_model=Health,
+        summary="Readiness: can the service take commands, and how far each worker lags",
+        tags=["operations"],
+        responses={
+            503: {
+                "model": Health,
+                "description": "The database is away or a worker is failing (it retries): "
+                "send no traffic until it answers 200.",
+            }
+        },
+    )
+    def ready(request: Request, response: Response) -> Any:
+        """200 when the database answers and every worker runs; the body as `GET /health`."""
+        found = _health(request.app.state.runtime)
+        if not found["ready"]:
+            response.status_code = 503
+        return found
+
+    @app.get(
+        "/health/live",
+        response_model=Liveness,
+        summary="Liveness: the process is up",
+        tags=["operations"],
+    )
+    async def live() -> Liveness:
+        """200 while the process answers, whatever the database does: restart it only if not."""
+        return Liveness(live=True)
 
 
 # --- The app ----------------------------------------------------------------------------------
@@ -658,23 +929,26 @@ def create_app(
     While the app runs, a background relay publishes the outbox (polling every
     `relay_interval` seconds when idle), and each subscriber (the projector, the notifier) runs
     in its own thread from its own position; all stop, and every connection closes, when the
-    app shuts down. `GET /health` shows each one.
+    app shuts down. `GET /health` and `GET /health/ready` show each one. If the database is
+    away at start-up, or goes away later, requests answer 503 `database-unavailable` and the
+    service reconnects on its own once it is back. `app.state.failed_workers` names the
+    workers that were failing when the app stopped.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = bootstrap(write_db, read_db, clock=clock, new_id=new_id)
-        app.state.service = service
-        app.state.sessions = _Sessions(service)
-        app.state.workers = workers = service.workers(interval=relay_interval).start()
+        runtime = _Runtime(
+            lambda: bootstrap(write_db, read_db, clock=clock, new_id=new_id), relay_interval
+        )
+        app.state.runtime = runtime
+        app.state.failed_workers = []
+        await run_in_threadpool(runtime.start)
         try:
             yield
         finally:
-            try:
-                workers.stop()
-            finally:
-                app.state.sessions.close()
-                service.close()
+            app.state.failed_workers = await run_in_threadpool(runtime.stop)
+            if app.state.failed_workers:
+                log.error("workers that had failed when stopped: %s", app.state.failed_workers)
 
     app = FastAPI(
         title="Order Service",
@@ -686,7 +960,7 @@ def create_app(
     )
     _add_command_routes(app)
     _add_query_routes(app, wait_timeout)
-    _add_health_route(app)
+    _add_health_routes(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
     app.add_middleware(RequestGuard)
     return app
@@ -737,7 +1011,13 @@ def serve(
             return 1
         app = create_app(write_db, wait_timeout=wait_timeout, relay_interval=relay_interval)
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", server_header=False, date_header=False
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            server_header=False,
+            date_header=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,  # in-flight requests finish first
         )
         print(
             f"orders: serving http://{host}:{port} (write db {shown(write_db)})",
@@ -748,6 +1028,10 @@ def serve(
             _Server(config).run()
         except SystemExit:  # uvicorn exits when it cannot bind the port; it logged why
             print(f"orders: could not serve on {host}:{port}", file=err)
+            return 1
+        failed = getattr(app.state, "failed_workers", [])
+        if failed:
+            print(f"orders: stopped; failing workers: {', '.join(failed)}", file=err, flush=True)
             return 1
         print("orders: stopped", file=err, flush=True)
     return 0

@@ -52,6 +52,7 @@ PROBLEM_TYPES = {
     "method-not-allowed": "The resource does not accept this method",
     "unplaced-stream": "The order's stored events do not start with its placing",
     "internal-error": "The server failed",
+    "database-unavailable": "The database cannot be reached; retry later",
 }
 """Every problem `type` the API answers with (the part after `#`), and its title."""
 

@@ -10,6 +10,7 @@ SQL shared by both backends uses `?` and `:name` parameters, SQLite's style.
 from __future__ import annotations
 
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -177,6 +178,17 @@ class Backend:
     def wake(self) -> None:
         """Wake every relay waiting in `wait_for_append` (PostgreSQL; SQLite polls)."""
 
+    def is_broken(self, conn: Any) -> bool:
+        """True if `conn` is known to be closed or lost (a server restart): do not use it."""
+        return False
+
+    def reconnect(self, conn: Any) -> None:
+        """Replace a lost connection under `conn` in place, so every holder keeps using `conn`.
+
+        A SQLite file needs no server, so its connections are never lost: nothing to do.
+        Raises the driver's error if the database is still away.
+        """
+
     for_update = ""
     """Appended to a SELECT whose rows the transaction is about to write."""
 
@@ -252,6 +264,17 @@ def _closing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         yield conn
     finally:
         conn.close()
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True if `error` says the database is away or busy (a restart, a refused connection, a
+    lock held too long), not that the request was wrong: retry later, the data is intact."""
+    if isinstance(error, sqlite3.OperationalError):
+        return True
+    psycopg = sys.modules.get("psycopg")  # imported only when a URL was given
+    return psycopg is not None and isinstance(
+        error, (psycopg.OperationalError, psycopg.InterfaceError)
+    )
 
 
 def is_url(text: str | Path) -> bool:

@@ -68,9 +68,13 @@ def _named_rows(cursor: Any) -> Any:
 class Connection:
     """A psycopg connection that takes the SQL written for SQLite (`?`, `:name`)."""
 
-    def __init__(self, raw: psycopg.Connection[Any], backend: PostgreSQL) -> None:
+    def __init__(
+        self, raw: psycopg.Connection[Any], backend: PostgreSQL, *, read_only: bool, by_name: bool
+    ) -> None:
         self.raw = raw
         self.backend = backend
+        self.read_only = read_only
+        self.by_name = by_name
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
         """Run one statement; returns the cursor (`fetchone`, `fetchall`, iteration)."""
@@ -147,6 +151,9 @@ class PostgreSQL(Backend):
         return hash(str(self))
 
     def connect(self, *, read_only: bool = False, by_name: bool = False) -> Connection:
+        return Connection(self._raw(read_only, by_name), self, read_only=read_only, by_name=by_name)
+
+    def _raw(self, read_only: bool, by_name: bool) -> psycopg.Connection[Any]:
         raw = psycopg.connect(
             self.conninfo,
             autocommit=True,  # as SQLite's connections: transactions are begun explicitly
@@ -157,7 +164,19 @@ class PostgreSQL(Backend):
             raw.adapters.register_loader(json_type, TextLoader)
         if by_name:
             raw.row_factory = _named_rows
-        return Connection(raw, self)
+        return raw
+
+    def is_broken(self, conn: Connection) -> bool:
+        return conn.raw.closed or conn.raw.broken
+
+    def reconnect(self, conn: Connection) -> None:
+        # A connection the server dropped (a restart) fails every statement from then on;
+        # a new one in its place lets the tracking positions and the outbox carry on.
+        raw = self._raw(conn.read_only, conn.by_name)
+        try:
+            conn.raw.close()
+        finally:
+            conn.raw = raw
 
     def create(self, conn: Connection, schema: str) -> None:
         """Run the DDL of `schema`; a role without the privilege to runs on the tables it finds.

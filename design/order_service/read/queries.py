@@ -161,6 +161,13 @@ class OrderQueries:
         ).fetchone()
         return 0 if row is None else row["position"]
 
+    def version_of(self, order_id: str) -> int:
+        """The order's version the read model holds (0: not there yet): one short read."""
+        row = self.conn.execute(
+            "SELECT last_version FROM order_summary WHERE order_id = ?", (order_id,)
+        ).fetchone()
+        return 0 if row is None else int(row["last_version"])
+
     # --8<-- [start:wait_for]
     def wait_for(
         self, order_id: str, version: int, *, timeout: float = 1.0, poll: float = 0.01
@@ -171,10 +178,7 @@ class OrderQueries:
         """
         start = time.monotonic()
         while True:
-            row = self.conn.execute(
-                "SELECT last_version FROM order_summary WHERE order_id = ?", (order_id,)
-            ).fetchone()
-            seen = 0 if row is None else row["last_version"]
+            seen = self.version_of(order_id)
             waited = time.monotonic() - start
             if seen >= version or waited >= timeout:
                 return WaitResult(seen >= version, order_id, version, seen, waited)

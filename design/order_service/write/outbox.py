@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 
 from order_service.bus.in_process import Publisher
+from order_service.infra.database import is_unavailable
 from order_service.write.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,15 @@ class Relay:
 
 
 class RelayWorker:
-    """Run a relay in a background thread.
+    """Run a relay in a background thread, supervised.
 
-    A failure stops the worker, is logged at once, shows in `state`, and is raised again by
-    `stop()`: it is never swallowed.
+    A failure (the database restarted or away) is logged at once and shown by `state` as
+    `failing: <error>`; the worker reconnects and retries, waiting longer each time (up to
+    `MAX_BACKOFF` seconds), so nothing stays unpublished once the database is back. It is
+    never a silently dead thread: `failed` says whether its last run failed.
     """
+
+    MAX_BACKOFF = 5.0
 
     def __init__(self, relay: Relay, *, interval: float = 0.01) -> None:
         self.relay = relay
@@ -90,39 +95,69 @@ class RelayWorker:
 
     def _run(self) -> None:
         store = self.relay.store
-        try:
-            store.db.listen(store.conn)  # PostgreSQL: a commit of an append wakes the wait
-            while not self._stop.is_set():
-                if self.relay.run_once() == 0:
+        backoff = self.interval
+        listening = False
+        while not self._stop.is_set():
+            try:
+                if self.error is not None and (
+                    is_unavailable(self.error) or store.db.is_broken(store.conn)
+                ):  # the last run lost its connection (a restart): open a new one
+                    store.db.reconnect(store.conn)
+                    listening = False
+                if not listening:
+                    store.db.listen(store.conn)  # PostgreSQL: an append's commit wakes the wait
+                    listening = True
+                published = self.relay.run_once()
+            except Exception as error:  # the database, or the publisher: retried, never fatal
+                self.error = error
+                log.error(
+                    "outbox relay failed, retrying in %.2f s: %s: %s",
+                    backoff, type(error).__name__, error,
+                )  # fmt: skip
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.MAX_BACKOFF)
+                continue
+            if self.error is not None:
+                log.warning("outbox relay recovered")
+            self.error, backoff = None, self.interval
+            if published == 0:
+                try:
                     store.db.wait_for_append(store.conn, self.interval, self._stop)
-        except BaseException as error:  # kept for stop() to raise in the caller's thread
-            self.error = error
-            log.error("outbox relay died: %s: %s", type(error).__name__, error)
+                except Exception as error:  # the connection was lost while waiting
+                    self.error = error
+                    log.error("outbox relay failed: %s: %s", type(error).__name__, error)
+
+    @property
+    def failed(self) -> bool:
+        """True if the last run failed (so far not recovered)."""
+        return self.error is not None
 
     @property
     def state(self) -> str:
-        """`running`, `stopped`, `not started` or `died: <error>`."""
-        if self.error is not None:
-            return f"died: {type(self.error).__name__}: {self.error}"
+        """`running`, `failing: <error>`, `stopped` or `not started`."""
+        error = self.error
         if self._thread.is_alive():
-            return "running"
+            return "running" if error is None else f"failing: {type(error).__name__}: {error}"
+        if error is not None:
+            return f"failing: {type(error).__name__}: {error}"
         return "stopped" if self._stop.is_set() else "not started"
 
     def join(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for the thread to end (it ends on a failure)."""
+        """Wait up to `timeout` seconds for the thread to end (it ends when stopped)."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread and raise the error that stopped it, if any."""
+        """Stop the thread; `failed` then says whether its last run had failed."""
         self._stop.set()
         if self._thread.is_alive():
-            self.relay.store.db.wake()  # a worker waiting for a notification wakes now
+            try:
+                self.relay.store.db.wake()  # a worker waiting for a notification wakes now
+            except Exception as error:  # the database is away: the wait ends at its timeout
+                log.warning("could not wake the outbox relay: %s", error)
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise TimeoutError(f"the relay worker did not stop within {timeout} s")
-        if self.error is not None:
-            raise self.error
 
     def __enter__(self) -> RelayWorker:
         return self.start()
