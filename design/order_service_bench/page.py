@@ -386,6 +386,9 @@ def render_pipeline(results: dict[str, Any]) -> str:
         ("command latency, p99", lambda c: _ms(c["latency_ms"]["p99"])),
         ("lag from the 2xx to the read model, p50", lambda c: _ms(c["lag_ms"]["p50"])),
         ("lag from the 2xx to the read model, p99", lambda c: _ms(c["lag_ms"]["p99"])),
+        ("events the slow subscriber had still to handle at the end",
+         lambda c: f"{c['subscribers_behind_at_end'].get('slow_subscriber', 0):,}"
+         if "slow_subscriber" in c["subscribers_behind_at_end"] else "(none)"),
     ]  # fmt: skip
     lines = [
         "| Through the HTTP API | " + " | ".join(label for *_, label in PIPELINE_COLUMNS) + " |",

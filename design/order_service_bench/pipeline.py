@@ -97,6 +97,8 @@ class Samples:
     read_back: int = 0
     """Orders that `GET /orders/{id}` showed at their last version after the round."""
     statuses: Counter[int] = field(default_factory=Counter)
+    behind: Counter[str] = field(default_factory=Counter)
+    """Each subscriber `GET /health` listed after the round: how many events it was behind."""
 
     def extend(self, other: Samples) -> None:
         self.latency_s += other.latency_s
@@ -107,6 +109,7 @@ class Samples:
         self.projected += other.projected
         self.read_back += other.read_back
         self.statuses.update(other.statuses)
+        self.behind.update(other.behind)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -131,6 +134,7 @@ def summary(samples: Samples) -> dict[str, Any]:
         "projected": samples.projected,
         "read_back": samples.read_back,
         "statuses": {str(code): n for code, n in sorted(samples.statuses.items())},
+        "subscribers_behind_at_end": dict(sorted(samples.behind.items())),
         "commands_per_s": samples.acknowledged / wall if wall else 0.0,
         "latency_ms": percentiles(samples.latency_s),
         "lag_ms": percentiles(samples.lag_s),
@@ -337,6 +341,14 @@ def _read_back(port: int, order_ids: list[str]) -> int:
     return shown
 
 
+def _behind(port: int) -> Counter[str]:
+    """Each subscriber `GET /health` lists, and how many events it is behind the store."""
+    with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)) as conn:
+        conn.request("GET", "/health")
+        health = json.loads(conn.getresponse().read())
+    return Counter({found["subscriber"]: found["lag"] for found in health["subscribers"]})
+
+
 def drive(port: int, read_db: Backend, order_ids: list[str], clients: int) -> Samples:
     """Send every order's commands over `clients` connections; measure latency and lag."""
     samples = Samples(commands=len(order_ids) * COMMANDS_PER_ORDER)
@@ -359,6 +371,7 @@ def drive(port: int, read_db: Backend, order_ids: list[str], clients: int) -> Sa
     samples.lag_s = watcher.lag_s
     samples.projected = len(watcher.lag_s)
     samples.read_back = _read_back(port, order_ids)
+    samples.behind = _behind(port)
     return samples
 
 
