@@ -134,7 +134,7 @@ schemas: setup  ## regenerate schemas/ from the pydantic models
 openapi: setup  ## regenerate docs/design/openapi.json from the HTTP API
 	$(BIN)/python -m order_service.entrypoints.http_api docs/design/openapi.json
 
-bench: setup postgresql  ## two full benchmark runs, SQLite and PostgreSQL (5 to 10 minutes on 2 cores); writes its results file and re-renders the performance page
+bench: setup postgresql  ## two full benchmark runs, SQLite and PostgreSQL (8 to 13 minutes on 2 cores, with the pipeline section; longer on a busy machine); writes its results file and re-renders the performance page
 	$(BIN)/python -m order_service_bench --out design/order_service_bench/results.json
 	$(BIN)/python -m order_service_bench.page
 

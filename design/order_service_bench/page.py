@@ -14,6 +14,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -348,6 +349,92 @@ def render_postgresql(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+PIPELINE_COLUMNS = (
+    ("sqlite", "default", "SQLite"),
+    ("sqlite", "slow_subscriber", "SQLite, + slow subscriber"),
+    ("postgresql", "default", "PostgreSQL"),
+    ("postgresql", "slow_subscriber", "PostgreSQL, + slow subscriber"),
+)
+LAG_AIM_MS = 100.0
+"""Issue 20's aim for the read side: a p99 lag under 100 ms."""
+
+
+def _rounds(n: int) -> str:
+    return f"{n} round" if n == 1 else f"{n} rounds"
+
+
+def _ms(value: float) -> str:
+    return format_seconds(value / 1e3)
+
+
+def render_pipeline(results: dict[str, Any]) -> str:
+    """Commands through the HTTP API: latency, rate, and the read model's lag, side by side."""
+    measured = results["measurements"].get("pipeline")
+    if measured is None:
+        return (
+            f"This results file (format {results.get('format', 1)}) has no pipeline section: "
+            "run `make bench`."
+        )
+    config = results["config"]["pipeline"]
+    cells = [measured[backend][variant] for backend, variant, _ in PIPELINE_COLUMNS]
+    rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("commands acknowledged (2xx) / sent",
+         lambda c: f"{c['acknowledged']:,} / {c['commands']:,}"),
+        ("versions seen in the read model", lambda c: f"{c['projected']:,}"),
+        ("commands per second (all clients)", lambda c: f"{c['commands_per_s']:,.0f}"),
+        ("command latency, p50", lambda c: _ms(c["latency_ms"]["p50"])),
+        ("command latency, p99", lambda c: _ms(c["latency_ms"]["p99"])),
+        ("lag from the 2xx to the read model, p50", lambda c: _ms(c["lag_ms"]["p50"])),
+        ("lag from the 2xx to the read model, p99", lambda c: _ms(c["lag_ms"]["p99"])),
+        ("events the slow subscriber had still to handle at the end",
+         lambda c: f"{c['subscribers_behind_at_end'].get('slow_subscriber', 0):,}"
+         if "slow_subscriber" in c["subscribers_behind_at_end"] else "(none)"),
+    ]  # fmt: skip
+    lines = [
+        "| Through the HTTP API | " + " | ".join(label for *_, label in PIPELINE_COLUMNS) + " |",
+        "|---|" + "---:|" * len(PIPELINE_COLUMNS),
+        *(f"| {label} | " + " | ".join(show(c) for c in cells) + " |" for label, show in rows),
+    ]
+    for backend, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        default, slow = measured[backend]["default"], measured[backend]["slow_subscriber"]
+        lines.append(
+            f"| slow ÷ default, {name}: latency p50, p99 | "
+            + " | ".join(
+                (
+                    f"{_ratio(slow['latency_ms']['p50'] / default['latency_ms']['p50'])}, "
+                    f"{_ratio(slow['latency_ms']['p99'] / default['latency_ms']['p99'])}"
+                )
+                if b == backend and v == "slow_subscriber"
+                else ""
+                for b, v, _ in PIPELINE_COLUMNS
+            )
+            + " |"
+        )
+    runs = results["config"]["runs"]
+    sleep_ms = config["slow_subscriber_sleep_s"] * 1e3
+    aims = "; ".join(
+        f"{name} {_ms(measured[backend]['default']['lag_ms']['p99'])}"
+        f" ({'under' if measured[backend]['default']['lag_ms']['p99'] < LAG_AIM_MS else 'over'}"
+        f" the aim)"
+        for backend, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL"))
+    )
+    lines += [
+        "",
+        f"Each column: {_rounds(config['rounds'] * runs)} ({config['rounds']} per run), each on "
+        f"fresh databases, of {config['orders_per_round']:,} orders of "
+        f"{config['commands_per_order']} commands (place, pay, ship, deliver) sent by "
+        f"{config['clients']} clients, each waiting for one answer before its next request, "
+        "over kept-alive loopback connections to the API served as `orders serve` serves it "
+        "(uvicorn, in a child process). The columns run in interleaved rounds; the slow "
+        f"subscriber sleeps {sleep_ms:.0f} ms on every event, in its own thread and database. "
+        "A latency is a command's request to its 2xx; the lag is from that 2xx to a watcher, "
+        f"reading the read database every {config['watcher_poll_s'] * 1e3:.0f} ms, seeing the "
+        "version in `order_summary`; p99 is over every command of every round. "
+        f"Issue 20 aims at a p99 lag under {LAG_AIM_MS:.0f} ms: {aims}.",
+    ]
+    return "\n".join(lines)
+
+
 def render_stages(results: dict[str, Any]) -> str:
     stages = results["runs"][0]["stages"]
     total = sum(stages["median_s"].values())
@@ -616,6 +703,7 @@ RENDERERS = {
     "read-model": render_read_model,
     "validate": render_validate,
     "postgresql": render_postgresql,
+    "pipeline": render_pipeline,
     "machine": render_machine,
 }
 

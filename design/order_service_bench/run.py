@@ -12,7 +12,10 @@ Each full run times, in interleaved rounds:
 - the stages of our replay at the largest N, each timed on its own;
 - on PostgreSQL (`order_service_bench.postgresql`), at fewer sizes and rounds: replay, snapshot
   load, append and read-model rebuild, ours against `eventsourcing`'s PostgreSQL backend and a
-  bare psycopg floor, on one server started for the run (or given by `ORDERS_BENCH_PG_URL`).
+  bare psycopg floor, on one server started for the run (or given by `ORDERS_BENCH_PG_URL`);
+- the pipeline (`order_service_bench.pipeline`): orders sent through the running HTTP API, on
+  SQLite and on PostgreSQL, with and without a subscriber that sleeps on every event: command
+  latency, commands per second, and the lag from each command's 2xx to the read model.
 
 `make bench` makes two full runs: a target holds only if it holds in every run, each time
 both on the medians and in at least `MAJORITY` of the rounds (the PostgreSQL figures are
@@ -40,12 +43,21 @@ from typing import Any, cast
 
 from order_service.read import read_model
 
-from order_service_bench import floor, ours, peer, postgresql, stages, validate_scale, workload
+from order_service_bench import (
+    floor,
+    ours,
+    peer,
+    pipeline,
+    postgresql,
+    stages,
+    validate_scale,
+    workload,
+)
 from order_service_bench.postgres_server import Server
 from order_service_bench.timing import Contender, Measurement, Progress, Scratch, compare
 from order_service_bench.worker import OPTIMISED, checker
 
-RESULTS_FORMAT = 3
+RESULTS_FORMAT = 4
 MAJORITY = 0.8
 """The share of rounds in which a target must hold too, in each run (8 of 10 rounds)."""
 DESIGN = Path(__file__).resolve().parents[1] / "order_service"
@@ -67,6 +79,7 @@ class Config:
     pg_sizes: tuple[int, ...]
     pg_repeats: int
     pg_read_model_orders: int
+    pipeline: pipeline.Load
     snapshot_interval: int = 100
     events_per_order: int = 4
 
@@ -75,11 +88,13 @@ FULL = Config(
     mode="full", sizes=(10, 100, 1_000, 10_000), warmup=1, repeats=10, runs=2,
     read_model_orders=10_000, validate_events=126_000, validate_rounds=2,
     pg_sizes=(100, 10_000), pg_repeats=6, pg_read_model_orders=2_000,
+    pipeline=pipeline.Load(orders=100, clients=4, rounds=3),
 )  # fmt: skip
 QUICK = Config(
     mode="quick", sizes=(10, 100), warmup=1, repeats=2, runs=1,
     read_model_orders=50, validate_events=2_000, validate_rounds=1,
     pg_sizes=(10, 100), pg_repeats=2, pg_read_model_orders=50,
+    pipeline=pipeline.Load(orders=6, clients=2, rounds=1),
 )  # fmt: skip
 
 REPLAY = ("ours_full", "ours_snapshot_latest", "ours_snapshot_every_100", "peer_full",
@@ -483,7 +498,12 @@ def evaluate(target: Target, runs: list[dict[str, Any]], sizes: list[int]) -> di
 
 
 def _one_run(
-    root: Path, shared: Path, server: Server, config: Config, progress: Progress
+    root: Path,
+    shared: Path,
+    server: Server,
+    config: Config,
+    progress: Progress,
+    samples: list[dict[str, dict[str, pipeline.Samples]]],
 ) -> dict[str, Any]:
     # `shared` keeps what every run reads and none changes: the 50 MB file is written once.
     sizes = config.sizes
@@ -503,12 +523,15 @@ def _one_run(
             progress=progress,
         ),
     }
+    # Its samples are kept for the pooled figures; each run keeps its own summary only.
+    samples.append(pipeline.measure(root, server, config.pipeline, progress))
+    run["pipeline"] = pipeline.as_json(samples[-1])
     return run
 
 
 def steps(config: Config) -> int:
     """How many progress lines a run prints: one per comparison."""
-    return config.runs * (2 * len(config.sizes) + 3 + 2 * len(config.pg_sizes) + 1)
+    return config.runs * (2 * len(config.sizes) + 3 + 2 * len(config.pg_sizes) + 1 + 2)
 
 
 def run(config: Config, *, workdir: Path | None = None, quiet: bool = False) -> dict[str, Any]:
@@ -530,10 +553,11 @@ def _run(config: Config, server: Server, *, workdir: Path | None, quiet: bool) -
     with tempfile.TemporaryDirectory(prefix="order-bench-", dir=workdir) as tmp:
         root = Path(tmp)
         runs = []
+        samples: list[dict[str, dict[str, pipeline.Samples]]] = []
         for number in range(config.runs):
             run_root = root / f"run-{number + 1}"
             run_root.mkdir()
-            runs.append(_one_run(run_root, root, server, config, progress))
+            runs.append(_one_run(run_root, root, server, config, progress, samples))
         settings = sqlite_settings(root)
     sizes = list(config.sizes)
     return {
@@ -555,13 +579,14 @@ def _run(config: Config, server: Server, *, workdir: Path | None, quiet: bool) -
                 "repeats": config.pg_repeats,
                 "read_model_orders": config.pg_read_model_orders,
             },
+            "pipeline": pipeline.configuration(config.pipeline),
         },
         "sqlite_settings": settings,
         "postgresql_settings": postgresql.settings(server),
         "machine": {**machine(), "load_average": [load_before, os.getloadavg()]},
         "code": code_version(),
         "runs": runs,
-        "measurements": pooled(runs),
+        "measurements": {**pooled(runs), "pipeline": pipeline.pool(samples)},
         "targets": [
             evaluate(t, runs, sizes) if config.mode == "full" else _unjudged(t, runs, sizes)
             for t in TARGETS

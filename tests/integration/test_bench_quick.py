@@ -16,7 +16,18 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from order_service_bench import floor, ours, page, peer, postgresql, run, stages, worker, workload
+from order_service_bench import (
+    floor,
+    ours,
+    page,
+    peer,
+    pipeline,
+    postgresql,
+    run,
+    stages,
+    worker,
+    workload,
+)
 from order_service_bench.timing import Contender, Progress, compare, format_seconds
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -126,10 +137,51 @@ def test_the_benchmark_shows_its_progress_and_no_verdict_in_quick_mode(quick):
     steps = run.steps(run.QUICK)
     assert f"[1/{steps}] replay N=10" in stderr
     assert "] orders validate, " in stderr
-    assert f"[{steps}/{steps}] PostgreSQL read model" in stderr
+    assert f"[{steps}/{steps}] pipeline, PostgreSQL" in stderr
     assert "pass: " not in stderr and "MISS: " not in stderr
     assert "quick mode: no verdicts" in stderr
     assert sum(target.claim in stderr for target in run.TARGETS) == len(run.TARGETS)
+
+
+def test_the_quick_benchmark_sends_every_order_through_the_api_and_sees_it_projected(quick):
+    results, stderr = quick
+    config = results["config"]["pipeline"]
+    load = run.QUICK.pipeline
+    assert (config["orders_per_round"], config["clients"], config["rounds"]) == (
+        load.orders, load.clients, load.rounds
+    )  # fmt: skip
+    assert config["variants"] == list(pipeline.VARIANTS)
+    assert config["slow_subscriber_sleep_s"] > 0
+    runs = results["config"]["runs"]
+    summaries = [(r["pipeline"], 1) for r in results["runs"]]
+    for measured, times in [*summaries, (results["measurements"]["pipeline"], runs)]:
+        assert sorted(measured) == ["postgresql", "sqlite"]
+        for backend, variants in measured.items():
+            assert sorted(variants) == sorted(pipeline.VARIANTS), backend
+            for variant, cell in variants.items():
+                orders = load.orders * load.rounds * times
+                commands = orders * pipeline.COMMANDS_PER_ORDER
+                where = (backend, variant)
+                assert cell["rounds"] == load.rounds * times, where
+                # Every command answered 2xx (201 for the place, 200 for the others), every
+                # version was seen in the read model, every order read back at its last one.
+                assert cell["commands"] == cell["acknowledged"] == commands, where
+                assert cell["statuses"] == {"200": commands - orders, "201": orders}, where
+                assert cell["projected"] == commands and cell["read_back"] == orders, where
+                assert cell["commands_per_s"] > 0, where
+                for figure in ("latency_ms", "lag_ms"):
+                    low, high, top = (cell[figure][p] for p in ("p50", "p99", "max"))
+                    assert 0 <= low <= high <= top, (where, figure)
+                assert cell["latency_ms"]["p50"] > 0, where
+                # The slow subscriber was attached (GET /health lists it) in its variant only;
+                # the projector and the notifier had caught up by the end.
+                behind = cell["subscribers_behind_at_end"]
+                expected = {"order_summary", "shipping_notifier"}
+                if variant == "slow_subscriber":
+                    expected.add(pipeline.SLOW_NAME)
+                assert set(behind) == expected, where
+                assert behind["order_summary"] == 0, where
+    assert "] pipeline, SQLite, " in stderr
 
 
 def test_the_page_and_the_chart_render_from_quick_results(quick):

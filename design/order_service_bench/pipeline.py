@@ -1,0 +1,490 @@
+"""The pipeline section: commands through the running HTTP API, and the read side keeping up.
+
+Each round starts the design as `orders serve` runs it (`http_api.create_app` on uvicorn, the
+relay and every subscriber in their threads) in a child process on a free loopback port, over
+fresh databases (SQLite files, or schemas on the benchmark's PostgreSQL server). A few client
+threads then send a bounded number of orders, each four commands in turn (place, pay, ship,
+deliver), over kept-alive HTTP connections, and time each command from its request to its 2xx.
+A watcher polls the read database every `POLL` seconds and records when each acknowledged
+version shows in `order_summary`: the lag from the 2xx to the read model. At the end every
+order is read through `GET /orders/{id}`, which must show its last version.
+
+Two variants run in interleaved rounds, side by side in the same run: `default` (the projector
+and the shipping notifier) and `slow_subscriber`, which adds a subscriber that sleeps
+`SLOW_SECONDS` on every event, so its own thread falls far behind: the commands and the
+projector must not notice it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import selectors
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from order_service.app import read_db_for
+from order_service.infra.database import Backend, open_backend
+
+from order_service_bench.postgres_server import Server
+from order_service_bench.timing import Measurement, Progress
+
+VARIANTS = ("default", "slow_subscriber")
+SLOW_SECONDS = 0.05
+"""How long the slow subscriber sleeps on every event."""
+SLOW_NAME = "slow_subscriber"
+RELAY_INTERVAL = 0.01
+"""The relay's idle poll, as `orders serve` runs it (PostgreSQL wakes it by NOTIFY too)."""
+POLL = 0.002
+"""How often the watcher reads the read model: the lag's resolution."""
+SETTLE_TIMEOUT = 30.0
+"""How long the watcher waits, after the last command, for versions still unseen."""
+REQUEST_TIMEOUT = 30.0
+START_TIMEOUT = 60.0
+
+PLACE = {
+    "customer_id": "C-0042",
+    "lines": [
+        {"sku": "RETRO-CLOCK", "quantity": 1, "unit_price": {"amount": "79.99", "currency": "EUR"}},
+        {"sku": "BRASS-KEY", "quantity": 2, "unit_price": {"amount": "24.99", "currency": "EUR"}},
+    ],
+}
+STEPS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("payment", {"payment_id": "PAY-7731", "amount": {"amount": "129.97", "currency": "EUR"}}),
+    ("shipment", {"carrier": "DHL", "tracking_number": "JD014600006281230704"}),
+    ("delivery", {"tracking_number": "JD014600006281230704"}),
+)
+COMMANDS_PER_ORDER = 1 + len(STEPS)
+
+
+@dataclass(frozen=True)
+class Load:
+    """How much each round sends: `orders` orders of four commands over `clients` clients."""
+
+    orders: int
+    clients: int
+    rounds: int
+    """Rounds per variant and database, interleaved."""
+
+
+@dataclass
+class Samples:
+    """What the rounds of one variant on one database measured."""
+
+    latency_s: list[float] = field(default_factory=list)
+    """Each command's time from its request to its 2xx."""
+    lag_s: list[float] = field(default_factory=list)
+    """Each acknowledged version's time from its 2xx to the watcher seeing it projected."""
+    wall_s: list[float] = field(default_factory=list)
+    """Each round's time from its first request to its last answer."""
+    commands: int = 0
+    acknowledged: int = 0
+    projected: int = 0
+    read_back: int = 0
+    """Orders that `GET /orders/{id}` showed at their last version after the round."""
+    statuses: Counter[int] = field(default_factory=Counter)
+    behind: Counter[str] = field(default_factory=Counter)
+    """Each subscriber `GET /health` listed after the round: how many events it was behind."""
+
+    def extend(self, other: Samples) -> None:
+        self.latency_s += other.latency_s
+        self.lag_s += other.lag_s
+        self.wall_s += other.wall_s
+        self.commands += other.commands
+        self.acknowledged += other.acknowledged
+        self.projected += other.projected
+        self.read_back += other.read_back
+        self.statuses.update(other.statuses)
+        self.behind.update(other.behind)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50, p99 and max, in milliseconds (p99 by the inclusive method; 0 for no values)."""
+    if not values:
+        return {"p50": 0.0, "p99": 0.0, "max": 0.0}
+    p99 = statistics.quantiles(values, n=100, method="inclusive")[98] if len(values) > 1 else 0.0
+    return {
+        "p50": statistics.median(values) * 1e3,
+        "p99": (p99 or values[0]) * 1e3,
+        "max": max(values) * 1e3,
+    }
+
+
+def summary(samples: Samples) -> dict[str, Any]:
+    """One variant on one database, as the results file keeps it."""
+    wall = sum(samples.wall_s)
+    return {
+        "rounds": len(samples.wall_s),
+        "commands": samples.commands,
+        "acknowledged": samples.acknowledged,
+        "projected": samples.projected,
+        "read_back": samples.read_back,
+        "statuses": {str(code): n for code, n in sorted(samples.statuses.items())},
+        "subscribers_behind_at_end": dict(sorted(samples.behind.items())),
+        "commands_per_s": samples.acknowledged / wall if wall else 0.0,
+        "latency_ms": percentiles(samples.latency_s),
+        "lag_ms": percentiles(samples.lag_s),
+    }
+
+
+# --- the server: `python -m order_service_bench.pipeline --db ...` ----------------------------
+
+
+class Sleeper:
+    """A subscriber that sleeps on every event (and stops sleeping once told to stop)."""
+
+    name = SLOW_NAME
+
+    def __init__(self, conn: Any, seconds: float, stopping: threading.Event) -> None:
+        self.conn = conn
+        self.seconds = seconds
+        self.stopping = stopping
+
+    def apply(self, event: Mapping[str, Any], position: int) -> None:
+        self.stopping.wait(self.seconds)
+
+
+def _with_slow_subscriber(app: Any, seconds: float) -> None:
+    """Wrap the app's lifespan: after the service starts, add the sleeper in its own thread."""
+    from order_service.bus.subscription import SubscriptionWorker
+
+    started = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        async with started(app):
+            service = app.state.service
+            stopping = threading.Event()
+            service.add_subscriber(lambda conn: Sleeper(conn, seconds, stopping), SLOW_NAME)
+            worker = SubscriptionWorker(service.subscriptions[SLOW_NAME]).start()
+            service.bus.subscribers[SLOW_NAME] = worker.wake
+            try:
+                yield
+            finally:
+                stopping.set()
+                worker.stop()
+
+    app.router.lifespan_context = lifespan
+
+
+def serve(db: str, sleep: float) -> None:
+    """Serve the API on a free loopback port over `db`; print the port, then run until SIGTERM."""
+    import uvicorn
+    from order_service.entrypoints.http_api import create_app
+
+    app = create_app(db, relay_interval=RELAY_INTERVAL)
+    if sleep > 0:
+        _with_slow_subscriber(app, sleep)
+    # IPPROTO_TCP named, as getaddrinfo names it when uvicorn binds the port itself: asyncio
+    # sets TCP_NODELAY only on such sockets, and without it a keep-alive client waits for
+    # the delayed ACK (40 ms) on each answer.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", server_header=False, date_header=False)
+    print(sock.getsockname()[1], flush=True)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m order_service_bench.pipeline")
+    parser.add_argument("--db", required=True, help="write database: a file or a URL")
+    parser.add_argument("--sleep", type=float, default=0.0, help="add the slow subscriber")
+    args = parser.parse_args(argv)
+    serve(args.db, args.sleep)
+    return 0
+
+
+@contextlib.contextmanager
+def running(db: str, sleep: float) -> Iterator[int]:
+    """The server in a child process; yields its port, stops it (SIGTERM) at the end."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "order_service_bench.pipeline", "--db", db, "--sleep", str(sleep)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(child.stdout, selectors.EVENT_READ)
+            line = child.stdout.readline() if selector.select(START_TIMEOUT) else ""
+        if not line.strip().isdigit():
+            raise RuntimeError(f"the pipeline server did not start: {line!r}")
+        port = int(line)
+        _wait_until_healthy(port)
+        yield port
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+        try:
+            _, err = child.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            _, err = child.communicate()
+        if child.returncode not in (0, -signal.SIGTERM):
+            raise RuntimeError(f"the pipeline server failed ({child.returncode}):\n{err}")
+
+
+def _wait_until_healthy(port: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=5)) as conn:
+                conn.request("GET", "/health")
+                answer = conn.getresponse()
+                answer.read()
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the pipeline server on port {port} never became healthy")
+        time.sleep(0.05)
+
+
+# --- the clients and the watcher -------------------------------------------------------------
+
+
+class Watcher:
+    """Polls the read model; records, for each acknowledged version, when it shows there."""
+
+    def __init__(self, read_db: Backend) -> None:
+        self.read_db = read_db
+        self.lock = threading.Lock()
+        self.pending: dict[str, list[tuple[int, float]]] = {}
+        self.lag_s: list[float] = []
+        self.clients_done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="pipeline watcher", daemon=True)
+
+    def acknowledged(self, order_id: str, version: int, at: float) -> None:
+        with self.lock:
+            self.pending.setdefault(order_id, []).append((version, at))
+
+    def unseen(self) -> int:
+        with self.lock:
+            return sum(map(len, self.pending.values()))
+
+    def _run(self) -> None:
+        deadline = None
+        with closing(self.read_db.connect(read_only=True)) as conn:
+            while True:
+                if self.clients_done.is_set():
+                    deadline = deadline or time.perf_counter() + SETTLE_TIMEOUT
+                    if not self.unseen() or time.perf_counter() > deadline:
+                        return
+                rows = conn.execute("SELECT order_id, last_version FROM order_summary").fetchall()
+                seen_at = time.perf_counter()
+                with self.lock:
+                    for order_id, last_version in rows:
+                        waiting = self.pending.get(order_id)
+                        if not waiting:
+                            continue
+                        for version, acked in [w for w in waiting if w[0] <= last_version]:
+                            self.lag_s.append(seen_at - acked)
+                            waiting.remove((version, acked))
+                time.sleep(POLL)
+
+
+def _post(conn: http.client.HTTPConnection, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    answer = conn.getresponse()
+    return answer.status, json.loads(answer.read() or b"null")
+
+
+def _client(
+    port: int, order_ids: list[str], watcher: Watcher, samples: Samples, lock: threading.Lock
+) -> None:
+    latency, statuses = [], Counter[int]()
+    with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)) as conn:
+        for order_id in order_ids:
+            requests = [("/orders", {"order_id": order_id, **PLACE})]
+            requests += [(f"/orders/{order_id}/{path}", body) for path, body in STEPS]
+            for path, body in requests:
+                start = time.perf_counter()
+                status, answer = _post(conn, path, body)
+                acked = time.perf_counter()
+                statuses[status] += 1
+                if 200 <= status < 300:
+                    latency.append(acked - start)
+                    watcher.acknowledged(order_id, answer["version"], acked)
+                else:
+                    break  # the order's later commands would fail too
+    with lock:
+        samples.latency_s += latency
+        samples.statuses.update(statuses)
+
+
+def _read_back(port: int, order_ids: list[str]) -> int:
+    """How many orders `GET /orders/{id}` shows at their last version (ETag)."""
+    shown = 0
+    with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)) as conn:
+        for order_id in order_ids:
+            conn.request("GET", f"/orders/{order_id}?min_version={COMMANDS_PER_ORDER}")
+            answer = conn.getresponse()
+            answer.read()
+            if answer.status == 200 and answer.getheader("ETag") == f'"{COMMANDS_PER_ORDER}"':
+                shown += 1
+    return shown
+
+
+def _behind(port: int) -> Counter[str]:
+    """Each subscriber `GET /health` lists, and how many events it is behind the store."""
+    with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)) as conn:
+        conn.request("GET", "/health")
+        health = json.loads(conn.getresponse().read())
+    return Counter({found["subscriber"]: found["lag"] for found in health["subscribers"]})
+
+
+def drive(port: int, read_db: Backend, order_ids: list[str], clients: int) -> Samples:
+    """Send every order's commands over `clients` connections; measure latency and lag."""
+    samples = Samples(commands=len(order_ids) * COMMANDS_PER_ORDER)
+    watcher = Watcher(read_db)
+    watcher.thread.start()
+    lock = threading.Lock()
+    threads = [
+        threading.Thread(target=_client, args=(port, order_ids[i::clients], watcher, samples, lock))
+        for i in range(clients)
+    ]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    samples.wall_s.append(time.perf_counter() - start)
+    watcher.clients_done.set()
+    watcher.thread.join()
+    samples.acknowledged = len(samples.latency_s)
+    samples.lag_s = watcher.lag_s
+    samples.projected = len(watcher.lag_s)
+    samples.read_back = _read_back(port, order_ids)
+    samples.behind = _behind(port)
+    return samples
+
+
+# --- the rounds ------------------------------------------------------------------------------
+
+
+class Databases:
+    """Fresh write databases, one per round: files under `root`, or schemas on `server`."""
+
+    def __init__(self, root: Path, server: Server | None) -> None:
+        self.root = root
+        self.server = server
+        self.count = 0
+
+    def fresh(self) -> str:
+        self.count += 1
+        if self.server is None:
+            folder = self.root / f"pipeline-{self.count}"
+            folder.mkdir(parents=True)
+            return str(folder / "orders.db")
+        return self.server.new_url()
+
+    def remove(self, db: str) -> None:
+        """Drop a round's schemas (the write schema and its siblings); files go with `root`."""
+        if self.server is None:
+            return
+        import psycopg
+
+        schema = db.rsplit("?schema=", 1)[1]
+        with psycopg.connect(self.server.url, autocommit=True) as conn:
+            names = conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname = %s OR nspname LIKE %s",
+                (schema, f"{schema}\\_%"),
+            ).fetchall()
+            for (name,) in names:
+                conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+def measure_backend(
+    label: str, databases: Databases, load: Load, first_order: int, progress: Progress
+) -> dict[str, Samples]:
+    """Every variant, `load.rounds` rounds each, interleaved (the order turns each round)."""
+    measured = {variant: Samples() for variant in VARIANTS}
+    next_order = first_order
+    for round_no in range(load.rounds):
+        shift = round_no % len(VARIANTS)
+        for variant in VARIANTS[shift:] + VARIANTS[:shift]:
+            db = databases.fresh()
+            order_ids = [str(next_order + i) for i in range(load.orders)]
+            next_order += load.orders
+            sleep = SLOW_SECONDS if variant == "slow_subscriber" else 0.0
+            try:
+                with running(db, sleep) as port:
+                    got = drive(port, read_db_for(open_backend(db)), order_ids, load.clients)
+            finally:
+                databases.remove(db)
+            measured[variant].extend(got)
+        progress.tick(label, round_no + 1, load.rounds)
+    progress.done(label, {name: Measurement(s.latency_s) for name, s in measured.items()})
+    return measured
+
+
+def measure(
+    root: Path, server: Server, load: Load, progress: Progress
+) -> dict[str, dict[str, Samples]]:
+    """SQLite (files under `root`) and PostgreSQL (schemas on `server`): samples by variant.
+
+    The progress line shows each variant's median command latency.
+    """
+    each = f"{load.orders:,} orders x {COMMANDS_PER_ORDER} commands x {load.rounds} rounds"
+    return {
+        "sqlite": measure_backend(
+            f"pipeline, SQLite, {each}", Databases(root, None), load, 100_000, progress
+        ),
+        "postgresql": measure_backend(
+            f"pipeline, PostgreSQL, {each}", Databases(root, server), load, 500_000, progress
+        ),
+    }
+
+
+def as_json(measured: Mapping[str, Mapping[str, Samples]]) -> dict[str, Any]:
+    """The summaries, by database and variant."""
+    return {
+        backend: {variant: summary(samples) for variant, samples in variants.items()}
+        for backend, variants in measured.items()
+    }
+
+
+def pool(runs: list[dict[str, dict[str, Samples]]]) -> dict[str, Any]:
+    """Every run's samples together, summarised as one."""
+    pooled: dict[str, dict[str, Samples]] = {}
+    for measured in runs:
+        for backend, variants in measured.items():
+            for variant, samples in variants.items():
+                pooled.setdefault(backend, {}).setdefault(variant, Samples()).extend(samples)
+    return as_json(pooled)
+
+
+def configuration(load: Load) -> dict[str, Any]:
+    """How the section was run, for the results file."""
+    return {
+        "orders_per_round": load.orders,
+        "commands_per_order": COMMANDS_PER_ORDER,
+        "clients": load.clients,
+        "rounds": load.rounds,
+        "variants": list(VARIANTS),
+        "slow_subscriber_sleep_s": SLOW_SECONDS,
+        "relay_interval_s": RELAY_INTERVAL,
+        "watcher_poll_s": POLL,
+        "server": "order_service.entrypoints.http_api.create_app on uvicorn, in a child process",
+        "cores": os.cpu_count(),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

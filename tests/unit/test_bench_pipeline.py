@@ -1,0 +1,99 @@
+"""The pipeline section's arithmetic, its slow subscriber and its block on the page."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from order_service_bench import page, pipeline
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RESULTS = json.loads((REPO_ROOT / page.RESULTS).read_text(encoding="utf-8"))
+
+
+def test_percentiles_are_in_milliseconds_and_p99_is_inclusive():
+    seconds = [i / 1000 for i in range(1, 101)]  # 1 ms to 100 ms
+    found = pipeline.percentiles(seconds)
+    assert found["p50"] == 50.5
+    assert round(found["p99"], 6) == 99.01
+    assert found["max"] == 100.0
+    assert pipeline.percentiles([]) == {"p50": 0.0, "p99": 0.0, "max": 0.0}
+    assert pipeline.percentiles([0.004]) == {"p50": 4.0, "p99": 4.0, "max": 4.0}
+
+
+def _samples(latency: list[float], wall: float, behind: int) -> pipeline.Samples:
+    return pipeline.Samples(
+        latency_s=latency,
+        lag_s=[0.001] * len(latency),
+        wall_s=[wall],
+        commands=len(latency),
+        acknowledged=len(latency),
+        projected=len(latency),
+        read_back=len(latency) // 4,
+        statuses=Counter({201: 1, 200: len(latency) - 1}),
+        behind=Counter({"order_summary": 0, pipeline.SLOW_NAME: behind}),
+    )
+
+
+def test_a_summary_counts_every_command_and_rates_them_over_the_rounds_wall_time():
+    cell = pipeline.summary(_samples([0.01] * 8, wall=0.5, behind=3))
+    assert cell["commands"] == cell["acknowledged"] == cell["projected"] == 8
+    assert cell["commands_per_s"] == 16.0
+    assert cell["statuses"] == {"200": 7, "201": 1}
+    assert cell["subscribers_behind_at_end"] == {"order_summary": 0, pipeline.SLOW_NAME: 3}
+
+
+def test_pooling_puts_every_run_of_a_variant_together():
+    runs = [
+        {"sqlite": {"default": _samples([0.01] * 4, wall=1.0, behind=0)}},
+        {"sqlite": {"default": _samples([0.03] * 4, wall=1.0, behind=2)}},
+    ]
+    cell = pipeline.pool(runs)["sqlite"]["default"]
+    assert cell["rounds"] == 2 and cell["commands"] == 8
+    assert cell["commands_per_s"] == 4.0
+    assert cell["latency_ms"]["p50"] == 20.0
+    assert cell["subscribers_behind_at_end"][pipeline.SLOW_NAME] == 2
+    assert runs[0]["sqlite"]["default"].commands == 4  # the runs' own samples are left alone
+
+
+def test_the_slow_subscriber_sleeps_on_every_event_until_told_to_stop():
+    stopping = threading.Event()
+    sleeper = pipeline.Sleeper(None, 0.05, stopping)
+    start = time.monotonic()
+    sleeper.apply({"order_id": "1"}, 1)
+    assert time.monotonic() - start >= 0.05
+    stopping.set()
+    start = time.monotonic()
+    sleeper.apply({"order_id": "1"}, 2)
+    assert time.monotonic() - start < 0.05  # stopping ends the sleep: the server stops promptly
+
+
+def _with_pipeline() -> dict:
+    results = copy.deepcopy(RESULTS)
+    cell = pipeline.summary(_samples([0.004, 0.006, 0.2], wall=0.1, behind=5))
+    results["measurements"]["pipeline"] = {
+        backend: {variant: cell for variant in pipeline.VARIANTS}
+        for backend in ("sqlite", "postgresql")
+    }
+    results["config"]["pipeline"] = pipeline.configuration(pipeline.Load(3, 1, 1))
+    return results
+
+
+def test_the_pipeline_block_shows_each_database_with_and_without_the_slow_subscriber():
+    shown = page.render_pipeline(_with_pipeline())
+    header = shown.splitlines()[0]
+    assert header.count("slow subscriber") == 2 and "PostgreSQL" in header
+    assert "| command latency, p50 | 6.00 ms | 6.00 ms | 6.00 ms | 6.00 ms |" in shown
+    assert "| events the slow subscriber had still to handle at the end | 5 |" in shown
+    assert "sleeps 50 ms on every event" in shown
+    assert "p99 lag under 100 ms: SQLite 1.00 ms (under the aim)" in shown
+
+
+def test_a_results_file_without_the_pipeline_section_says_so():
+    results = copy.deepcopy(RESULTS)
+    results["measurements"].pop("pipeline", None)
+    assert "has no pipeline section: run `make bench`" in page.render_pipeline(results)
