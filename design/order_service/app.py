@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from order_service.bus.in_process import Bus
 from order_service.bus.subscription import (
@@ -102,8 +102,7 @@ class OrderService:
     @property
     def notifier(self) -> ShippingNotifier:
         """The shipping notifier (a subscriber with its own database)."""
-        notifier: ShippingNotifier = self.subscriptions[NOTIFIER].subscriber  # type: ignore[assignment]
-        return notifier
+        return cast(ShippingNotifier, self.subscriptions[NOTIFIER].subscriber)
 
     def add_subscriber(self, make: Callable[[Any], Subscriber], name: str) -> Subscriber:
         """Subscribe `make(conn)`, named `name`, over its own database; returns it.

@@ -290,7 +290,13 @@ FOCUS_RING = """async kinds => {
     return (light + 0.05) / (dark + 0.05);
   };
   const style = getComputedStyle(shown);
-  const box = shown.getBoundingClientRect();
+  let box = shown.getBoundingClientRect();
+  if (box.top < 0 && box.bottom > innerHeight) {
+    // Taller than the screen (a long table on a phone): no side of its ring is in view, so bring
+    // its top edge in, as a reader scrolling to it would see it.
+    window.scrollBy(0, box.top - innerHeight / 4);
+    box = shown.getBoundingClientRect();
+  }
   const gap = parseFloat(style.outlineOffset) + parseFloat(style.outlineWidth) / 2;
   const [middleX, middleY] = [box.left + box.width / 2, box.top + box.height / 2];
   const sides = [[box.left - gap, middleY], [box.right + gap, middleY],

@@ -84,7 +84,7 @@ def test_the_sqlite_read_model_accepts_each_status_and_refuses_any_other():
     db = sqlite3.connect(":memory:")
     db.executescript(DDL_FILES[0].read_text(encoding="utf-8"))
     columns = [row[1] for row in db.execute("PRAGMA table_info(order_summary)")]
-    row = {name: "x" for name in columns} | {"skus": "[]"}
+    row = {name: "x" for name in columns} | {"skus": "[]", "state": "{}"}
 
     def insert(order_id: str, status: str) -> None:
         values = row | {"order_id": order_id, "status": status}

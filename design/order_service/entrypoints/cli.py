@@ -315,7 +315,7 @@ def _findings(entries: Sequence[Loaded]) -> list[Finding]:
     findings: list[Finding] = []
     for _path, group in itertools.groupby(entries, key=lambda entry: entry.path):
         in_file = list(group)
-        seen = FirstSeen(lambda index, in_file=in_file: in_file[index].payload)  # type: ignore[misc]  # mypy infers no type for a lambda with a default
+        seen = FirstSeen([entry.payload for entry in in_file].__getitem__)
         try:
             for entry in in_file:
                 findings += _entry_findings(entry, entry.index, seen)
