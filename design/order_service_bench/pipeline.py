@@ -167,7 +167,7 @@ def _with_slow_subscriber(app: Any, seconds: float) -> None:
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         async with started(app):
-            service = app.state.service
+            service = app.state.runtime.service  # opened at start: the bench's database is up
             stopping = threading.Event()
             service.add_subscriber(lambda conn: Sleeper(conn, seconds, stopping), SLOW_NAME)
             worker = SubscriptionWorker(service.subscriptions[SLOW_NAME]).start()

@@ -806,11 +806,11 @@ class SubscriberView(BaseModel):
 
 
 class Health(BaseModel):
-    """The database, the publishing worker and every subscriber.
+    """The database, the publishing worker and every subscriber."""
 
-    `GET /health` answers 503 when it is not `healthy`; `GET /health/ready` when it is not
-    `ready` (parked events leave the service ready: commands are still taken).
-    """
+    # GET /health answers 503 when it is not `healthy`; GET /health/ready when it is not `ready`
+    # (parked events leave the service ready: commands are still taken). The model's docstring
+    # is the schema's description, shown on the HTTP API page: one short line.
 
     healthy: bool = Field(description="Ready, and no subscriber has parked events.")
     ready: bool = Field(

@@ -50,7 +50,7 @@ WHEN NEW.version <> (SELECT COALESCE(MAX(version), 0) + 1 FROM order_events
   OR (NEW.position <> -1
       AND NEW.position <= (SELECT COALESCE(MAX(position), 0) FROM order_events))
 BEGIN
-    SELECT RAISE(ABORT, 'order_events is append-only: an event must take its order''s next version and a new position');
+    SELECT RAISE(ABORT, 'order_events is append-only: not its order''s next version or position');
 END;
 -- --8<-- [end:order_events]
 
