@@ -167,17 +167,25 @@ def _status_lines(status: Status) -> list[str]:
     return lines
 
 
+def _refusals() -> tuple[type[Exception], ...]:
+    """What opening the databases may raise: a missing file, or a driver's error."""
+    return (FileNotFoundError, *_database_errors())
+
+
+def _service(args: argparse.Namespace) -> Any:
+    """The running design over `--db` and `--read-db`, both checked first."""
+    write_db = _write_db(args.db)
+    return bootstrap(write_db, _read_db(args.read_db or read_db_for(write_db), write_db))
+
+
 def run_status_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`orders status --db PATH`: each subscriber's position, lag and parked events.
 
     Exit 1 if any subscriber has parked events.
     """
-    refused: tuple[type[Exception], ...] = (FileNotFoundError, *_database_errors())
     try:
-        write_db = _write_db(args.db)
-        read_db = _read_db(args.read_db or read_db_for(write_db), write_db)
-        service = bootstrap(write_db, read_db)
-    except refused as error:
+        service = _service(args)
+    except _refusals() as error:
         return _fail(err, str(error))
     try:
         found = service.status()
@@ -197,12 +205,9 @@ def run_redrive_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
 
     Exit 1 if events are still parked (each failure is logged on one line).
     """
-    refused: tuple[type[Exception], ...] = (FileNotFoundError, *_database_errors())
     try:
-        write_db = _write_db(args.db)
-        read_db = _read_db(args.read_db or read_db_for(write_db), write_db)
-        service = bootstrap(write_db, read_db)
-    except refused as error:
+        service = _service(args)
+    except _refusals() as error:
         return _fail(err, str(error))
     try:
         subscription = service.subscriptions.get(args.subscriber)
