@@ -28,6 +28,7 @@ def test_every_command_declares_each_part(command):
     assert COMMAND_BEHIND[command.event] == command.__name__
     assert command.http_path == "/orders" or command.http_path.startswith("/orders/{order_id}/")
     assert command.summary and command.summary[0].isupper()
+    assert command.accepted_when and command.accepted_when[0].islower()  # a table cell
     body = {"type": command.__name__, "order_id": "1001", **command.example}
     assert type(parse_command(body)) is command
 
