@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 
 from marked_blocks import fenced_blocks, marked_blocks
 from order_service.contract.validation import validate_event
+from order_service.model.commands import COMMANDS, parse_command
+from order_service.model.decide import CommandRejected, decide
 from order_service.model.fold import fold
 from order_service.model.history import check_history
 from order_service.model.upcasting import upcast
@@ -21,6 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGE = REPO_ROOT / "docs" / "answers" / "order-1001-events.md"
 TIMES = "\N{MULTIPLICATION SIGN}"
 KINDS = {"event", "alternative", "step-table", "state", "v1-event"}  # what the markers may say
+ORDER, NOW = "1001", "2026-11-02T10:00:00Z"  # the order the registry's examples are sent to
 
 
 def blocks(kind: str):
@@ -149,30 +153,28 @@ def _diagram_edges() -> set[tuple[str, str, str]]:
 
 
 def _decide_edges() -> set[tuple[str, str, str]]:
-    """Each event type tried after each status the page's events reach: what `decide` allows."""
-    events = story()
-    item_added, cancelled, refunded = (block.json() for block in blocks("alternative"))
-    candidates = [events[0], item_added, *events[1:], cancelled, refunded]
-    histories = [
-        ("[*]", []),
-        ("placed", events[:1]),
-        ("paid", events[:2]),
-        ("shipped", events[:3]),
-        ("delivered", events[:4]),
-        ("cancelled", [events[0], dict(cancelled, version=2)]),  # before payment: final
-        ("cancelled", [*events[:2], cancelled]),  # after payment: owed a refund
-        ("refunded", [*events[:2], cancelled, refunded]),
-    ]
-    edges = set()
-    for status, history in histories:
+    """What `decide` allows: every command of the registry (its example) tried after each history.
+
+    From no events, each accepted command leads to a longer history, explored in turn unless it
+    left the status as it was; a history that takes no command ends the order's life.
+    """
+    edges, histories = set(), [[]]
+    while histories:
+        history = histories.pop()
+        state = fold(history) if history else None
+        status = state.status if state else "[*]"
         allowed = False
-        for candidate in candidates:
-            event = dict(candidate, version=len(history) + 1)
-            if check_history([*history, event]):
+        for command in COMMANDS:
+            sent = parse_command({"type": command.__name__, "order_id": ORDER, **command.example})
+            try:
+                [event] = decide(state, sent, new_id=lambda: str(uuid.uuid4()), now=NOW)
+            except CommandRejected:
                 continue
-            after = fold([*history, event])
             allowed = True
-            edges.add((status, after.status, event["event_type"]))
+            after = fold([*history, event]).status
+            edges.add((status, after, event["event_type"]))
+            if after != status:
+                histories.append([*history, event])
         if not allowed:
             edges.add((status, "[*]", ""))
     return edges
