@@ -46,6 +46,7 @@ _INSERT_SUMMARY = (
     + ", ".join(f"{c} = excluded.{c}" for c in _STORED_COLUMNS[1:])
 )
 _INSERT_SKU = "INSERT INTO order_summary_skus (sku, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+_DELETE_SKU = "DELETE FROM order_summary_skus WHERE sku = ? AND order_id = ?"
 
 
 class ProjectionError(Exception):
@@ -119,7 +120,8 @@ class OrderSummaryProjector:
 
     Idempotent: an event at or below the row's `last_version` was applied already and changes
     nothing. The subscription calls `apply` inside the transaction that also records its
-    position, so the row and the position are written together or not at all.
+    position, so the row and the position are written together or not at all. The SKU rows
+    follow the state's lines both ways: a line the state no longer has leaves the search too.
     """
 
     name = PROJECTION
@@ -141,6 +143,8 @@ class OrderSummaryProjector:
         new = summarise(row, event, position)
         self.conn.execute(_INSERT_SUMMARY, _stored(new))
         self.conn.executemany(_INSERT_SKU, [(sku, new["order_id"]) for sku in new["skus"]])
+        gone = set(row["skus"]) - set(new["skus"]) if row is not None else set()
+        self.conn.executemany(_DELETE_SKU, [(sku, new["order_id"]) for sku in sorted(gone)])
 
     # --8<-- [end:project]
 
