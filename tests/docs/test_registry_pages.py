@@ -60,3 +60,11 @@ def test_the_generated_lines_keep_the_markers_indent():
     note, *expanded = registry.expand("??? note\n    <!-- registry: commands -->\n").splitlines()
     assert note == "??? note" and all(line.startswith("    ") for line in expanded if line)
     assert expanded.count(f"    ::: order_service.model.commands.{COMMANDS[0].__name__}") == 1
+
+
+def test_every_file_the_add_a_command_checklist_names_exists():
+    page = (DOCS / "contributing.md").read_text(encoding="utf-8")
+    checklist = page.split("## Add a command", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"`((?:design|docs|schemas|tests|hooks)/[\w./-]+)`", checklist)
+    assert len(named) >= 10, named  # the reader finds the paths the steps name
+    assert [path for path in named if not (REPO_ROOT / path).exists()] == []
