@@ -1,6 +1,6 @@
 """The `orders` command: validate event payloads and derive an order's state, for people and CI.
 
-    orders validate PATH... [--format text|github|json]  # exit 0 valid, 1 invalid, 2 usage/I/O
+    orders validate PATH... [--consumer] [--format F]  # exit 0 valid, 1 invalid, 2 usage/I/O
     orders derive PATH... [--upto VERSION] [--snapshot FILE] [--as-snapshot]
     orders demo [--db PATH]                          # order #1001 through the whole design
     orders query --db PATH get|search|as-of ...      # read the read model (read-only)
@@ -296,13 +296,15 @@ def _entries_and_ids(path: str) -> tuple[Iterable[tuple[Loaded, int]], FirstSeen
     return held, FirstSeen(lambda index: held[index][0].payload)
 
 
-def _entry_findings(entry: Loaded, key: int, seen: FirstSeen) -> list[Finding]:
+def _entry_findings(
+    entry: Loaded, key: int, seen: FirstSeen, *, consumer: bool = False
+) -> list[Finding]:
     at = (entry.path, entry.line, entry.index)
     if entry.error is not None:
         return [Finding(*at, pointer=None, message=entry.error)]
     found = [
         Finding(*at, problem.pointer, problem.reason, event=entry.label)
-        for problem in event_problems(entry.payload)
+        for problem in event_problems(entry.payload, consumer=consumer)
     ]
     first = seen.reused(entry, key)
     if first is not None:
@@ -336,7 +338,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             try:
                 for entry, key in entries:
                     events += 1
-                    for finding in _entry_findings(entry, key, seen):
+                    for finding in _entry_findings(entry, key, seen, consumer=args.consumer):
                         problems += 1
                         if streamed:
                             print(finding.text, file=out)
@@ -430,7 +432,9 @@ def _add_validate(subparsers: Any) -> None:
         help="check event payloads against the JSON Schemas",
         description=(
             "Validate each event against schemas/order-event.schema.json, then against the "
-            "event model for the one rule no schema can state (one currency per order). Prints "
+            "event model for the one rule no schema can state (one currency per order). With "
+            "--consumer, a property the contract does not name is ignored, not a problem "
+            "(schemas/consumer/): the check for a repository that reads order events. Prints "
             "'path[:line]: event <id or index>: <JSON pointer>: <reason>' per problem. "
             "Exit 0 if all are valid, 1 if any is invalid or not JSON, 2 on usage or I/O errors."
         ),
@@ -446,6 +450,11 @@ def _add_validate(subparsers: Any) -> None:
         choices=sorted(reports.FORMATS),
         default="text",
         help="text (default); github: annotations on the lines that hold each problem; json",
+    )
+    command.add_argument(
+        "--consumer",
+        action="store_true",
+        help="read as a consumer: ignore properties the contract does not name",
     )
     command.set_defaults(handler=_validate)
 
