@@ -126,8 +126,8 @@ TARGETS = (
     Target("replay_vs_floor", "full replay within 1.3x of the true floor",
            "replay", "ours_full", "floor_fold", "<=", 1.3),
     Target("replay_vs_fastest_peer",
-           "full replay at least 2x faster than eventsourcing at its fastest (-O, orjson)",
-           "optimised", "peer_full_O_orjson", "ours_full_O", ">=", 2.0),
+           "full replay at least 2x faster than eventsourcing at its fastest (-O, minimal orjson)",
+           "optimised", "peer_full_O_minimal", "ours_full_O", ">=", 2.0),
     Target("snapshot_vs_peer",
            "loading from the latest snapshot at least as fast as eventsourcing's, at every N",
            "replay", "peer_snapshot_latest", "ours_snapshot_latest", ">=", 1.0, at="every"),
@@ -562,6 +562,7 @@ def run_stage(config: Config, stage: str, *, workdir: Path | None = None) -> dic
     groups = STAGES[stage]
     progress = Progress(config.runs * (len(config.sizes) + 1))
     load_before = os.getloadavg()
+    code = code_version()  # the code imported now is the code measured
     runs = []
     with tempfile.TemporaryDirectory(prefix="order-bench-", dir=workdir) as tmp:
         for number in range(config.runs):
@@ -580,7 +581,7 @@ def run_stage(config: Config, stage: str, *, workdir: Path | None = None) -> dic
         "config": {"sizes": sizes, "warmup": config.warmup, "repeats": config.repeats,
                    "runs": config.runs, "snapshot_interval": config.snapshot_interval},
         "machine": {**machine(), "load_average": [load_before, os.getloadavg()]},
-        "code": code_version(),
+        "code": code,
         "runs": runs,
         "measurements": pooled_groups,
         "targets": [evaluate(t, runs, sizes) for t in TARGETS if t.group in groups],
@@ -603,8 +604,8 @@ def merge(full: dict[str, Any], partial: dict[str, Any]) -> dict[str, Any]:
         for run, stage_run in zip(merged["runs"], partial["runs"], strict=True):
             run[group] = stage_run[group]
         merged["measurements"][group] = partial["measurements"][group]
-    by_id = {t["id"]: t for t in partial["targets"]}
-    merged["targets"] = [by_id.get(t["id"], t) for t in merged["targets"]]
+    # Every target judged again on the merged runs: a stage can change what a target reads.
+    merged["targets"] = [evaluate(t, merged["runs"], full["config"]["sizes"]) for t in TARGETS]
     notes = [n for n in merged.get("remeasured", []) if n["stage"] != partial["stage"]]
     notes.append({key: partial[key] for key in ("stage", "groups", "machine", "code")})
     merged["remeasured"] = notes
