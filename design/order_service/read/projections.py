@@ -140,7 +140,9 @@ class OrderSummaryProjector:
             return  # delivered again: already applied
         new = summarise(row, event, position)
         self.conn.execute(_INSERT_SUMMARY, _stored(new))
-        self.conn.executemany(_INSERT_SKU, [(sku, new["order_id"]) for sku in new["skus"]])
+        added = set(new["skus"]).difference(() if row is None else row["skus"])
+        if added:  # most events add no line: no statement (a round trip on PostgreSQL)
+            self.conn.executemany(_INSERT_SKU, [(sku, new["order_id"]) for sku in sorted(added)])
 
     # --8<-- [end:project]
 
