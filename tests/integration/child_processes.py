@@ -143,6 +143,17 @@ def subscribe_until_killed(
             time.sleep(600)  # mid-batch, mid-transaction: the parent kills the process here
 
     subscription.subscriber.apply = apply_then_hang
+    apply_batch = getattr(subscription.subscriber, "apply_batch", None)
+    if apply_batch is not None:  # the projector applies a batch at once: die after all of it
+
+        def apply_batch_then_hang(events: Any) -> Any:
+            refused = apply_batch(events)
+            if any(position == kill_at for position, _ in events):
+                inside.set()
+                time.sleep(600)
+            return refused
+
+        subscription.subscriber.apply_batch = apply_batch_then_hang
     subscription.transaction_seconds = 600  # the second transaction takes every event left
     subscription.run_once(limit=committed)
     subscription.handle(list(subscription.store.read_all(after_position=committed)))

@@ -129,13 +129,18 @@ def crash(service, command, step):
     if step == "after the commit, before the relay publishes":
         return True
     if step == "in the projection, after its writes, before its commit":
-        apply = service.projector.apply
+        apply, apply_batch = service.projector.apply, service.projector.apply_batch
 
         def die_after_writing(event, position):
             apply(event, position)
             raise SimulatedCrash
 
-        service.projector.apply = die_after_writing
+        def die_after_writing_a_batch(events):
+            apply_batch(events)
+            raise SimulatedCrash
+
+        service.projector.apply = die_after_writing  # one event at a time, or a batch at once
+        service.projector.apply_batch = die_after_writing_a_batch
         with pytest.raises(SimulatedCrash):
             service.catch_up()
         return True

@@ -52,6 +52,17 @@ class Subscriber(Protocol):
         """Apply one event through `self.conn`, inside the transaction the caller holds."""
 
 
+class BatchSubscriber(Subscriber, Protocol):
+    """A subscriber that can also apply many events at once (the projector: fewer statements)."""
+
+    def apply_batch(self, events: Batch) -> dict[int, str]:
+        """Apply `events` in order; return the positions refused, with why.
+
+        After refusing an event it applies no later event of that order. Raising instead
+        means nothing is known: the subscription rolls it back and applies them one by one.
+        """
+
+
 @dataclass(frozen=True)
 class Parked:
     """An event a subscriber could not apply (or one waiting behind it in its order)."""
@@ -219,9 +230,10 @@ class Subscription:
     def handle(self, events: Batch) -> int:
         """Apply `events` in one transaction, with one tracking update; return how many it took.
 
-        It takes them in order until `transaction_seconds` have passed (one at least). Each
-        runs in its own savepoint: one that fails is rolled back and parked, the later events
-        of its order are parked behind it, and the others are applied.
+        A `BatchSubscriber` takes them all at once. Otherwise it takes them in order until
+        `transaction_seconds` have passed (one at least), each in its own savepoint: one that
+        fails is rolled back. An event refused is parked, the later events of its order are
+        parked behind it, and the others are applied.
         """
         tracking = self.tracking
         parked: list[tuple[int, Mapping[str, Any], str]] = []
@@ -232,12 +244,18 @@ class Subscription:
             if not todo:
                 return len(events)
             blocked = tracking.parked_orders()
+            refused = self._apply_batch([pe for pe in todo if pe[1]["order_id"] not in blocked])
             taken = 0
             for position, event in todo:
-                if taken and time.monotonic() >= deadline:
+                if refused is None and taken and time.monotonic() >= deadline:
                     break
                 order_id = event["order_id"]
-                error = WAITS if order_id in blocked else _apply(self.subscriber, event, position)
+                if order_id in blocked:
+                    error: str | None = WAITS
+                elif refused is not None:
+                    error = refused.get(position)
+                else:
+                    error = _apply(self.subscriber, event, position)
                 if error is not None:
                     parked.append((position, event, error))
                     blocked.add(order_id)
@@ -255,6 +273,27 @@ class Subscription:
         return len(events) - len(todo) + taken
 
     # --8<-- [end:handle]
+
+    def _apply_batch(self, events: Batch) -> dict[int, str] | None:
+        """The refused positions if the subscriber applied `events` as a batch; None if it
+        cannot, or raised (then rolled back: its events are applied one by one)."""
+        apply_batch: Callable[[Batch], dict[int, str]] | None = getattr(
+            self.subscriber, "apply_batch", None
+        )
+        if apply_batch is None or not events:
+            return None if apply_batch is None else {}
+        conn = self.subscriber.conn
+        conn.execute("SAVEPOINT apply_batch")
+        try:
+            refused = apply_batch(events)
+        except Exception as error:  # e.g. a constraint: each event's own savepoint will say
+            conn.execute("ROLLBACK TO SAVEPOINT apply_batch")
+            conn.execute("RELEASE SAVEPOINT apply_batch")
+            log.warning("subscriber %s: a batch failed (%s), applying it event by event",
+                        self.name, error)  # fmt: skip
+            return None
+        conn.execute("RELEASE SAVEPOINT apply_batch")
+        return refused
 
     def run_once(self, *, limit: int = BATCH) -> int:
         """Handle up to `limit` events after the tracking position; return how many."""
