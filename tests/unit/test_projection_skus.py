@@ -6,6 +6,7 @@ the second event is made to drop a SKU, as an event that removes a line would.
 
 from __future__ import annotations
 
+import pytest
 from event_streams import item_added, line, placed
 from order_service.read import projections
 from order_service.read.projections import OrderSummaryProjector
@@ -20,7 +21,8 @@ def _at(event: dict, second: int) -> dict:
     return {**event, "occurred_at": f"2026-11-02T10:00:0{second}Z"}
 
 
-def test_a_line_the_state_no_longer_has_leaves_the_sku_table(tmp_path, monkeypatch):
+@pytest.mark.parametrize("batch", [False, True], ids=["apply", "apply_batch"])
+def test_a_line_the_state_no_longer_has_leaves_the_sku_table(tmp_path, monkeypatch, batch):
     conn = open_read_model(tmp_path / "read.db")
     projector = OrderSummaryProjector(conn)
     projector.apply(_at(placed(1, line("RETRO-CLOCK"), line("BRASS-KEY", 2, "24.99")), 1), 1)
@@ -32,5 +34,9 @@ def test_a_line_the_state_no_longer_has_leaves_the_sku_table(tmp_path, monkeypat
         return {**new, "skus": [sku for sku in new["skus"] if sku != "BRASS-KEY"]}
 
     monkeypatch.setattr(projections, "summarise", without_brass_key)
-    projector.apply(_at(item_added(2, line("TIN-ROBOT", 1, "15.00")), 2), 2)
+    added = _at(item_added(2, line("TIN-ROBOT", 1, "15.00")), 2)
+    if batch:
+        assert projector.apply_batch([(2, added)]) == {}
+    else:
+        projector.apply(added, 2)
     assert _skus(conn) == {"RETRO-CLOCK", "TIN-ROBOT"}

@@ -188,7 +188,10 @@ class CancelOrder(_Command):
 
     http_path = "/orders/{order_id}/cancellation"
     summary = "Cancel"
-    accepted_when = "status is `placed` or `paid` (not shipped, delivered or cancelled)"
+    accepted_when = (
+        "status is `placed` or `paid` (not shipped, delivered or cancelled); a paid order then"
+        " owes a refund"
+    )
     example = {"reason": "customer_request"}
 
 
