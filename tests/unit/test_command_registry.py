@@ -9,8 +9,8 @@ import pytest
 from event_streams import envelope, placed
 from order_service.entrypoints.http_api import ORDER_COMMANDS, REQUEST_EXAMPLES
 from order_service.model.commands import COMMANDS, parse_command
+from order_service.model.decide import COMMAND_BEHIND
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS, fold
-from order_service.model.history import COMMAND_BEHIND
 
 
 def test_every_command_class_of_the_module_is_in_the_registry():

@@ -3,8 +3,8 @@
 A command asks for a change; `decide` accepts or rejects it against the order's state.
 Each command class also declares, once, what the rest of the package and the site derive from
 it: its endpoint (`http_path`, `summary`), its rule in words (`accepted_when`) and an example body
-from #1001's story (`example`). The event it produces is `history.COMMAND_BEHIND`'s (the browser
-runs `history` with the standard library only), read back as `event`. `COMMANDS` lists them all.
+from #1001's story (`example`). The event it produces is `decide.COMMAND_BEHIND`'s (the browser
+runs `decide` with the standard library only), read back as `event`. `COMMANDS` lists them all.
 Fields reuse the event model's types (`Money`, `OrderLine` and their patterns), so a command
 that validates here carries nothing an event could not.
 
@@ -24,6 +24,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
 
+from order_service.model.decide import COMMAND_BEHIND
 from order_service.model.events import (
     CUSTOMER_ID_PATTERN,
     ORDER_ID_PATTERN,
@@ -36,7 +37,6 @@ from order_service.model.events import (
     PaymentId,
     TrackingNumber,
 )
-from order_service.model.history import COMMAND_BEHIND
 
 __all__ = [
     "COMMANDS",
@@ -86,7 +86,7 @@ class _Command(BaseModel):
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         events = [event for event, name in COMMAND_BEHIND.items() if name == cls.__name__]
         if len(events) != 1:
-            raise TypeError(f"{cls.__name__}: history.COMMAND_BEHIND must name its event once")
+            raise TypeError(f"{cls.__name__}: decide.COMMAND_BEHIND must name its event once")
         cls.event = events[0]
 
 
