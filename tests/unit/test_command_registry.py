@@ -9,8 +9,8 @@ import pytest
 from event_streams import envelope, placed
 from order_service.entrypoints.http_api import ORDER_COMMANDS, REQUEST_EXAMPLES
 from order_service.model.commands import COMMANDS, parse_command
+from order_service.model.decide import COMMAND_BEHIND
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS, fold
-from order_service.model.history import COMMAND_BEHIND
 
 
 def test_every_command_class_of_the_module_is_in_the_registry():
@@ -28,6 +28,7 @@ def test_every_command_declares_each_part(command):
     assert COMMAND_BEHIND[command.event] == command.__name__
     assert command.http_path == "/orders" or command.http_path.startswith("/orders/{order_id}/")
     assert command.summary and command.summary[0].isupper()
+    assert command.accepted_when and command.accepted_when[0].islower()  # a table cell
     body = {"type": command.__name__, "order_id": "1001", **command.example}
     assert type(parse_command(body)) is command
 

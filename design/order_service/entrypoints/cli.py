@@ -35,6 +35,7 @@ from order_service.contract import reports
 from order_service.contract.reports import Finding
 from order_service.contract.validation import bounded, event_problems
 from order_service.model.derivation import derive_state, lint_history, lint_line, lint_summary
+from order_service.model.fold import STATUSES
 from order_service.model.integrity import FoldError
 from order_service.model.snapshots import Snapshot, take_snapshot
 from order_service.model.upcasting import upcast
@@ -533,7 +534,7 @@ def _add_database_commands(subparsers: Any) -> None:
     get.add_argument("order_id")
     search = kinds.add_parser("search", help="orders matching every filter, newest first")
     search.add_argument("--customer", help="customer id, e.g. C-0042")
-    search.add_argument("--status", help="placed, paid, shipped, delivered, cancelled or refunded")
+    search.add_argument("--status", help=", ".join(STATUSES))
     search.add_argument("--sku", help="orders with a line of this product")
     search.add_argument("--placed-from", help="placed at or after this date or date-time")
     search.add_argument("--placed-before", help="placed before this date or date-time")

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from order_service.model.fold import STATUSES
+
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long a writer waits for another writer's lock before SQLite raises `database is locked`."""
 
@@ -79,10 +81,21 @@ DDL_FOLDERS = {
 """Where each schema's DDL files live: in the folder of the box that owns its tables."""
 
 
+DDL_LISTS = {":STATUSES": STATUSES}
+"""The lists a DDL file names rather than copies: each `:NAME` is put in as SQL string literals."""
+
+
 def sql_text(sql_file: str) -> str:
-    """The text of a DDL file shipped in this package (`event_store.sql`, `read_model.pg.sql`)."""
+    """The DDL of a file shipped in this package (`event_store.sql`, `read_model.pg.sql`).
+
+    A `:NAME` of `DDL_LISTS` in the file becomes its list, so `CHECK (status IN (:STATUSES))`
+    checks the model's statuses, written once in `model.fold`.
+    """
     folder = DDL_FOLDERS[sql_file.split(".", 1)[0]]
-    return files("order_service").joinpath(folder, sql_file).read_text(encoding="utf-8")
+    text = files("order_service").joinpath(folder, sql_file).read_text(encoding="utf-8")
+    for name, values in DDL_LISTS.items():
+        text = text.replace(name, ", ".join(f"'{value}'" for value in values))
+    return text
 
 
 def run_script(conn: sqlite3.Connection, sql_file: str) -> None:

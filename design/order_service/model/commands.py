@@ -1,10 +1,10 @@
 """The commands a client sends: imperative, validated at the boundary, frozen.
 
 A command asks for a change; `decide` accepts or rejects it against the order's state.
-Each command class also declares, once, what the rest of the package derives from it: its
-endpoint (`http_path`, `summary`) and an example body from #1001's story (`example`). The event
-it produces is `history.COMMAND_BEHIND`'s (the browser runs `history` with the standard library
-only), read back as `event`. `COMMANDS` lists them all.
+Each command class also declares, once, what the rest of the package and the site derive from
+it: its endpoint (`http_path`, `summary`), its rule in words (`accepted_when`) and an example body
+from #1001's story (`example`). The event it produces is `decide.COMMAND_BEHIND`'s (the browser
+runs `decide` with the standard library only), read back as `event`. `COMMANDS` lists them all.
 Fields reuse the event model's types (`Money`, `OrderLine` and their patterns), so a command
 that validates here carries nothing an event could not.
 
@@ -24,6 +24,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
 
+from order_service.model.decide import COMMAND_BEHIND
 from order_service.model.events import (
     CUSTOMER_ID_PATTERN,
     ORDER_ID_PATTERN,
@@ -36,7 +37,6 @@ from order_service.model.events import (
     PaymentId,
     TrackingNumber,
 )
-from order_service.model.history import COMMAND_BEHIND
 
 __all__ = [
     "COMMANDS",
@@ -77,6 +77,8 @@ class _Command(BaseModel):
     """Its endpoint: a POST to this path."""
     summary: ClassVar[str]
     """The endpoint's summary in the OpenAPI document."""
+    accepted_when: ClassVar[str]
+    """When `decide` accepts it, in words: the CQRS concepts page's table of commands."""
     example: ClassVar[dict[str, Any]]
     """An example request body, from #1001's story (the HTTP tests send each one)."""
 
@@ -84,7 +86,7 @@ class _Command(BaseModel):
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         events = [event for event, name in COMMAND_BEHIND.items() if name == cls.__name__]
         if len(events) != 1:
-            raise TypeError(f"{cls.__name__}: history.COMMAND_BEHIND must name its event once")
+            raise TypeError(f"{cls.__name__}: decide.COMMAND_BEHIND must name its event once")
         cls.event = events[0]
 
 
@@ -99,6 +101,7 @@ class PlaceOrder(_Command):
 
     http_path = "/orders"
     summary = "Place an order"
+    accepted_when = "the order does not exist yet; at least one line, all in one currency"
     example = {
         "order_id": "1001",
         "customer_id": "C-0042",
@@ -125,6 +128,9 @@ class AddOrderItem(_Command):
 
     http_path = "/orders/{order_id}/items"
     summary = "Add an item"
+    accepted_when = (
+        "status is `placed` (not paid yet); same currency, same unit price for a known SKU"
+    )
     example = {
         "line": {
             "sku": "TIN-ROBOT",
@@ -143,6 +149,7 @@ class PayOrder(_Command):
 
     http_path = "/orders/{order_id}/payment"
     summary = "Pay"
+    accepted_when = "status is `placed`; the amount equals the current total, in its currency"
     example = {"payment_id": "PAY-7731", "amount": {"amount": "129.97", "currency": "EUR"}}
 
 
@@ -155,6 +162,7 @@ class ShipOrder(_Command):
 
     http_path = "/orders/{order_id}/shipment"
     summary = "Ship"
+    accepted_when = "status is `paid`"
     example = {"carrier": "DHL", "tracking_number": "JD014600006281230704"}
 
 
@@ -168,6 +176,7 @@ class DeliverOrder(_Command):
 
     http_path = "/orders/{order_id}/delivery"
     summary = "Confirm delivery"
+    accepted_when = "status is `shipped`; the tracking number is the one shipped"
     example = {"tracking_number": "JD014600006281230704"}
 
 
@@ -179,6 +188,10 @@ class CancelOrder(_Command):
 
     http_path = "/orders/{order_id}/cancellation"
     summary = "Cancel"
+    accepted_when = (
+        "status is `placed` or `paid` (not shipped, delivered or cancelled); a paid order then"
+        " owes a refund"
+    )
     example = {"reason": "customer_request"}
 
 
@@ -191,6 +204,9 @@ class RefundOrder(_Command):
 
     http_path = "/orders/{order_id}/refund"
     summary = "Refund"
+    accepted_when = (
+        "status is `cancelled` and the order was paid, once; the amount equals the total paid"
+    )
     example = {"refund_id": "REF-7731", "amount": {"amount": "129.97", "currency": "EUR"}}
 
 

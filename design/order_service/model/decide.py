@@ -31,7 +31,20 @@ from typing import Any
 from order_service.model.fold import CURRENT_SCHEMA_VERSIONS, OrderState
 from order_service.model.money import amount, cents
 
-__all__ = ["MAX_TOTAL_CENTS", "CommandRejected", "NoSuchOrder", "decide"]
+__all__ = ["COMMAND_BEHIND", "MAX_TOTAL_CENTS", "CommandRejected", "NoSuchOrder", "decide"]
+
+COMMAND_BEHIND = {
+    "OrderPlaced": "PlaceOrder",
+    "OrderItemAdded": "AddOrderItem",
+    "OrderPaid": "PayOrder",
+    "OrderShipped": "ShipOrder",
+    "OrderDelivered": "DeliverOrder",
+    "OrderCancelled": "CancelOrder",
+    "OrderRefunded": "RefundOrder",
+}
+"""The command each event type is the outcome of; its fields are the event's `data`.
+
+The command classes read their `event` from here, and `history` replays an event as this command."""
 
 MAX_TOTAL_CENTS = 9_999_999_999_99
 """The largest order total, 9999999999.99: the largest amount the contract lets a payment carry."""

@@ -32,22 +32,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from order_service.model.decide import CommandRejected, decide
+from order_service.model.decide import COMMAND_BEHIND, CommandRejected, decide
 from order_service.model.fold import OrderState, evolve
 from order_service.model.integrity import FoldError
 
 __all__ = ["COMMAND_BEHIND", "HistoryProblem", "check_history"]
-
-COMMAND_BEHIND = {
-    "OrderPlaced": "PlaceOrder",
-    "OrderItemAdded": "AddOrderItem",
-    "OrderPaid": "PayOrder",
-    "OrderShipped": "ShipOrder",
-    "OrderDelivered": "DeliverOrder",
-    "OrderCancelled": "CancelOrder",
-    "OrderRefunded": "RefundOrder",
-}
-"""The command each event type is the outcome of; its fields are the event's `data`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ _INSERT_SUMMARY = (
     + ", ".join(f"{c} = excluded.{c}" for c in _STORED_COLUMNS[1:])
 )
 _INSERT_SKU = "INSERT INTO order_summary_skus (sku, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+_DELETE_SKU = "DELETE FROM order_summary_skus WHERE sku = ? AND order_id = ?"
 
 
 class ProjectionError(Exception):
@@ -114,12 +115,22 @@ def _loaded(found: Any) -> Row:
     }
 
 
+def _sku_changes(
+    before: Row | None, after: Row
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The (sku, order_id) rows a summary change adds and removes: the SKU rows follow the lines."""
+    old, new = set(() if before is None else before["skus"]), set(after["skus"])
+    order_id = after["order_id"]
+    return [(s, order_id) for s in sorted(new - old)], [(s, order_id) for s in sorted(old - new)]
+
+
 class OrderSummaryProjector:
     """Keep `order_summary` current: a subscriber (see `bus.subscription`).
 
     Idempotent: an event at or below the row's `last_version` was applied already and changes
     nothing. The subscription calls `apply` inside the transaction that also records its
-    position, so the row and the position are written together or not at all.
+    position, so the row and the position are written together or not at all. The SKU rows
+    follow the state's lines both ways: a line the state no longer has leaves the search too.
     """
 
     name = PROJECTION
@@ -140,9 +151,7 @@ class OrderSummaryProjector:
             return  # delivered again: already applied
         new = summarise(row, event, position)
         self.conn.execute(_INSERT_SUMMARY, _stored(new))
-        added = set(new["skus"]).difference(() if row is None else row["skus"])
-        if added:  # most events add no line: no statement (a round trip on PostgreSQL)
-            self.conn.executemany(_INSERT_SKU, [(sku, new["order_id"]) for sku in sorted(added)])
+        self._write_skus([_sku_changes(row, new)])
 
     # --8<-- [end:project]
 
@@ -171,11 +180,19 @@ class OrderSummaryProjector:
                 stopped.add(order_id)
         changed = [row for order_id, row in rows.items() if row is not before.get(order_id)]
         self.conn.executemany(_INSERT_SUMMARY, [_stored(row) for row in changed])
-        self.conn.executemany(_INSERT_SKU, [
-            (sku, row["order_id"]) for row in changed for sku in row["skus"]
-            if row["order_id"] not in before or sku not in before[row["order_id"]]["skus"]
-        ])  # fmt: skip
+        self._write_skus([_sku_changes(before.get(row["order_id"]), row) for row in changed])
         return refused
+
+    def _write_skus(
+        self, changes: list[tuple[list[tuple[str, str]], list[tuple[str, str]]]]
+    ) -> None:
+        """Insert the added and delete the gone (sku, order_id) rows; no statement for none."""
+        added = [pair for plus, _ in changes for pair in plus]
+        gone = [pair for _, minus in changes for pair in minus]
+        if added:  # most events add no line: no statement (a round trip on PostgreSQL)
+            self.conn.executemany(_INSERT_SKU, added)
+        if gone:
+            self.conn.executemany(_DELETE_SKU, gone)
 
 
 # --8<-- [start:rebuild]

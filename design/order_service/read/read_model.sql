@@ -8,8 +8,7 @@ CREATE TABLE IF NOT EXISTS order_summary (
     order_id        TEXT    PRIMARY KEY,
     customer_id     TEXT    NOT NULL,
     status          TEXT    NOT NULL
-                    CHECK (status IN ('placed', 'paid', 'shipped', 'delivered', 'cancelled',
-                                      'refunded')),
+                    CHECK (status IN (:STATUSES)),     -- model.fold.STATUSES, put in on load
     total_amount    TEXT    NOT NULL,                  -- decimal string, never a float
     currency        TEXT    NOT NULL,
     item_count      INTEGER NOT NULL,                  -- units ordered, over all lines
