@@ -39,9 +39,13 @@ PG_INITDB ?= /usr/lib/postgresql/*/bin/initdb
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 # The inner loop's tests: the unit tests with no server, no browser, nothing marked slow.
-CHECK_MARKERS := not slow and not postgresql and not browser
+CHECK_MARKERS := not slow and not postgresql and not kafka and not browser
 
-.PHONY: help setup serve docs check unit test lint bench bench-quick schemas openapi clean chromium curl postgresql
+# Apache Kafka's jars (design/kafka/pom.xml pins kafka_2.13), copied from Maven Central by Maven.
+KAFKA_LIBS := .cache/kafka/libs
+KAFKA_STAMP := $(KAFKA_LIBS)/.installed
+
+.PHONY: help setup serve docs check unit test lint bench bench-quick schemas openapi clean chromium curl postgresql java kafka
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -109,6 +113,21 @@ postgresql:  ## Debian's PostgreSQL server for the postgresql tests, when it is 
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo >&2 "PostgreSQL is missing: sudo apt-get install -y postgresql, or set ORDERS_TEST_PG_URL=postgresql://USER@HOST:PORT/DB (postgresql tests will be skipped; with CI=true they fail)"; fi; }
 
+java:  ## Java 17+ and Maven for the Kafka broker, from Debian when they are missing
+	@{ command -v java >/dev/null && command -v mvn >/dev/null; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jdk-headless maven >/dev/null; \
+	  else echo >&2 "Java or Maven is missing: sudo apt-get install -y default-jdk-headless maven, or set ORDERS_TEST_KAFKA=HOST:PORT (kafka tests will be skipped; with CI=true they fail)"; fi; }
+
+$(KAFKA_STAMP): design/kafka/pom.xml
+	@command -v mvn >/dev/null || { echo >&2 "mvn is missing: make java (as root), or sudo apt-get install -y default-jdk-headless maven"; exit 1; }
+	rm -rf $(KAFKA_LIBS)
+	mvn -q -B -Dstyle.color=never -f design/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+	  -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS)
+	touch $@
+
+kafka: java $(KAFKA_STAMP)  ## Apache Kafka's jars from Maven Central into .cache/kafka/libs (the tests start a broker from them)
+
 docs: setup  ## build the site strictly into site/
 	$(BIN)/mkdocs build --strict
 
@@ -120,7 +139,7 @@ lint: setup  ## ruff, and mypy in strict mode over design/ ([tool.mypy] in pypro
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup chromium curl postgresql lint  ## every test, browser tests included, on SQLite and PostgreSQL
+test: setup chromium curl postgresql kafka lint  ## every test, browser tests included, on SQLite, PostgreSQL and Kafka
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 check: lint unit  ## the inner loop (under a minute once set up): lint, then the fast unit tests

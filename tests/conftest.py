@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from filelock import FileLock
+from kafka_server import broker_for_tests
 from postgres_server import server_for_tests
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,12 +66,14 @@ def _mkdocs_build(config_file: Path, site_dir: Path) -> subprocess.CompletedProc
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark `postgresql` the tests that run on the PostgreSQL server (the `postgresql` backend, or
-    the server fixture), so `make check` can leave them out."""
+    the server fixture), and `kafka` those that use the broker, so `make check` leaves them out."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_postgresql = callspec is not None and callspec.params.get("backend") == "postgresql"
         if on_postgresql or "postgres_server" in item.fixturenames:
             item.add_marker(pytest.mark.postgresql)
+        if "kafka_broker" in item.fixturenames:
+            item.add_marker(pytest.mark.kafka)
 
 
 _TIME_BY_FOLDER: dict[str, float] = {}
@@ -202,6 +205,18 @@ def postgres_server():
     server = server_for_tests(os.environ)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker():
+    """A Kafka broker for the session (see `kafka_server.py`): one per pytest-xdist worker.
+
+    Missing, it skips the kafka tests, or fails them when `CI=true`. A test that stops a broker
+    starts its own with `broker_for_tests`, so it never stops the one other tests share.
+    """
+    broker = broker_for_tests(os.environ)
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture(params=BACKENDS)

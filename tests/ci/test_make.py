@@ -85,7 +85,8 @@ def test_make_check_is_lint_then_the_unit_tests_without_servers_browsers_or_slow
     assert lines.index(".venv/bin/ruff check .") < lines.index(".venv/bin/ruff format --check .")
     assert lines.index(".venv/bin/mypy") < len(lines) - 1  # the type checker, before the tests
     assert shlex.split(lines[-1]) == [
-        ".venv/bin/pytest", "tests/unit", "-q", "-m", "not slow and not postgresql and not browser",
+        ".venv/bin/pytest", "tests/unit", "-q", "-m",
+        "not slow and not postgresql and not kafka and not browser",
     ]  # fmt: skip
     assert not any("chromium" in line or "apt-get" in line for line in lines)
 
@@ -132,6 +133,34 @@ def test_make_test_installs_nothing_when_postgresql_is_there(tmp_path):
     _stub(tmp_path, "apt-get", "exit 99")
     result = _make(f"PG_INITDB={tmp_path}/*/bin/initdb", "postgresql", path=str(tmp_path))
     assert result.returncode == 0, result.stderr
+
+
+def test_make_test_installs_java_and_maven_from_debian_when_root_and_they_are_missing(tmp_path):
+    calls = tmp_path / "apt-get.calls"
+    _stub(tmp_path, "id", "echo 0")
+    _stub(tmp_path, "apt-get", f'echo "$*" >> {calls}')
+    result = _make("java", path=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert calls.read_text().splitlines() == [
+        "update -qq", "install -y -qq default-jdk-headless maven",
+    ]  # fmt: skip
+
+
+def test_make_test_says_how_to_get_java_when_not_root(tmp_path):
+    _stub(tmp_path, "id", "echo 1000")
+    _stub(tmp_path, "apt-get", "exit 99")  # never reached: only root installs
+    result = _make("java", path=str(tmp_path))
+    assert result.returncode == 0
+    assert "sudo apt-get install -y default-jdk-headless maven" in result.stderr
+    assert "ORDERS_TEST_KAFKA" in result.stderr
+
+
+def test_make_test_fetches_kafkas_jars_before_the_tests_when_the_pom_changed():
+    plan = _make("-n", "-W", "design/kafka/pom.xml", "test")  # -W: as if the pom were just edited
+    assert plan.returncode == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    fetch = next(i for i, line in enumerate(lines) if "dependency:copy-dependencies" in line)
+    assert fetch < len(lines) - 1  # before pytest, the last line
 
 
 def test_without_npm_make_says_so_plainly_and_fetches_nothing(tmp_path):
