@@ -138,17 +138,15 @@ class KafkaPublisher:
 
     def _open(self) -> Producer:
         if self._producer is None:
-            self._producer = Producer(
-                self.bus.config(
-                    enable_idempotence=True,
-                    acks="all",
-                    linger_ms=5,
-                    message_timeout_ms=int(FLUSH_TIMEOUT * 1000),
-                    error_cb=_log_client_error,
-                    logger=log,
-                    **self._settings,
-                )
-            )
+            defaults: dict[str, Any] = {
+                "enable_idempotence": True,
+                "acks": "all",
+                "linger_ms": 5,
+                "message_timeout_ms": int(FLUSH_TIMEOUT * 1000),
+                "error_cb": _log_client_error,
+                "logger": log,
+            }
+            self._producer = Producer(self.bus.config(**(defaults | self._settings)))
         return self._producer
 
     def publish(self, event: Mapping[str, Any], position: int) -> None:

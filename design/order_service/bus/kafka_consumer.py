@@ -100,16 +100,14 @@ class KafkaSubscription:
 
     def consumer(self) -> Consumer:
         """A consumer in this subscriber's group, subscribed to the topic."""
-        consumer = Consumer(
-            self.bus.config(
-                group_id=group_id(self.bus, self.name),
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                error_cb=self._client_error,
-                logger=log,
-                **self._settings,
-            )
-        )
+        defaults: dict[str, Any] = {
+            "group_id": group_id(self.bus, self.name),
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "error_cb": self._client_error,
+            "logger": log,
+        }
+        consumer = Consumer(self.bus.config(**(defaults | self._settings)))
         consumer.subscribe([self.bus.topic], on_revoke=self._revoked, on_lost=self._lost)
         return consumer
 
