@@ -22,7 +22,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from order_service.bus.kafka import KafkaBus, decode
+from order_service.bus.kafka import KafkaBus, client_log, decode
 from order_service.bus.subscription import Subscriber, Tracking, apply_in_savepoint
 from order_service.infra.database import backend_of
 
@@ -105,7 +105,7 @@ class KafkaSubscription:
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "error_cb": self._client_error,
-            "logger": log,
+            "logger": client_log,
         }
         consumer = Consumer(self.bus.config(**(defaults | self._settings)))
         consumer.subscribe(
