@@ -166,9 +166,14 @@ def test_a_poison_event_is_parked_shown_and_redriven_on_kafka(kafka_broker, tmp_
             until=lambda _: projected_versions(service) == expected and parked(service) == 2,
         )
         out, err = io.StringIO(), io.StringIO()
-        assert main(["status", "--db", str(service.write_db)], out, err) == 1  # seen: NOT OK
-        assert f"event {poison}, order 3002 version 2: ValueError" in out.getvalue()
-        assert "order 3002 version 3: waits behind an earlier parked event" in out.getvalue()
+        status = ["status", "--db", str(service.write_db), "--bus", url]
+        assert main(status, out, err) == 1, err.getvalue()  # seen: NOT OK
+        shown = out.getvalue()
+        assert f"event {poison}, order 3002 version 2: ValueError" in shown
+        assert "order 3002 version 3: waits behind an earlier parked event" in shown
+        # The projector committed every record, the parked ones too; the notifier has not run.
+        assert shown.count("kafka: 0 record(s) not yet committed") == 1
+        assert "kafka: 9 record(s) not yet committed" in shown
         monkeypatch.setattr(service.projector, "apply", apply)  # the fix
         out = io.StringIO()
         assert main(["redrive", "--db", str(service.write_db), "--subscriber", "order_summary"],

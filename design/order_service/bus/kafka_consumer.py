@@ -37,6 +37,30 @@ def group_id(bus: KafkaBus, name: str) -> str:
     return f"{bus.topic}.{name}"
 
 
+def group_lag(bus: KafkaBus, name: str, *, timeout: float = 10.0) -> int:
+    """How many records of the topic subscriber `name`'s group has not committed yet.
+
+    It reads the group's committed offsets without joining the group.
+    """
+    consumer = Consumer(
+        bus.config(group_id=group_id(bus, name), enable_auto_commit=False, logger=client_log)
+    )
+    try:
+        topic = consumer.list_topics(bus.topic, timeout=timeout).topics.get(bus.topic)
+        if topic is None or topic.error is not None:
+            raise KafkaException(topic.error if topic is not None else f"no topic {bus.topic}")
+        partitions = [TopicPartition(bus.topic, number) for number in topic.partitions]
+        lag = 0
+        for committed in consumer.committed(partitions, timeout=timeout):
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(bus.topic, committed.partition), timeout=timeout
+            )
+            lag += max(high - (committed.offset if committed.offset >= 0 else low), 0)
+        return lag
+    finally:
+        consumer.close()
+
+
 class KafkaSubscription:
     """Apply the topic's records to one subscriber, committing each offset after its commit.
 

@@ -540,6 +540,11 @@ def _add_subscriber_commands(subparsers: Any) -> None:
     status.add_argument("--db", required=True, help="the write database (file or URL)")
     status.add_argument("--read-db", help="the read database (default: <db stem>.read.db)")
     status.add_argument("--json", action="store_true", help="print JSON, as GET /health does")
+    status.add_argument(
+        "--bus",
+        metavar="URL",
+        help="also show how many Kafka records each subscriber's group has not committed",
+    )
     status.set_defaults(handler=_database_command("run_status_command"))
 
     redrive = subparsers.add_parser(
