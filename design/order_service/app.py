@@ -216,6 +216,9 @@ class Workers:
         """Stop every thread; returns `failed()` as it was when they stopped."""
         for worker in self.subscriptions.values():
             worker.stop()
+        abort = getattr(self.service.relay.publisher, "abort", None)
+        if abort is not None:
+            abort()  # a broker's producer stops waiting for acknowledgements
         self.relay.stop()
         return self.failed()
 

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -137,8 +138,26 @@ def test_an_unacknowledged_batch_stays_unsent_and_the_relay_says_why(tmp_path):
     try:
         write_orders(service, range(1, 3))
         service.relay.publisher = KafkaPublisher(nobody, create_topic=False, message_timeout_ms=500)
-        with pytest.raises(Undelivered, match="position 1 not delivered"):
+        with pytest.raises(Undelivered, match=r"position 1 not delivered: .*timed out"):
             service.relay.run_once()
+        assert service.relay.pending() == 6  # nothing marked sent
+    finally:
+        service.close()
+
+
+def test_a_relay_waiting_for_an_absent_broker_stops_at_once_when_told(tmp_path):
+    nobody = KafkaBus.parse("kafka://127.0.0.1:9/nowhere")
+    service = bootstrap(tmp_path / "orders.db", clock=TickingClock(), new_id=counting_ids())
+    try:
+        write_orders(service, range(1, 3))
+        publisher = service.relay.publisher = KafkaPublisher(nobody, create_topic=False)
+        worker = service.worker().start()  # it waits up to a minute for acknowledgements
+        wait_until(lambda: publisher._producer is not None, "the relay to produce")
+        started = time.monotonic()
+        publisher.abort()  # what `orders relay` and `orders serve` do on SIGTERM
+        worker.stop(timeout=10)
+        assert time.monotonic() - started < 10
+        assert worker.failed and "before the relay stopped" in worker.state
         assert service.relay.pending() == 6  # nothing marked sent
     finally:
         service.close()

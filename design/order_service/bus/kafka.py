@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -139,6 +141,7 @@ class KafkaPublisher:
         if create_topic:
             bus.create_topic()
         self._producer: Producer | None = None
+        self._aborted = threading.Event()
 
     def _open(self) -> Producer:
         if self._producer is None:
@@ -148,6 +151,7 @@ class KafkaPublisher:
                 "linger_ms": 5,
                 "message_timeout_ms": int(FLUSH_TIMEOUT * 1000),
                 "error_cb": _log_client_error,
+                "log.connection.close": False,  # a broker closing an idle connection is no error
                 "logger": client_log,
             }
             self._producer = Producer(self.bus.config(**(defaults | self._settings)))
@@ -186,17 +190,24 @@ class KafkaPublisher:
                     on_delivery=on_delivery(index),
                 )
                 producer.poll(0)  # serve reports, so a full queue drains
-            producer.flush(FLUSH_TIMEOUT)
+            deadline = time.monotonic() + FLUSH_TIMEOUT
+            while producer.flush(0.2) and not self._aborted.is_set():
+                if time.monotonic() > deadline:
+                    break
         except (KafkaException, BufferError) as error:
             self._reset()
             return _acknowledged(reports), Undelivered(f"producing to {self.bus.url}: {error}")
         count = _acknowledged(reports)
         if count == len(events):
             return count, None
-        self._reset()
         position = events[count][0]
-        report = reports[count]
-        reason = "no acknowledgement in time" if report is False else str(report)
+        report = reports[count]  # read before the reset purges the rest
+        reason = (
+            "no acknowledgement (in time, or before the relay stopped)"
+            if report is False
+            else str(report)
+        )
+        self._reset()
         return count, Undelivered(f"event at position {position} not delivered: {reason}")
 
     def _reset(self) -> None:
@@ -206,10 +217,14 @@ class KafkaPublisher:
             producer.purge()
             producer.flush(0)
 
+    def abort(self) -> None:
+        """Stop waiting for acknowledgements (the relay is stopping): what has none stays unsent."""
+        self._aborted.set()
+
     def close(self) -> None:
-        """Wait for what is in flight, then let the producer go."""
+        """Wait a little for what is in flight, then let the producer go."""
         if self._producer is not None:
-            self._producer.flush(FLUSH_TIMEOUT)
+            self._producer.flush(0 if self._aborted.is_set() else 5.0)
             self._producer = None
 
 

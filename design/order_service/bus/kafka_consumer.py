@@ -129,6 +129,7 @@ class KafkaSubscription:
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "error_cb": self._client_error,
+            "log.connection.close": False,  # a broker closing an idle connection is no error
             "logger": client_log,
         }
         consumer = Consumer(self.bus.config(**(defaults | self._settings)))

@@ -90,6 +90,7 @@ def run_relay_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
                 flush=True,
             )
             stop.wait()
+            getattr(service.relay.publisher, "abort", lambda: None)()  # no more waiting
             worker.stop()
         pending = service.relay.pending()
     finally:
