@@ -6,9 +6,11 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from kafka_processes import Orders, free_port, topic_url, wait_until
 
 
+@pytest.mark.slow  # two processes to start, a consumer group to join
 def test_the_r2_exchange_through_the_api_kafka_and_the_projector_on_postgresql(
     kafka_broker, postgres_server, started, tmp_path
 ):

@@ -33,6 +33,7 @@ def test_a_missing_write_database_is_refused_before_any_broker_is_asked(command,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # it waits the 10 s a process gives the broker at start
 def test_no_broker_answering_is_one_line_and_exit_1(tmp_path):
     db = tmp_path / "orders.db"
     assert run("demo", "--db", str(db))[0] == 0
