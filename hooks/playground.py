@@ -91,16 +91,17 @@ def variants(payloads: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
         {
             "id": "one-cent-short",
             "label": "Pay one cent short",
-            "lesson": "The history check replays OrderPaid as the PayOrder behind it, and decide "
-            "compares the amount with the total of the lines: one cent short breaks that rule, "
-            "and nothing is derived from a history that breaks a rule.",
+            "lesson": "The fold applies the stored payment as a fact: the state is derived. The "
+            "history lint replays OrderPaid as the PayOrder behind it, and decide compares the "
+            "amount with the total of the lines: one cent short breaks that rule, named below.",
             "events": [placed, short, shipped],
         },
         {
             "id": "ship-before-paying",
             "label": "Ship before paying",
             "lesson": "Only a paid order ships. The order is still placed at version 2, so the "
-            "ShipOrder behind the event would have been rejected: the check names the rule.",
+            "ShipOrder behind the event would have been rejected: the lint names the rule, and "
+            "the fold still applies the shipment as stored.",
             "events": [placed, _at(shipped, 2)],
         },
         {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,19 @@ def verdict_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def only(config: run.Config, stage: str, out: Path, workdir: Path | None) -> int:
+    """Re-measure one stage and merge it into the full results in `out` (rendered later)."""
+    full = json.loads(out.read_text(encoding="utf-8"))
+    print(f"benchmark: the {stage} stage alone, into {out}", file=sys.stderr)
+    partial = run.run_stage(config, stage, workdir=workdir)
+    merged = run.merge(full, partial)
+    run.write(merged, out)
+    for line in verdict_lines({**merged, "targets": partial["targets"]}):
+        print(line, file=sys.stderr)
+    print(f"wrote {out}: run `python -m order_service_bench.page` to render it", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m order_service_bench", description=__doc__)
     parser.add_argument(
@@ -44,8 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir", type=Path, help="where the scratch databases go (default: the temp dir)"
     )
+    parser.add_argument(
+        "--only",
+        choices=sorted(run.STAGES),
+        help="measure this stage alone and put it into the results file given by --out",
+    )
     args = parser.parse_args(argv)
     config = run.QUICK if args.quick else run.FULL
+    if args.only:
+        return only(config, args.only, args.out, args.workdir)
     print(
         f"benchmark ({config.mode}): N = {', '.join(f'{n:,}' for n in config.sizes)}; "
         f"{config.warmup} warm-up + {config.repeats} timed rounds each, {config.runs} run(s)",

@@ -46,6 +46,19 @@ def save_snapshot_at(store: EventStore, events: list[dict[str, Any]], version: i
         store.save_snapshot(take_snapshot(state))
 
 
+def write_snapshot(store: EventStore, state: OrderState) -> int:
+    """Take and store a snapshot of `state`, as a snapshot policy would; returns its version."""
+    snapshot = take_snapshot(state)
+    store.save_snapshot(snapshot)
+    return snapshot.version
+
+
+def drop_snapshot(store: EventStore, order_id: str) -> None:
+    """Remove the order's snapshot (benchmark set-up only: the design never deletes one)."""
+    with store.db.transaction(store.conn):
+        store.conn.execute("DELETE FROM order_snapshots WHERE order_id = ?", (order_id,))
+
+
 def summary(state: OrderState | None) -> dict[str, Any]:
     """The fields every contender must agree on."""
     assert state is not None

@@ -97,8 +97,9 @@ QUICK = Config(
     pipeline=pipeline.Load(orders=6, clients=2, rounds=1),
 )  # fmt: skip
 
-REPLAY = ("ours_full", "ours_snapshot_latest", "ours_snapshot_every_100", "peer_full",
-          "peer_snapshot_latest", "peer_snapshot_every_100", "floor_fold")  # fmt: skip
+REPLAY = ("ours_full", "ours_snapshot_latest", "ours_snapshot_behind_1",
+          "ours_snapshot_every_100", "ours_snapshot_write", "peer_full", "peer_snapshot_latest",
+          "peer_snapshot_behind_1", "peer_snapshot_every_100", "floor_fold")  # fmt: skip
 APPEND = ("ours", "ours_synchronous_full", "peer", "floor_executemany")
 READ_MODEL = ("ours_rebuild", "floor_upserts")
 
@@ -125,8 +126,8 @@ TARGETS = (
     Target("replay_vs_floor", "full replay within 1.3x of the true floor",
            "replay", "ours_full", "floor_fold", "<=", 1.3),
     Target("replay_vs_fastest_peer",
-           "full replay at least 2x faster than eventsourcing at its fastest (-O, orjson)",
-           "optimised", "peer_full_O_orjson", "ours_full_O", ">=", 2.0),
+           "full replay at least 2x faster than eventsourcing at its fastest (-O, minimal orjson)",
+           "optimised", "peer_full_O_minimal", "ours_full_O", ">=", 2.0),
     Target("snapshot_vs_peer",
            "loading from the latest snapshot at least as fast as eventsourcing's, at every N",
            "replay", "peer_snapshot_latest", "ours_snapshot_latest", ">=", 1.0, at="every"),
@@ -143,13 +144,17 @@ TARGETS = (
 
 
 def snapshot_version(n_events: int, policy: str, interval: int) -> int:
-    """Where the snapshot sits: at the head ("latest"), or `interval - 1` events behind it.
+    """Where the snapshot sits: at the head ("latest"), one event behind it ("behind"), or
+    `interval - 1` events behind it ("every").
 
     A snapshot every `interval` events leaves 0 to `interval - 1` events after it; "latest"
-    measures the best case, "every" the worst. An order shorter than that has no snapshot (0).
+    measures the best case, "every" the worst, and "behind" a load after one more command.
+    An order shorter than `interval` has no "every" snapshot (0).
     """
     if policy == "latest":
         return n_events
+    if policy == "behind":
+        return n_events - 1
     return n_events - (interval - 1) if n_events >= interval else 0
 
 
@@ -183,15 +188,27 @@ def measure_replay(
     interval = config.snapshot_interval
 
     stores = {}
-    for policy in ("full", "latest", "every"):
+    for policy in ("full", "latest", "behind", "every", "write"):
         store = ours.open_store(root / f"replay-ours-{policy}-{n}.db")
         store.append(events, expected_version=0)
-        if policy != "full":
+        if policy not in ("full", "write"):
             ours.save_snapshot_at(store, events, snapshot_version(n, policy, interval))
         stores[policy] = store
 
     def ours_load(policy: str) -> Any:
         return lambda: lambda: ours.replay(stores[policy], order_id)
+
+    head = ours.replay(stores["full"], order_id)
+    assert head is not None
+
+    def snapshot_write() -> Any:
+        # Untimed: the order has no snapshot yet; timed: `take_snapshot` and its row written.
+        ours.drop_snapshot(stores["write"], order_id)
+        return lambda: ours.write_snapshot(stores["write"], head)
+
+    def check_written(version: int) -> None:
+        if version != n:
+            raise AssertionError(f"a snapshot was written at version {version}, expected {n}")
 
     floor_conn = sqlite3.connect(cast(Path, stores["full"].path))  # SQLite: it has a path
 
@@ -199,7 +216,7 @@ def measure_replay(
     aggregate = peer.build_order(events)
     peer_app.save(aggregate)
     peer_snap_apps = {}
-    for policy in ("latest", "every"):
+    for policy in ("latest", "behind", "every"):
         app = peer.open_app(root / f"replay-peer-{policy}-{n}.db", snapshots=True)
         snapshotted = peer.build_order(events)
         app.save(snapshotted)
@@ -215,9 +232,12 @@ def measure_replay(
     contenders = [
         Contender("ours_full", ours_load("full"), check_ours),
         Contender("ours_snapshot_latest", ours_load("latest"), check_ours),
+        Contender("ours_snapshot_behind_1", ours_load("behind"), check_ours),
         Contender("ours_snapshot_every_100", ours_load("every"), check_ours),
+        Contender("ours_snapshot_write", snapshot_write, check_written),
         Contender("peer_full", peer_get(peer_app, aggregate.id), check_peer),
         Contender("peer_snapshot_latest", peer_get(*peer_snap_apps["latest"]), check_peer),
+        Contender("peer_snapshot_behind_1", peer_get(*peer_snap_apps["behind"]), check_peer),
         Contender("peer_snapshot_every_100", peer_get(*peer_snap_apps["every"]), check_peer),
         Contender(
             "floor_fold",
@@ -529,6 +549,69 @@ def _one_run(
     return run
 
 
+STAGES = {"replay": ("replay", "optimised")}
+"""A stage `--only` can run alone, and the result groups it measures."""
+
+
+def run_stage(config: Config, stage: str, *, workdir: Path | None = None) -> dict[str, Any]:
+    """Measure one stage only (`STAGES`), `config.runs` times: a partial results document.
+
+    It has every run's groups of that stage, pooled, with the targets on those groups and
+    what was measured (machine, load, code); `merge` puts it into a full results document.
+    """
+    groups = STAGES[stage]
+    progress = Progress(config.runs * (len(config.sizes) + 1))
+    load_before = os.getloadavg()
+    code = code_version()  # the code imported now is the code measured
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="order-bench-", dir=workdir) as tmp:
+        for number in range(config.runs):
+            root = Path(tmp) / f"run-{number + 1}"
+            root.mkdir()
+            replay = {
+                str(n): _as_json(measure_replay(n, root, config, progress)) for n in config.sizes
+            }
+            runs.append({"replay": replay, "optimised": measure_optimised(root, config, progress)})
+    sizes = list(config.sizes)
+    pooled_groups = pooled(runs, groups)
+    return {
+        "stage": stage,
+        "groups": list(groups),
+        "mode": config.mode,
+        "config": {"sizes": sizes, "warmup": config.warmup, "repeats": config.repeats,
+                   "runs": config.runs, "snapshot_interval": config.snapshot_interval},
+        "machine": {**machine(), "load_average": [load_before, os.getloadavg()]},
+        "code": code,
+        "runs": runs,
+        "measurements": pooled_groups,
+        "targets": [evaluate(t, runs, sizes) for t in TARGETS if t.group in groups],
+    }  # fmt: skip
+
+
+def merge(full: dict[str, Any], partial: dict[str, Any]) -> dict[str, Any]:
+    """`full` with the groups and targets of `partial` (a `run_stage` document) put in.
+
+    The sizes, rounds and number of runs must be the full run's, so every table keeps its
+    meaning; `remeasured` records which groups come from which later run, and the page says so.
+    """
+    keys = ("sizes", "warmup", "repeats", "runs")
+    if full["mode"] != "full" or partial["mode"] != "full":
+        raise ValueError("only a full stage run can go into full results")
+    if any(full["config"][k] != partial["config"][k] for k in keys):
+        raise ValueError(f"the stage run's {keys} differ from the full run's")
+    merged: dict[str, Any] = json.loads(json.dumps(full))
+    for group in partial["groups"]:
+        for run, stage_run in zip(merged["runs"], partial["runs"], strict=True):
+            run[group] = stage_run[group]
+        merged["measurements"][group] = partial["measurements"][group]
+    # Every target judged again on the merged runs: a stage can change what a target reads.
+    merged["targets"] = [evaluate(t, merged["runs"], full["config"]["sizes"]) for t in TARGETS]
+    notes = [n for n in merged.get("remeasured", []) if n["stage"] != partial["stage"]]
+    notes.append({key: partial[key] for key in ("stage", "groups", "machine", "code")})
+    merged["remeasured"] = notes
+    return merged
+
+
 def steps(config: Config) -> int:
     """How many progress lines a run prints: one per comparison."""
     return config.runs * (2 * len(config.sizes) + 3 + 2 * len(config.pg_sizes) + 1 + 2)
@@ -602,8 +685,11 @@ def _unjudged(target: Target, runs: list[dict[str, Any]], sizes: list[int]) -> d
     return {**judged, "met": None}
 
 
-def pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every timed group with the rounds of all runs together: what the tables show."""
+def pooled(runs: list[dict[str, Any]], groups: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Every timed group with the rounds of all runs together: what the tables show.
+
+    `groups` limits it to those groups measured by size (a stage run).
+    """
 
     def pool(cells: list[dict[str, Any]]) -> dict[str, Any]:
         rounds = [r for cell in cells for r in cell["runs_s"]]
@@ -621,8 +707,10 @@ def pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
         }
 
     out: dict[str, Any] = {
-        group: by_size(runs, group) for group in ("replay", "optimised", "append")
+        group: by_size(runs, group) for group in groups or ("replay", "optimised", "append")
     }
+    if groups is not None:
+        return out
     out["read_model"] = read_model(runs)
     pg_runs = [run["postgresql"] for run in runs]
     out["postgresql"] = {

@@ -3,8 +3,8 @@ says.
 
 One page is kept for the module, so Pyodide loads once (the time to the first result is printed).
 Each run waits for the result region's run counter. Parity: `orders derive` runs in a subprocess
-on the same input as the page; the state it prints, or its refusal, must be the page's, word for
-word.
+on the same input as the page; the state it prints, or its refusal, and its history lint must be
+the page's, word for word.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def test_the_prefilled_events_give_the_r5_step_table_and_the_clis_state(playgrou
 def test_each_what_if_gives_what_orders_derive_gives(playground, built_site, tmp_path):
     page, _watch, _ = playground
     data = json.loads((built_site / "assets/playground/playground.json").read_text("utf-8"))
-    checked = []
+    checked, linted = [], []
     for variant in data["variants"]:
         run(page, lambda v=variant: page.click(f"button[data-variant='{v['id']}']"))
         expect(page.locator("#playground-lesson")).to_have_text(variant["lesson"])
@@ -135,6 +135,10 @@ def test_each_what_if_gives_what_orders_derive_gives(playground, built_site, tmp
         if cli.returncode == 0:
             assert page.locator("#playground-refusal").count() == 0, variant["id"]
             assert page.text_content("#playground-state") == cli.stdout.rstrip("\n"), variant["id"]
+            lint = page.locator("#playground-lint")
+            shown = lint.text_content() if lint.count() else ""
+            assert shown == cli_refusal(cli, tmp_path), variant["id"]  # the lint, on stderr
+            linted.append(bool(shown))
         else:
             assert cli.returncode == 1, cli.stderr
             refusal = page.text_content("#playground-refusal")
@@ -142,9 +146,12 @@ def test_each_what_if_gives_what_orders_derive_gives(playground, built_site, tmp
         checked.append((variant["id"], cli.returncode))
     assert len(checked) == len(data["variants"]) >= 6
     assert {status for _, status in checked} == {0, 1}, "both states and refusals are compared"
+    assert set(linted) == {False, True}, "states with and without a lint are compared"
 
 
-def test_editing_the_paid_amount_gives_the_refusal_the_command_line_gives(playground, tmp_path):
+def test_editing_the_paid_amount_gives_the_state_and_lint_the_command_line_gives(
+    playground, tmp_path
+):
     page, _watch, _ = playground
     page.click("#playground-reset")
     text = page.input_value("#playground-events")
@@ -153,10 +160,11 @@ def test_editing_the_paid_amount_gives_the_refusal_the_command_line_gives(playgr
     page.fill("#playground-events", edited)
     run(page)
     cli = orders_derive(tmp_path, edited)
-    assert cli.returncode == 1
-    refusal = page.text_content("#playground-refusal")
-    assert refusal == cli_refusal(cli, tmp_path)
-    assert "/data/amount/amount: paid 129.90 EUR, the total is 129.97 EUR" in refusal
+    assert cli.returncode == 0
+    assert page.text_content("#playground-state") == cli.stdout.rstrip("\n")
+    lint = page.text_content("#playground-lint")
+    assert lint == cli_refusal(cli, tmp_path)
+    assert "/data/amount/amount: paid 129.90 EUR, the total is 129.97 EUR" in lint
 
 
 def test_broken_json_gives_one_line_saying_where_as_the_cli_does(playground, tmp_path):
@@ -223,7 +231,7 @@ def test_the_editor_and_buttons_work_from_the_keyboard(playground):
     run(page, lambda: page.keyboard.press("Enter"))
     page.focus("button[data-variant='ship-before-paying']")
     run(page, lambda: page.keyboard.press("Space"))
-    assert "only a paid order ships" in page.text_content("#playground-refusal")
+    assert "only a paid order ships" in page.text_content("#playground-lint")
 
 
 def test_results_are_announced_in_a_live_region(playground):

@@ -92,8 +92,12 @@ def _project(tmp_path: Path, *, broken: bool) -> Path:
         for n in ("order-item-added.v1", "order-shipped.v1")
     )
     (events / "more.jsonl").write_text(stream)
-    (tmp_path / "schemas").mkdir()
-    shutil.copy(REPO_ROOT / "schemas" / "order-event.schema.json", tmp_path / "schemas")
+    (tmp_path / "schemas" / "consumer").mkdir(parents=True)
+    for schema in ("order-event.schema.json", "consumer/order-event.schema.json"):
+        shutil.copy(REPO_ROOT / "schemas" / schema, tmp_path / "schemas" / schema)
+    newer = json.loads((FIXTURES / "valid" / "order-paid.v1.json").read_text("utf-8"))
+    newer["data"]["sales_channel"] = "web"  # a field added by a newer producer: read tolerantly
+    (events / "newer.json").write_text(json.dumps(newer, indent=2), encoding="utf-8")
     if broken:
         shutil.copy(FIXTURES / "invalid" / "timestamp-not-utc.json", events / "late.json")
     return tmp_path
@@ -187,7 +191,7 @@ def test_the_action_step_validates_a_project_and_marks_the_bad_line(tmp_path, in
     (step,) = yaml.safe_load(block("action-step").text)
     good = _run_action(installed_action, _project(tmp_path / "good", broken=False), step["with"])
     assert (good.returncode, good.stdout) == (0, ""), good.stderr
-    assert good.stderr.endswith("orders: 5 event(s) valid\n")
+    assert good.stderr.endswith("orders: 6 event(s) valid\n")
     bad_project = _project(tmp_path / "bad", broken=True)
     bad = _run_action(installed_action, bad_project, step["with"])
     assert bad.returncode == 1
@@ -244,6 +248,9 @@ def test_the_published_hook_passes_valid_events_and_fails_an_invalid_one(tmp_pat
     lines = [json.dumps(json.loads(path.read_text("utf-8"))) for path in stream]
     (events / "more.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     shutil.copy(FIXTURES / "invalid" / "float-amount.json", events / "bad.json")
+    newer = json.loads((FIXTURES / "valid" / "order-paid.v1.json").read_text("utf-8"))
+    newer["data"]["sales_channel"] = "web"  # a field added by a newer producer: read tolerantly
+    (events / "newer.json").write_text(json.dumps(newer), encoding="utf-8")
     (project / "package.json").write_text('{"name": "not an order event"}\n')
     identity = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
     identity |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
@@ -268,8 +275,9 @@ def test_the_published_hook_passes_valid_events_and_fails_an_invalid_one(tmp_pat
         "events/bad.json: event 8c1f2a3b-4d5e-4f60-9a7b-000000000003: "
         "/data/amount/amount: 43.5 is not of type 'string'"
     ]
-    # paid.json, both lines of more.jsonl and bad.json were read; package.json was not given.
-    assert "orders: 1 problem(s) in 4 event(s)" in output
+    # paid.json, both lines of more.jsonl, newer.json (its added field read tolerantly, no problem)
+    # and bad.json were read; package.json was not given.
+    assert "orders: 1 problem(s) in 5 event(s)" in output
 
 
 def _hook_commands(project: Path) -> dict[str, list[str]]:

@@ -107,8 +107,8 @@ def test_search_by_status_sku_and_placed_range(api):
 
     assert found(status="paid") == [ORDER]
     assert found(sku="TIN-ROBOT") == ["1002"]
-    assert sorted(found(placed_from="2000-01-01", placed_to="2999-01-01")) == [ORDER, "1002"]
-    assert found(placed_to="2000-01-01") == []
+    assert sorted(found(placed_from="2000-01-01", placed_before="2999-01-01")) == [ORDER, "1002"]
+    assert found(placed_before="2000-01-01") == []
 
 
 @pytest.mark.parametrize(
@@ -119,7 +119,7 @@ def test_search_by_status_sku_and_placed_range(api):
         ({"limit": "501"}, "limit"),
         ({"placed_from": "yesterday"}, "placed_from"),
         ({"placed_from": "9999-12-31T23:59:59-01:00"}, "placed_from"),
-        ({"placed_to": "2026-13-01"}, "placed_to"),
+        ({"placed_before": "2026-13-01"}, "placed_before"),
         ({"customer_id": "42"}, "customer_id"),
         ({"after": "not-a-cursor"}, "after"),
     ],

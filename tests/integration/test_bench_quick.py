@@ -208,6 +208,9 @@ def test_every_contender_derives_the_same_order(tmp_path, n_events):
     fast = peer.open_app(tmp_path / "peer-orjson.db", transcoder="orjson")
     fast_aggregate = peer.build_order(events)
     fast.save(fast_aggregate)
+    minimal = peer.open_app(tmp_path / "peer-minimal.db", snapshots=True, transcoder="minimal")
+    minimal_aggregate = peer.build_order(events)
+    minimal.save(minimal_aggregate)
     conn = floor.open_event_store(tmp_path / "floor.db")
     floor.append(conn, floor.event_rows(events, ours.RECORDED_AT))
     try:
@@ -215,12 +218,24 @@ def test_every_contender_derives_the_same_order(tmp_path, n_events):
         assert peer.summary(app.repository.get(aggregate.id)) == expected
         assert type(fast.mapper.transcoder) is peer.OrjsonTranscoder
         assert peer.summary(fast.repository.get(fast_aggregate.id)) == expected
+        assert type(minimal.mapper.transcoder) is peer.MinimalOrjsonTranscoder
+        from_events = minimal.repository.get(minimal_aggregate.id)
+        minimal.take_snapshot(minimal_aggregate.id, version=n_events - 1)  # one event behind
+        from_snapshot = minimal.repository.get(minimal_aggregate.id)
+        for got in (from_events, from_snapshot):  # the same state, types included
+            assert peer.summary(got) == expected
+            assert (got.lines, got.total, got.modified_on) == (
+                minimal_aggregate.lines,
+                minimal_aggregate.total,
+                minimal_aggregate.modified_on,
+            )
         assert floor.summary(floor.fold(conn, "42")) == expected
         assert floor.summary(floor.fold(sqlite3.connect(store.path), "42")) == expected
     finally:
         store.close()
         app.close()
         fast.close()
+        minimal.close()
         conn.close()
 
 

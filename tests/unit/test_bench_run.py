@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import copy
+import json
+from pathlib import Path
+
 import pytest
 from order_service.model.events import parse_event
-from order_service_bench import run, workload
+from order_service_bench import page, run, workload
 
 
 @pytest.mark.parametrize(
     ("n_events", "policy", "version"),
-    [(10_000, "latest", 10_000), (10_000, "every", 9_901), (100, "every", 1), (10, "every", 0)],
+    [
+        (10_000, "latest", 10_000),
+        (10_000, "every", 9_901),
+        (100, "every", 1),
+        (10, "every", 0),
+        (10, "behind", 9),
+    ],
 )
-def test_a_snapshot_sits_at_the_head_or_99_events_behind_it(n_events, policy, version):
+def test_a_snapshot_sits_at_the_head_one_or_99_events_behind_it(n_events, policy, version):
     assert run.snapshot_version(n_events, policy, 100) == version
 
 
@@ -87,3 +97,53 @@ def test_the_workload_is_a_valid_order_of_exactly_n_events():
 def test_the_workload_refuses_an_order_too_short_for_its_four_kinds_of_event():
     with pytest.raises(ValueError, match="at least 4 events, not 3"):
         workload.order_events("7", 3)
+
+
+COMMITTED = json.loads(
+    (Path(__file__).resolve().parents[2] / page.RESULTS).read_text(encoding="utf-8")
+)
+
+
+def _stage_run(full: dict, slower: float) -> dict:
+    """A replay-stage document from `full`'s replay rounds, ours made `slower` times slower."""
+    runs = copy.deepcopy([{g: r[g] for g in run.STAGES["replay"]} for r in full["runs"]])
+    for stage_run in runs:
+        for cells in stage_run["replay"].values():
+            cell = cells["ours_full"]
+            cell["runs_s"] = [t * slower for t in cell["runs_s"]]
+            cell["median_s"] *= slower
+    return {
+        "stage": "replay",
+        "groups": list(run.STAGES["replay"]),
+        "mode": "full",
+        "config": {k: full["config"][k] for k in ("sizes", "warmup", "repeats", "runs")},
+        "machine": {**full["machine"], "date": "2030-01-01T00:00:00Z"},
+        "code": full["code"],
+        "runs": runs,
+        "measurements": run.pooled(runs, run.STAGES["replay"]),
+        "targets": [],
+    }
+
+
+def test_a_stage_run_replaces_its_groups_and_the_targets_are_judged_again():
+    partial = _stage_run(COMMITTED, slower=10.0)
+    merged = run.merge(COMMITTED, partial)
+    assert [r["replay"] for r in merged["runs"]] == [r["replay"] for r in partial["runs"]]
+    assert [r["append"] for r in merged["runs"]] == [r["append"] for r in COMMITTED["runs"]]
+    assert merged["measurements"]["replay"] == partial["measurements"]["replay"]
+    assert merged["measurements"]["append"] == COMMITTED["measurements"]["append"]
+    floor = next(t for t in merged["targets"] if t["id"] == "replay_vs_floor")
+    before = next(t for t in COMMITTED["targets"] if t["id"] == "replay_vs_floor")
+    assert floor["runs"][0]["value"] == pytest.approx(before["runs"][0]["value"] * 10, rel=0.5)
+    assert floor == run.evaluate(REPLAY_VS_FLOOR, merged["runs"], merged["config"]["sizes"])
+    assert [note["stage"] for note in merged["remeasured"]] == ["replay"]
+    assert "Re-measured: the replay stage | 2030-01-01T00:00:00Z" in page.render_machine(merged)
+
+
+def test_a_stage_run_of_other_sizes_or_rounds_is_refused_and_changes_nothing():
+    partial = _stage_run(COMMITTED, slower=1.0)
+    partial["config"]["repeats"] += 1
+    kept = copy.deepcopy(COMMITTED)
+    with pytest.raises(ValueError, match="differ from the full run"):
+        run.merge(COMMITTED, partial)
+    assert kept == COMMITTED

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from cli_runner import run
 from order_service.entrypoints.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
+from order_service.model import history
+from order_service.model.decide import CommandRejected
 from order_service.model.snapshots import REDUCER_VERSION
 
 FIXTURES = Path(__file__).resolve().parents[2] / "schemas" / "fixtures"
@@ -199,24 +201,54 @@ def test_derive_exits_1_with_the_folds_message_on_a_broken_stream():
     )
 
 
-def test_derive_exits_1_with_one_line_per_broken_rule_of_the_history(tmp_path):
+def _history_breaking_two_rules(tmp_path):
     placed, added, _, shipped, delivered = (load(path) for path in STREAM)
     shipped_unpaid = {**shipped, "version": 3}
     wrong_parcel = {**delivered, "version": 4, "data": {"tracking_number": "OTHER-PARCEL"}}
     path = tmp_path / "history.jsonl"
-    path.write_text(
-        "\n".join(json.dumps(e) for e in (placed, added, shipped_unpaid, wrong_parcel)) + "\n",
-        encoding="utf-8",
-    )
+    events = (placed, added, shipped_unpaid, wrong_parcel)
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n", encoding="utf-8")
+    return path, shipped, delivered
+
+
+def test_derive_folds_a_history_that_breaks_rules_and_lints_it_line_by_line(tmp_path):
+    path, shipped, delivered = _history_breaking_two_rules(tmp_path)
     status, out, err = run("derive", path)
-    assert (status, out) == (EXIT_INVALID, "")
+    assert status == EXIT_OK
+    state = json.loads(out)  # the facts as stored: shipped unpaid, then delivered
+    assert (state["status"], state["version"], state["payment_id"]) == ("delivered", 4, None)
     assert err.splitlines() == [
         f"{path}:3: event {shipped['event_id']}: /event_type: "
         "only a paid order ships; the order is placed",
         f"{path}:4: event {delivered['event_id']}: /data/tracking_number: "
         f"parcel OTHER-PARCEL is not the one shipped ({shipped['data']['tracking_number']})",
-        "orders: 2 rule(s) broken: nothing derived",
+        "orders: history lint: 2 event(s) today's rules would refuse as commands "
+        "(the state is derived from the events as stored)",
     ]
+
+
+def test_derive_lint_exits_1_on_a_lint_finding_and_still_prints_the_state(tmp_path):
+    path, _, _ = _history_breaking_two_rules(tmp_path)
+    plain = run("derive", path)
+    status, out, err = run("derive", "--lint", path)
+    assert status == EXIT_INVALID
+    assert (out, err) == plain[1:]
+    assert run("derive", "--lint", *STREAM) == run("derive", *STREAM)
+    assert run("derive", "--lint", *STREAM)[0] == EXIT_OK
+
+
+def test_a_rule_tightened_tomorrow_never_stops_derive_from_loading_a_stored_order(monkeypatch):
+    # Today's stream is legal; tomorrow every command is refused. derive gives the same state.
+    status, before, err = run("derive", *STREAM)
+    assert (status, err) == (EXIT_OK, "")
+
+    def tightened(state, command, **kwargs):
+        raise CommandRejected(command.order_id, command.type, "no longer allowed")
+
+    monkeypatch.setattr(history, "decide", tightened)
+    status, after, err = run("derive", *STREAM)
+    assert (status, after) == (EXIT_OK, before)
+    assert err.splitlines()[-1].startswith(f"orders: history lint: {len(STREAM)} event(s)")
 
 
 def test_derive_derives_nothing_from_an_invalid_payload():

@@ -5,9 +5,12 @@ One file per event type and schema version (`order-placed.v2.schema.json`...), a
 and `schema_version` to the schema of that version, bundled inside it so that a tool
 given this one file needs nothing else. Every file is JSON Schema draft 2020-12,
 its `$id` is its file name, every object refuses extra properties and every property has a
-description (generation fails otherwise).
+description (generation fails otherwise). These closed schemas are the producer's contract.
 
-Run `python -m order_service.contract.schemas` (or `make schemas`) to rewrite `schemas/`;
+`schemas/consumer/` holds the consumer's reading of the same files, derived by `tolerant`: no
+object refuses a property it does not name, so a field added to an event breaks no consumer.
+
+Run `python -m order_service.contract.schemas` (or `make schemas`) to rewrite both;
 `--check` only reports files that differ, exiting 1.
 
 Examples:
@@ -32,17 +35,22 @@ from order_service.model.events import CURRENT_SCHEMA_VERSIONS, EVENT_MODELS, En
 
 __all__ = [
     "ANY_EVENT_SCHEMA",
+    "CONSUMER_DIR",
     "DRAFT",
     "event_schema",
     "generate",
     "main",
     "render",
     "schema_file_name",
+    "schema_files",
+    "tolerant",
 ]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ANY_EVENT_SCHEMA = "order-event.schema.json"
 """File name (and `$id`) of the schema that accepts any order event."""
+CONSUMER_DIR = "consumer"
+"""Folder of `schemas/` holding the consumer's reading of every schema (see `tolerant`)."""
 
 
 def schema_file_name(event_type: str, schema_version: int) -> str:
@@ -157,6 +165,44 @@ def generate() -> dict[str, dict[str, Any]]:
     return dict(sorted(documents.items()))
 
 
+def tolerant(document: dict[str, Any]) -> dict[str, Any]:
+    """The consumer's reading of a schema: the same document, no object closed to new properties.
+
+    A consumer reads the fields it knows and ignores the rest (a tolerant reader), so an
+    optional field the producer adds fails none of its checks. Everything else is kept.
+
+    Examples:
+        >>> closed = generate()["order-paid.v1.schema.json"]
+        >>> closed["additionalProperties"], "additionalProperties" in tolerant(closed)
+        (False, False)
+    """
+    opened: dict[str, Any] = _opened(document)
+    return opened
+
+
+def _opened(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_opened(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    opened = {key: _opened(value) for key, value in node.items()}
+    if opened.get("additionalProperties") is False:
+        del opened["additionalProperties"]
+    if "$id" in opened and "description" in opened:
+        opened["description"] += _CONSUMER_NOTE
+    return opened
+
+
+_CONSUMER_NOTE = " Consumer's reading: a property not named here is allowed, and ignored."
+
+
+def schema_files() -> dict[str, dict[str, Any]]:
+    """Every file `schemas/` holds, by path relative to it: the producer's, then the consumer's."""
+    documents = generate()
+    consumer = {f"{CONSUMER_DIR}/{name}": tolerant(doc) for name, doc in documents.items()}
+    return documents | consumer
+
+
 def render(document: dict[str, Any]) -> str:
     """The exact text of a schema file: two-space indent, a final newline."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -174,14 +220,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     stale = []
-    for name, document in generate().items():
+    for name, document in schema_files().items():
         path = args.out / name
         text = render(document)
         if path.exists() and path.read_text(encoding="utf-8") == text:
             continue
         stale.append(path)
         if not args.check:
-            args.out.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
     for path in stale:
         print(f"{'differs' if args.check else 'wrote'}: {path}")

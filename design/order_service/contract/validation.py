@@ -6,6 +6,10 @@ keeps them identical). Formats are checked (`uuid`, `date-time`). One rule spans
 JSON Schema states it: an order's unit prices are in one currency. The event model checks it,
 and `event_problems` reports it (keyword `one_currency`).
 
+The producer checks what it writes strictly: a property the contract does not name is a
+problem. A consumer reads tolerantly (`event_problems(..., consumer=True)`, the reading of
+`schemas/consumer/`): such a property is ignored, and the rest is checked as strictly.
+
 Examples:
     >>> event = {"event_type": "OrderShipped", "schema_version": 1, "order_id": 1001}
     >>> for problem in validate_event(event)[:3]:
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
+from copy import deepcopy
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -38,6 +44,7 @@ __all__ = [
     "any_event_validator",
     "bounded",
     "event_problems",
+    "known_properties",
     "validate_event",
     "validator_for",
 ]
@@ -160,7 +167,45 @@ def _problems(error: ValidationError) -> list[Problem]:
     return [Problem(here, str(error.validator), message)]
 
 
-def event_problems(payload: Any) -> list[Problem]:
+def known_properties(payload: Any) -> Any:
+    """`payload` without the properties the contract does not name (itself if it has none).
+
+    What a tolerant reader reads: the closed schema's `additionalProperties` failures name
+    each unknown property, and a copy is returned without them.
+
+    Examples:
+        >>> from order_service.model.examples import EXAMPLE_STREAM
+        >>> paid = EXAMPLE_STREAM[1]
+        >>> known_properties({**paid, "data": {**paid["data"], "channel": "web"}}) == paid
+        True
+    """
+    unknown = [
+        (list(error.absolute_path), name)
+        for error in _with_context(any_event_validator().iter_errors(payload))
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict)
+        for name in error.instance
+        if name not in error.schema.get("properties", {})
+    ]
+    if not unknown:
+        return payload
+    copy = deepcopy(payload)
+    for path, name in unknown:
+        node = copy
+        for part in path:
+            node = node[part]
+        node.pop(name, None)
+    return copy
+
+
+def _with_context(errors: Iterable[ValidationError]) -> Iterator[ValidationError]:
+    # anyOf and oneOf keep their branches' failures in `context`, where an unknown property of
+    # an optional object shows up.
+    for error in errors:
+        yield error
+        yield from _with_context(error.context or ())
+
+
+def event_problems(payload: Any, *, consumer: bool = False) -> list[Problem]:
     """Every problem of one event payload: the schema's, then the rules only the model checks.
 
     The event model (pydantic, validating in Rust) accepts what the schema accepts, except one
@@ -179,10 +224,21 @@ def event_problems(payload: Any) -> list[Problem]:
         []
         >>> [(problem.pointer, problem.keyword) for problem in event_problems(mixed)]
         [('/data/lines', 'one_currency')]
+
+    With `consumer=True`, a property the contract does not name is no problem: the payload's
+    `known_properties` are checked.
+
+        >>> added = {**placed, "data": {**placed["data"], "channel": "web"}}
+        >>> [str(problem) for problem in event_problems(added)]
+        ['/data/channel: property not allowed']
+        >>> event_problems(added, consumer=True)
+        []
     """
     try:
         parse_event(payload)
     except ModelError as error:
+        if consumer and (known := known_properties(payload)) is not payload:
+            return event_problems(known)
         return validate_event(payload) or _model_problems(error)
     return []
 

@@ -1,7 +1,7 @@
 """The `orders` command: validate event payloads and derive an order's state, for people and CI.
 
-    orders validate PATH... [--format text|github|json]  # exit 0 valid, 1 invalid, 2 usage/I/O
-    orders derive PATH... [--upto VERSION] [--snapshot FILE] [--as-snapshot]
+    orders validate PATH... [--consumer] [--format F]  # exit 0 valid, 1 invalid, 2 usage/I/O
+    orders derive PATH... [--upto VERSION] [--snapshot FILE] [--as-snapshot] [--lint]
     orders demo [--db PATH]                          # order #1001 through the whole design
     orders query --db PATH get|search|as-of ...      # read the read model (read-only)
     orders replay --db PATH                          # rebuild the read model from the events
@@ -37,7 +37,7 @@ from typing import Any, BinaryIO, TextIO
 from order_service.contract import reports
 from order_service.contract.reports import Finding
 from order_service.contract.validation import bounded, event_problems
-from order_service.model.derivation import HistoryBroken, derive_state
+from order_service.model.derivation import derive_state, lint_history, lint_line, lint_summary
 from order_service.model.integrity import FoldError
 from order_service.model.snapshots import Snapshot, take_snapshot
 from order_service.model.upcasting import upcast
@@ -50,7 +50,7 @@ __all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "Loaded", "build_parser", "m
 EXIT_OK = 0
 """Every payload valid; the state derived."""
 EXIT_INVALID = 1
-"""A payload invalid, a file not JSON, a broken stream or a history that breaks a rule."""
+"""A payload invalid, a file not JSON, a broken stream, or a lint finding under `derive --lint`."""
 EXIT_USAGE = 2
 """Wrong arguments, a file that cannot be read, or an output closed by its reader."""
 
@@ -299,13 +299,15 @@ def _entries_and_ids(path: str) -> tuple[Iterable[tuple[Loaded, int]], FirstSeen
     return held, FirstSeen(lambda index: held[index][0].payload)
 
 
-def _entry_findings(entry: Loaded, key: int, seen: FirstSeen) -> list[Finding]:
+def _entry_findings(
+    entry: Loaded, key: int, seen: FirstSeen, *, consumer: bool = False
+) -> list[Finding]:
     at = (entry.path, entry.line, entry.index)
     if entry.error is not None:
         return [Finding(*at, pointer=None, message=entry.error)]
     found = [
         Finding(*at, problem.pointer, problem.reason, event=entry.label)
-        for problem in event_problems(entry.payload)
+        for problem in event_problems(entry.payload, consumer=consumer)
     ]
     first = seen.reused(entry, key)
     if first is not None:
@@ -339,7 +341,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             try:
                 for entry, key in entries:
                     events += 1
-                    for finding in _entry_findings(entry, key, seen):
+                    for finding in _entry_findings(entry, key, seen, consumer=args.consumer):
                         problems += 1
                         if streamed:
                             print(finding.text, file=out)
@@ -397,24 +399,24 @@ def _derive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_INVALID
     if args.upto is not None:
         upcast_entries = [pair for pair in upcast_entries if pair[1]["version"] <= args.upto]
+    events = [event for _, event in upcast_entries]
     try:
-        state = derive_state([event for _, event in upcast_entries], snapshot)
+        state = derive_state(events, snapshot)  # the facts first: a rule never stops the fold
     except FoldError as error:
         print(f"orders: {error}", file=err)
-        return EXIT_INVALID
-    except HistoryBroken as broken:
-        for problem in broken.problems:
-            entry = upcast_entries[problem.index][0]
-            where = f"{problem.pointer}: " if problem.pointer else ""
-            print(f"{entry.where}: event {entry.label}: {where}{problem.rule}", file=err)
-        print(f"orders: {len(broken.problems)} rule(s) broken: nothing derived", file=err)
         return EXIT_INVALID
     if state is None:
         print("orders: no events to derive a state from", file=err)
         return EXIT_INVALID
     result = take_snapshot(state).to_dict() if args.as_snapshot else state.to_dict()
     print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
-    return EXIT_OK
+    findings = lint_history(events, snapshot)
+    for finding in findings:
+        entry = upcast_entries[finding.index][0]
+        print(f"{entry.where}: event {entry.label}: {lint_line(finding)}", file=err)
+    if findings:
+        print(lint_summary(len(findings)), file=err)
+    return EXIT_INVALID if findings and args.lint else EXIT_OK
 
 
 def _positive(text: str) -> int:
@@ -433,7 +435,9 @@ def _add_validate(subparsers: Any) -> None:
         help="check event payloads against the JSON Schemas",
         description=(
             "Validate each event against schemas/order-event.schema.json, then against the "
-            "event model for the one rule no schema can state (one currency per order). Prints "
+            "event model for the one rule no schema can state (one currency per order). With "
+            "--consumer, a property the contract does not name is ignored, not a problem "
+            "(schemas/consumer/): the check for a repository that reads order events. Prints "
             "'path[:line]: event <id or index>: <JSON pointer>: <reason>' per problem. "
             "Exit 0 if all are valid, 1 if any is invalid or not JSON, 2 on usage or I/O errors."
         ),
@@ -450,6 +454,11 @@ def _add_validate(subparsers: Any) -> None:
         default="text",
         help="text (default); github: annotations on the lines that hold each problem; json",
     )
+    command.add_argument(
+        "--consumer",
+        action="store_true",
+        help="read as a consumer: ignore properties the contract does not name",
+    )
     command.set_defaults(handler=_validate)
 
 
@@ -458,9 +467,11 @@ def _add_derive(subparsers: Any) -> None:
         "derive",
         help="fold events into the order's state and print it as JSON",
         description=(
-            "Validate, upcast, check the history's rules, then fold the events in the order "
-            "given; print the state as JSON. Exit 1 with one line per problem if the stream "
-            "is broken or breaks a rule."
+            "Validate, upcast, then fold the events in the order given; print the state as "
+            "JSON. Exit 1 with one line per problem if a payload is invalid or the stream is "
+            "broken. Then lint the history against today's rules (each event replayed as one "
+            "command through decide) and print each finding on standard error: a stored "
+            "event is a fact, so a finding never stops the fold."
         ),
     )
     command.add_argument(
@@ -479,6 +490,11 @@ def _add_derive(subparsers: Any) -> None:
     )
     command.add_argument(
         "--as-snapshot", action="store_true", help="print a snapshot of the state instead"
+    )
+    command.add_argument(
+        "--lint",
+        action="store_true",
+        help="exit 1 if the history lint finds anything (for hand-written or imported streams)",
     )
     command.set_defaults(handler=_derive)
 

@@ -685,7 +685,7 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
         placed_from: Annotated[
             str | None, Query(description="Placed at or after this date or date-time (UTC).")
         ] = None,
-        placed_to: Annotated[
+        placed_before: Annotated[
             str | None, Query(description="Placed before this date or date-time (exclusive).")
         ] = None,
         sku: Annotated[str | None, Query(pattern=SKU_PATTERN, examples=["RETRO-CLOCK"])] = None,
@@ -699,7 +699,7 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
             "customer_id": customer_id,
             "status": status,
             "placed_from": placed_from,
-            "placed_before": placed_to,
+            "placed_before": placed_before,
             "sku": sku,
         }
         try:
@@ -711,11 +711,11 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
                 session.queries.search(**filters, limit=1, after=_position(page[-1]))
             )
         except QueryError as error:
-            name = str(error).split(":", 1)[0].replace("placed_before", "placed_to")
+            name = str(error).split(":", 1)[0]
             raise ProblemError(
                 422,
                 "invalid-request",
-                f"query {str(error).replace('placed_before', 'placed_to')}",
+                f"query {error}",
                 errors=[FieldProblem(location="query", field=name, message=str(error))],
             ) from None
         next_url = None

@@ -1,17 +1,22 @@
 """Derive an order's state as `orders derive` does, and show it event by event.
 
-`derive_state(events, snapshot)` is what `orders derive` prints: the stream's integrity checked
-and the history's rules checked (`check_history`), then the state. `derive` also keeps the state
-after each event, for a table like the R5 page's; `read_input` and `report` are the JSON in and
-out around it for the playground page, and return data rather than raise. Standard library
-only: the page runs this module in the browser, unchanged, under Pyodide.
+`derive_state(events, snapshot)` is what `orders derive` prints: the stream's integrity
+checked, then the events folded as the facts they are. `lint_history` is the separate
+history lint (`check_history`: today's rules, one command per event), reported beside the
+state, never instead of it. `derive` also keeps the state after each event, for a table like
+the R5 page's; `read_input` and `report` are the JSON in and out around it for the playground
+page, and return data rather than raise. Standard library only: the page runs this module in
+the browser, unchanged, under Pyodide.
 
 Examples:
     >>> from order_service.model.examples import EXAMPLE_STREAM
     >>> [(step.event_type, step.state.status) for step in derive(EXAMPLE_STREAM).steps]
     [('OrderPlaced', 'placed'), ('OrderPaid', 'paid'), ('OrderShipped', 'shipped')]
     >>> placed, paid, shipped = EXAMPLE_STREAM
-    >>> [problem] = derive([placed, {**shipped, "version": 2}]).problems
+    >>> shipped_unpaid = derive([placed, {**shipped, "version": 2}])
+    >>> shipped_unpaid.state.status  # the facts as stored are folded all the same
+    'shipped'
+    >>> [problem] = shipped_unpaid.problems  # and today's rule is reported beside them
     >>> problem.pointer, problem.rule
     ('/event_type', 'only a paid order ships; the order is placed')
 """
@@ -32,11 +37,11 @@ from order_service.model.upcasting import upcast
 
 __all__ = [
     "Derivation",
-    "HistoryBroken",
     "InputError",
     "Step",
     "derive",
     "derive_state",
+    "lint_history",
     "read_events",
     "read_input",
     "read_json",
@@ -44,35 +49,32 @@ __all__ = [
 ]
 
 
-class HistoryBroken(Exception):
-    """The events break business rules: `problems` lists each, with its event."""
-
-    def __init__(self, problems: list[Any]) -> None:
-        super().__init__(f"{len(problems)} rule(s) broken")
-        self.problems = problems
-
-
 def derive_state(events: list[Any], snapshot: Snapshot | None = None) -> OrderState | None:
-    """The state `orders derive` prints: the history checked, then folded (from `snapshot`).
+    """The state `orders derive` prints: the events folded (from `snapshot`), as stored.
 
-    Raises `FoldError` if the stream is broken, `HistoryBroken` if it breaks business rules.
-    With a trusted snapshot, the rules are checked on the events after it, from its state.
+    Raises `FoldError` if the stream is broken. No business rule is checked: a stored event
+    is a fact, accepted under the rules of its day (see `lint_history`).
     """
-    state = resume(snapshot, events)  # the stream's integrity first: a FoldError stops here
+    return resume(snapshot, events)
+
+
+def lint_history(events: list[Any], snapshot: Snapshot | None = None) -> list[HistoryProblem]:
+    """The rules of today's `decide` that the history breaks (`check_history`), by event index.
+
+    A lint for hand-written or imported streams: it assumes each event is the outcome of one
+    command of the same shape, which an event emitted by a policy or a timeout is not. With a
+    trusted snapshot, the events after it are checked, from its state. Call it on a stream
+    that folds (`derive_state` first).
+    """
     if snapshot is None or snapshot.reducer_version != REDUCER_VERSION:
-        problems = check_history(events)
-        if problems:
-            raise HistoryBroken(problems)
-        return state
+        return check_history(events)
     start = state_from_dict(snapshot.state)
     tail = [e for e in events if type(e.get("version")) is int and e["version"] > start.version]
     offset = len(events) - len(tail)
-    problems = check_history(tail, start)
-    if problems:
-        raise HistoryBroken(
-            [dataclasses.replace(problem, index=problem.index + offset) for problem in problems]
-        )
-    return state
+    return [
+        dataclasses.replace(problem, index=problem.index + offset)
+        for problem in check_history(tail, start)
+    ]
 
 
 class Step(NamedTuple):
@@ -88,10 +90,11 @@ class Derivation:
 
     Attributes:
         steps: The state after each event, oldest first (with a snapshot, the events after
-            it), up to the first event that breaks the stream or a rule.
-        state: What `derive_state` returns; None if the stream is broken or breaks a rule.
+            it), up to the first event that breaks the stream.
+        state: What `derive_state` returns; None if the stream is broken.
         broken: The `FoldError` that breaks the stream (upcasting included), or None.
-        problems: The rules the history breaks, each with its event; empty if none.
+        problems: The history lint's findings (`lint_history`), each with its event; empty
+            if none, or if the stream is broken.
     """
 
     steps: tuple[Step, ...]
@@ -109,24 +112,20 @@ def derive(events: Sequence[Mapping[str, Any]], snapshot: Snapshot | None = None
     try:
         state = derive_state(current, snapshot)
     except FoldError as error:
-        return Derivation(_steps(current, snapshot, None), None, broken=error)
-    except HistoryBroken as broken:
-        first = broken.problems[0].index
-        return Derivation(_steps(current, snapshot, first), None, problems=tuple(broken.problems))
-    return Derivation(_steps(current, snapshot, None), state)
+        return Derivation(_steps(current, snapshot), None, broken=error)
+    problems = tuple(lint_history(current, snapshot))
+    return Derivation(_steps(current, snapshot), state, problems=problems)
 
 
-def _steps(
-    events: Sequence[Mapping[str, Any]], snapshot: Snapshot | None, stop: int | None
-) -> tuple[Step, ...]:
-    """The state after each event before index `stop` (or a break), via `evolve`, as `fold` does."""
+def _steps(events: Sequence[Mapping[str, Any]], snapshot: Snapshot | None) -> tuple[Step, ...]:
+    """The state after each event (up to a break), via `evolve`, as `fold` does."""
     steps: list[Step] = []
     state: OrderState | None = None
     try:
         if snapshot is not None and snapshot.reducer_version == REDUCER_VERSION:
             state = state_from_dict(snapshot.state)
         held = 0 if state is None else state.version
-        for event in events[:stop]:
+        for event in events:
             version = event.get("version") if isinstance(event, Mapping) else None
             if not steps and type(version) is int and version <= held:
                 continue  # already inside the snapshot: `resume` skips it too
@@ -201,30 +200,32 @@ def _label(event: Any, index: int) -> str:
 
 
 def report(events: Sequence[Mapping[str, Any]], snapshot: Any = None) -> dict[str, Any]:
-    """`derive` as JSON-ready data for the page: each step's state, and either the state as
-    `orders derive` prints it or the lines it prints on standard error, without the file name.
-    `snapshot` is the JSON that `orders derive --as-snapshot` prints.
+    """`derive` as JSON-ready data for the page: each step's state, and the state as
+    `orders derive` prints it, or the lines it prints on standard error instead (`refusal`: a
+    broken stream), and the history lint's lines it prints beside the state (`lint`), all
+    without the file name. `snapshot` is the JSON that `orders derive --as-snapshot` prints.
     """
     try:
         start = None if snapshot is None else Snapshot.from_dict(snapshot)
     except FoldError as error:
-        return {"steps": [], "state": None, "printed": None, "refusal": [f"snapshot: {error.rule}"]}
+        return {
+            "steps": [],
+            "state": None,
+            "printed": None,
+            "refusal": [f"snapshot: {error.rule}"],
+            "lint": None,
+        }
     derivation = derive(events, start)
     state = None if derivation.state is None else derivation.state.to_dict()
     if derivation.broken is not None:
         refusal: list[str] | None = [f"orders: {derivation.broken}"]
-    elif derivation.problems:
-        refusal = [
-            f"event {_label(events[p.index], p.index)}: "
-            + (f"{p.pointer}: " if p.pointer else "")
-            + p.rule
-            for p in derivation.problems
-        ]
-        refusal.append(f"orders: {len(derivation.problems)} rule(s) broken: nothing derived")
     elif state is None:
         refusal = ["orders: no events to derive a state from"]
     else:
         refusal = None
+    lint = [
+        f"event {_label(events[p.index], p.index)}: " + lint_line(p) for p in derivation.problems
+    ]
     return {
         "steps": [
             {"event_type": step.event_type, "state": step.state.to_dict()}
@@ -233,4 +234,18 @@ def report(events: Sequence[Mapping[str, Any]], snapshot: Any = None) -> dict[st
         "state": state,
         "printed": None if state is None else json.dumps(state, indent=2, ensure_ascii=False),
         "refusal": refusal,
+        "lint": [*lint, lint_summary(len(lint))] if lint else None,
     }
+
+
+def lint_line(problem: HistoryProblem) -> str:
+    """A lint finding as `orders derive` prints it after the event's name."""
+    return (f"{problem.pointer}: " if problem.pointer else "") + problem.rule
+
+
+def lint_summary(count: int) -> str:
+    """The line `orders derive` ends its lint with."""
+    return (
+        f"orders: history lint: {count} event(s) today's rules would refuse as commands "
+        "(the state is derived from the events as stored)"
+    )

@@ -1,12 +1,17 @@
-"""The rules of a valid history: each event replayed as the command that would have caused it.
+"""The history lint: each event replayed as the command that would have caused it, today.
 
 `check_history(events)` folds the events with `evolve` and, before each one, asks `decide`
-whether the command behind it (`OrderPaid` <- `PayOrder` with the same payment...) was allowed
-in the state reached so far. So every business rule is written once, in `decide`, and a
-history a current rule refuses (ship before pay, pay another amount than the total, deliver
+whether the command behind it (`OrderPaid` <- `PayOrder` with the same payment...) would be
+allowed in the state reached so far. So every business rule is written once, in `decide`, and
+a history today's rules refuse (ship before pay, pay another amount than the total, deliver
 another parcel, add a line after payment) is reported, event by event. `evolve` never refuses
 a fact, so the check goes on after a broken rule and reports every one; it stops only where
 the stream itself breaks (a `FoldError`). Standard library only.
+
+A linter for hand-written or imported streams, not a verdict on stored facts: events were
+accepted under the rules of their day, and it assumes each came from exactly one command of
+the same shape (not so for an event a policy or a timeout emits, or one of two events from
+one command). `orders derive` folds first and prints its findings beside the state.
 
 Examples:
     >>> from order_service.model.examples import EXAMPLE_STREAM

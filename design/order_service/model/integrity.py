@@ -2,7 +2,7 @@
 
 They are about the stream, not the business: another order's event, a version that is not the
 next one, an event type or schema version `fold` does not know, an event that is not well
-formed. Business rules are `decide`'s; the history check reports those. Standard library only.
+formed. Business rules are `decide`'s; the history lint reports those. Standard library only.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS order_summary (
     delivered_at    TEXT,
     cancelled_at    TEXT,
     tracking_number TEXT,
-    last_version    INTEGER NOT NULL,                  -- checkpoint: older events change nothing
+    last_version    INTEGER NOT NULL,                  -- an event at or below it changes nothing
     last_position   BIGINT  NOT NULL,                  -- global position of that event
     -- the order's folded OrderState (JSON): every column above is read off it
     state           JSON    NOT NULL

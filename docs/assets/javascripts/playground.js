@@ -177,6 +177,13 @@
       nodes.push(element("p", {}, ["The state, as ", element("code", {}, ["orders derive"]), " prints it:"]));
       nodes.push(element("pre", { id: "playground-state", tabindex: "0" }, [element("code", {}, [report.printed])]));
     }
+    if (report.lint) {
+      // The history lint `orders derive` prints on standard error beside the state, without the file name.
+      nodes.push(element("p", { class: "playground-verdict playground-refused" }, [
+        "History lint: events that today's rules would refuse as commands (the state above folds them as stored):",
+      ]));
+      nodes.push(element("pre", { id: "playground-lint", tabindex: "0" }, [report.lint.join("\n")]));
+    }
     show(nodes);
   }
 
