@@ -28,6 +28,8 @@ from kafka_processes import (
 )
 from kafka_server import ADDRESS_VARIABLE, broker_for_tests
 from order_service.app import bootstrap
+from order_service.bus.kafka import KafkaBus
+from order_service.bus.kafka_consumer import group_lag
 
 pytestmark = pytest.mark.fault
 
@@ -67,6 +69,7 @@ def test_a_projector_killed_mid_stream_and_restarted_applies_every_event_once(
     assert started[2].stop() == 0, started[2].errors
     assert started[0].stop() == 0, started[0].errors
     assert_read_model_is_the_fold(service, tmp_path / "fresh.db")
+    assert group_lag(KafkaBus.parse(url), "order_summary") == 0  # it committed what it applied
 
 
 def test_two_projectors_in_one_group_share_the_stream_through_rebalances(
@@ -88,6 +91,7 @@ def test_two_projectors_in_one_group_share_the_stream_through_rebalances(
     assert first.applied() > 0 and second.applied() > 0
     assert started[0].stop() == 0, started[0].errors
     assert_read_model_is_the_fold(service, tmp_path / "fresh.db")
+    assert group_lag(KafkaBus.parse(url), "order_summary") == 0
 
 
 def test_the_broker_stopped_and_restarted_mid_stream_loses_nothing(service, started, tmp_path):
@@ -107,5 +111,6 @@ def test_the_broker_stopped_and_restarted_mid_stream_loses_nothing(service, star
         assert all(process.stop() == 0 for process in started), [p.errors for p in started]
         assert "kafka client:" in started[0].errors  # the relay said the broker was away
         assert_read_model_is_the_fold(service, tmp_path / "fresh.db")
+        assert group_lag(KafkaBus.parse(url), "order_summary") == 0
     finally:
         broker.stop()
