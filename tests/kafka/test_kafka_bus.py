@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ import pytest
 from command_builders import TickingClock, counting_ids
 from confluent_kafka import Consumer
 from kafka_processes import (
+    DEADLINE,
     assert_read_model_is_the_fold,
     caught_up,
     projected_versions,
@@ -39,8 +41,15 @@ def subscribe(service, name="order_summary", until=None):
     (by default: until the read model shows every stored event)."""
     subscription = service.kafka_subscription(name, poll_timeout=0.1, session_timeout_ms=6000)
     done = until or (lambda _: caught_up(service))
-    subscription.run(threading.Event(), until=lambda: done(subscription))
+    subscription.run(threading.Event(), until=in_time(lambda: done(subscription)))
     return subscription
+
+
+def in_time(condition, seconds=DEADLINE):
+    """`condition`, or true once `seconds` have passed: a run that never gets there ends, and
+    the test's own checks then fail."""
+    deadline = time.monotonic() + seconds
+    return lambda: condition() or time.monotonic() > deadline
 
 
 def read_topic(url, count):
@@ -214,3 +223,34 @@ def test_a_bad_bus_url_is_refused_with_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="not a Kafka topic name"):
         KafkaBus.parse("kafka://localhost:9092/no spaces")
     assert not Path(tmp_path / "orders.db").exists()
+
+
+def test_a_database_failure_outside_an_event_is_logged_and_that_record_comes_again(
+    kafka_broker, tmp_path, caplog
+):
+    url = topic_url(kafka_broker)
+    service = bootstrap(tmp_path / "orders.db", clock=TickingClock(), new_id=counting_ids(),
+                        bus=url)  # fmt: skip
+    try:
+        write_orders(service, range(4001, 4005))
+        service.relay.run_once()
+        subscription = service.kafka_subscription("order_summary", poll_timeout=0.1)
+        handle, failed = subscription.handle, []
+
+        def fails_once_at_position_5(event, position):
+            if position == 5 and not failed:
+                failed.append(subscription.state)
+                raise sqlite3.OperationalError("disk I/O error")  # the database, not the event
+            return handle(event, position)
+
+        subscription.handle = fails_once_at_position_5
+        states = []
+        subscription.run(threading.Event(), until=in_time(
+            lambda: states.append(subscription.state) or caught_up(service)))  # fmt: skip
+        assert failed == ["running"]
+        assert any(state == "failing: OperationalError: disk I/O error" for state in states)
+        assert subscription.state == "running"  # recovered
+        assert "subscriber order_summary failed, retrying in" in caplog.text
+        assert_read_model_is_the_fold(service, tmp_path / "fresh.db")  # nothing lost or parked
+    finally:
+        service.close()

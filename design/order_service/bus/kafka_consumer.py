@@ -139,7 +139,11 @@ class KafkaSubscription:
         return consumer
 
     def run(self, stop: threading.Event, *, until: Callable[[], bool] | None = None) -> None:
-        """Consume until `stop` is set (or `until()` is true); commit what was applied; leave."""
+        """Consume until `stop` is set (or `until()` is true); commit what was applied; leave.
+
+        A failure of the subscriber's database is logged, and the records from the failed one
+        on come again after a backoff; a fatal client error (`KafkaException`) is raised.
+        """
         consumer = self.consumer()
         backoff = self.poll_timeout
         try:
@@ -147,6 +151,8 @@ class KafkaSubscription:
                 messages = consumer.consume(BATCH, self.poll_timeout)
                 try:
                     self._handle_all(consumer, messages)
+                except KafkaException:  # a fatal client error: the process cannot go on
+                    raise
                 except Exception as error:  # the subscriber's database, not an event: retried
                     self._failed(error, backoff)
                     stop.wait(backoff)
