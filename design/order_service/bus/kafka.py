@@ -152,6 +152,7 @@ class KafkaPublisher:
                 "message_timeout_ms": int(FLUSH_TIMEOUT * 1000),
                 "error_cb": _log_client_error,
                 "log.connection.close": False,  # a broker closing an idle connection is no error
+                "reconnect.backoff.max.ms": 1000,  # a broker back is found within a second
                 "logger": client_log,
             }
             self._producer = Producer(self.bus.config(**(defaults | self._settings)))

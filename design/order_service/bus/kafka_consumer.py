@@ -130,6 +130,7 @@ class KafkaSubscription:
             "auto_offset_reset": "earliest",
             "error_cb": self._client_error,
             "log.connection.close": False,  # a broker closing an idle connection is no error
+            "reconnect.backoff.max.ms": 1000,  # a broker back is found within a second
             "logger": client_log,
         }
         consumer = Consumer(self.bus.config(**(defaults | self._settings)))
