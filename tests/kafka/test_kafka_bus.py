@@ -254,3 +254,17 @@ def test_a_database_failure_outside_an_event_is_logged_and_that_record_comes_aga
         assert_read_model_is_the_fold(service, tmp_path / "fresh.db")  # nothing lost or parked
     finally:
         service.close()
+
+
+def test_a_batch_larger_than_the_producers_queue_is_published_whole(kafka_broker, tmp_path):
+    url = topic_url(kafka_broker)
+    service = bootstrap(tmp_path / "orders.db", clock=TickingClock(), new_id=counting_ids(),
+                        bus=url)  # fmt: skip
+    try:
+        write_orders(service, range(5001, 5011))  # 30 events
+        bus = KafkaBus.parse(url)
+        service.relay.publisher = KafkaPublisher(bus, queue_buffering_max_messages=5)
+        assert service.relay.run_once() == 30  # the queue holds 5: it drained as it went
+        assert records_in(url) == 30 and service.relay.pending() == 0
+    finally:
+        service.close()

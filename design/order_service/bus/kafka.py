@@ -183,13 +183,20 @@ class KafkaPublisher:
 
         try:
             for index, (position, event) in enumerate(events):
-                producer.produce(
-                    self.bus.topic,
-                    key=str(event["order_id"]).encode(),
-                    value=record_value(event),
-                    headers=[(POSITION, str(position).encode())],
-                    on_delivery=on_delivery(index),
-                )
+                record = {
+                    "key": str(event["order_id"]).encode(),
+                    "value": record_value(event),
+                    "headers": [(POSITION, str(position).encode())],
+                    "on_delivery": on_delivery(index),
+                }
+                while True:
+                    try:
+                        producer.produce(self.bus.topic, **record)
+                        break
+                    except BufferError:  # the producer's queue is full: let deliveries drain it
+                        if self._aborted.is_set():
+                            raise
+                        producer.poll(0.1)
                 producer.poll(0)  # serve reports, so a full queue drains
             deadline = time.monotonic() + FLUSH_TIMEOUT
             while producer.flush(0.2) and not self._aborted.is_set():

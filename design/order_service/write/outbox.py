@@ -21,6 +21,9 @@ from order_service.write.store import EventStore
 
 log = logging.getLogger(__name__)
 
+BROKER_BATCH = 10_000
+"""How many events one run hands a broker's producer at most (the embedded bus: no limit)."""
+
 
 class Relay:
     """Publish unsent outbox rows.
@@ -53,6 +56,8 @@ class Relay:
         A failed publish stops the run: that event and the ones after it stay unsent, and the
         events accepted before it are marked sent.
         """
+        if limit is None and hasattr(self.publisher, "publish_batch"):
+            limit = BROKER_BATCH  # a broker's producer holds a batch in memory until acknowledged
         if self._waits_for_a_broker():
             return self._run_outside_the_write_lock(limit)
         with self.store.transaction():  # the claim on the rows lasts until the commit
