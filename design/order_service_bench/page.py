@@ -454,6 +454,17 @@ def _ms(value: float) -> str:
     return format_seconds(value / 1e3)
 
 
+def _read(cell: dict[str, Any], kind: str) -> str:
+    """A read's p50 / p99 (`plain` or `waiting`), or why there is none."""
+    reads = cell.get("reads")
+    if reads is None:
+        return "(not measured)"
+    if not reads[kind]["count"]:
+        return "(no read)"
+    latency = reads[kind]["latency_ms"]
+    return f"{_ms(latency['p50'])} / {_ms(latency['p99'])}"
+
+
 def render_pipeline(results: dict[str, Any]) -> str:
     """Commands through the HTTP API: latency, rate, and the read model's lag, side by side."""
     measured = results["measurements"].get("pipeline")
@@ -473,6 +484,9 @@ def render_pipeline(results: dict[str, Any]) -> str:
         ("command latency, p99", lambda c: _ms(c["latency_ms"]["p99"])),
         ("lag from the 2xx to the read model, p50", lambda c: _ms(c["lag_ms"]["p50"])),
         ("lag from the 2xx to the read model, p99", lambda c: _ms(c["lag_ms"]["p99"])),
+        ("plain read of the order just written, p50 / p99", lambda c: _read(c, "plain")),
+        ("read waiting for that version (`min_version`), p50 / p99",
+         lambda c: _read(c, "waiting")),
         ("events the slow subscriber had still to handle at the end",
          lambda c: f"{c['subscribers_behind_at_end'].get('slow_subscriber', 0):,}"
          if "slow_subscriber" in c["subscribers_behind_at_end"] else "(none)"),
@@ -519,6 +533,13 @@ def render_pipeline(results: dict[str, Any]) -> str:
         "version in `order_summary`; p99 is over every command of every round. "
         f"Issue 20 aims at a p99 lag under {LAG_AIM_MS:.0f} ms: {aims}.",
     ]
+    if "reads" in config:
+        lines[-1] += (
+            " Meanwhile one more client reads the order acknowledged last, as soon as it sees "
+            "it, twice, each first in turn: a plain `GET /orders/{id}`, and one with "
+            "`?min_version=` the version acknowledged, which answers once the read model holds "
+            "it; both times run from the request to the answer."
+        )
     return "\n".join(lines)
 
 

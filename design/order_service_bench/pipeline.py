@@ -6,8 +6,11 @@ fresh databases (SQLite files, or schemas on the benchmark's PostgreSQL server).
 threads then send a bounded number of orders, each four commands in turn (place, pay, ship,
 deliver), over kept-alive HTTP connections, and time each command from its request to its 2xx.
 A watcher polls the read database every `POLL` seconds and records when each acknowledged
-version shows in `order_summary`: the lag from the 2xx to the read model. At the end every
-order is read through `GET /orders/{id}`, which must show its last version.
+version shows in `order_summary`: the lag from the 2xx to the read model. Meanwhile a reader
+client reads the order last acknowledged, as soon as it sees it, twice: a plain `GET /orders/{id}`
+and a waiting one (`?min_version=` the version acknowledged, which answers once the read model
+holds it), each first in turn, and times both. At the end every order is read through
+`GET /orders/{id}`, which must show its last version.
 
 Two variants run in interleaved rounds, side by side in the same run: `default` (the projector
 and the shipping notifier) and `slow_subscriber`, which adds a subscriber that sleeps
@@ -69,6 +72,8 @@ STEPS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("delivery", {"tracking_number": "JD014600006281230704"}),
 )
 COMMANDS_PER_ORDER = 1 + len(STEPS)
+READS = ("plain", "waiting")
+"""The reader's two reads of an order just written: without and with `min_version`."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,10 @@ class Samples:
     statuses: Counter[int] = field(default_factory=Counter)
     behind: Counter[str] = field(default_factory=Counter)
     """Each subscriber `GET /health` listed after the round: how many events it was behind."""
+    read_s: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in READS})
+    """Each read's time from its request to its answer, by kind (`plain`, `waiting`)."""
+    read_statuses: Counter[str] = field(default_factory=Counter)
+    """How the reads were answered: `plain 200`, `waiting 200`, `plain 404`..."""
 
     def extend(self, other: Samples) -> None:
         self.latency_s += other.latency_s
@@ -110,6 +119,9 @@ class Samples:
         self.read_back += other.read_back
         self.statuses.update(other.statuses)
         self.behind.update(other.behind)
+        for kind in READS:
+            self.read_s[kind] += other.read_s[kind]
+        self.read_statuses.update(other.read_statuses)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -138,6 +150,14 @@ def summary(samples: Samples) -> dict[str, Any]:
         "commands_per_s": samples.acknowledged / wall if wall else 0.0,
         "latency_ms": percentiles(samples.latency_s),
         "lag_ms": percentiles(samples.lag_s),
+        "reads": {
+            kind: {
+                "count": len(samples.read_s[kind]),
+                "latency_ms": percentiles(samples.read_s[kind]),
+            }
+            for kind in READS
+        },
+        "read_statuses": dict(sorted(samples.read_statuses.items())),
     }
 
 
@@ -267,12 +287,15 @@ class Watcher:
         self.lock = threading.Lock()
         self.pending: dict[str, list[tuple[int, float]]] = {}
         self.lag_s: list[float] = []
+        self.latest: tuple[str, int] | None = None
+        """The order and version acknowledged last (the reader reads it)."""
         self.clients_done = threading.Event()
         self.thread = threading.Thread(target=self._run, name="pipeline watcher", daemon=True)
 
     def acknowledged(self, order_id: str, version: int, at: float) -> None:
         with self.lock:
             self.pending.setdefault(order_id, []).append((version, at))
+            self.latest = (order_id, version)
 
     def unseen(self) -> int:
         with self.lock:
@@ -328,6 +351,31 @@ def _client(
         samples.statuses.update(statuses)
 
 
+def _reader(port: int, watcher: Watcher, samples: Samples) -> None:
+    """Until the clients are done, read the order acknowledged last, plain and waiting."""
+    read_s: dict[str, list[float]] = {kind: [] for kind in READS}
+    statuses, last, turn = Counter[str](), None, 0
+    with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)) as conn:
+        while True:
+            latest = watcher.latest
+            if latest is None or latest == last:
+                if watcher.clients_done.is_set():
+                    break  # after reading the last order acknowledged, once
+                time.sleep(POLL)
+                continue
+            last, (order_id, version) = latest, latest
+            paths = {"plain": "", "waiting": f"?min_version={version}"}
+            for kind in READS[turn % 2 :] + READS[: turn % 2]:  # each kind first in turn
+                start = time.perf_counter()
+                conn.request("GET", f"/orders/{order_id}{paths[kind]}")
+                answer = conn.getresponse()
+                answer.read()
+                read_s[kind].append(time.perf_counter() - start)
+                statuses[f"{kind} {answer.status}"] += 1
+            turn += 1
+    samples.read_s, samples.read_statuses = read_s, statuses
+
+
 def _read_back(port: int, order_ids: list[str]) -> int:
     """How many orders `GET /orders/{id}` shows at their last version (ETag)."""
     shown = 0
@@ -359,6 +407,8 @@ def drive(port: int, read_db: Backend, order_ids: list[str], clients: int) -> Sa
         threading.Thread(target=_client, args=(port, order_ids[i::clients], watcher, samples, lock))
         for i in range(clients)
     ]
+    reader = threading.Thread(target=_reader, args=(port, watcher, samples), name="reader")
+    reader.start()
     start = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -366,6 +416,7 @@ def drive(port: int, read_db: Backend, order_ids: list[str], clients: int) -> Sa
         thread.join()
     samples.wall_s.append(time.perf_counter() - start)
     watcher.clients_done.set()
+    reader.join()
     watcher.thread.join()
     samples.acknowledged = len(samples.latency_s)
     samples.lag_s = watcher.lag_s
@@ -481,6 +532,7 @@ def configuration(load: Load) -> dict[str, Any]:
         "slow_subscriber_sleep_s": SLOW_SECONDS,
         "relay_interval_s": RELAY_INTERVAL,
         "watcher_poll_s": POLL,
+        "reads": list(READS),
         "server": "order_service.entrypoints.http_api.create_app on uvicorn, in a child process",
         "cores": os.cpu_count(),
     }

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 from console import comparable, run, steps
 from http_story import ORDER, PLACE
-from order_service.entrypoints import cli
+from order_service.entrypoints import cli, http_api
 from served import free_port, orders_serve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -139,3 +143,63 @@ def test_orders_serve_help_states_the_defaults_the_api_uses():
     assert f"for the read model (default {WAIT_TIMEOUT:g})" in text
     assert f"polls of the outbox (default {relay_interval:g})" in text
     assert f"TCP port (default {DEFAULT_PORT})" in text
+
+
+# --- how `serve` stops uvicorn: its own signal handlers, uvicorn's public `should_exit` ------
+
+
+class FakeServer:
+    """Runs until told to exit, as `uvicorn.Server.run` does; or ends with `ending`."""
+
+    def __init__(self, ending: BaseException | None = None, *, until: str = "should_exit") -> None:
+        self.should_exit = self.force_exit = False
+        self.ending = ending
+        self.until = until  # `force_exit`: a graceful shutdown that a second Ctrl-C cuts short
+        self.running = threading.Event()
+
+    def run(self) -> None:
+        self.running.set()
+        if self.ending is not None:
+            raise self.ending
+        deadline = time.monotonic() + 30  # bounded: a missed signal fails, never hangs
+        while not getattr(self, self.until) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+def _signal_when_running(server: FakeServer, *signals: signal.Signals) -> threading.Thread:
+    def send() -> None:
+        assert server.running.wait(30)
+        for sig in signals:
+            os.kill(os.getpid(), sig)
+            deadline = time.monotonic() + 30
+            while not server.should_exit and time.monotonic() < deadline:
+                time.sleep(0.01)  # handled before the next is sent: two pending would be one
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_server_cleanly_and_the_handlers_are_put_back(sig):
+    before = signal.getsignal(sig)
+    server = FakeServer()
+    sender = _signal_when_running(server, sig)
+    assert http_api._run_until_signalled(server) is None  # a clean stop: `serve` exits 0
+    sender.join()
+    assert (server.should_exit, server.force_exit) == (True, False)
+    assert signal.getsignal(sig) is before
+
+
+def test_a_second_ctrl_c_forces_the_exit():
+    server = FakeServer(until="force_exit")
+    sender = _signal_when_running(server, signal.SIGINT, signal.SIGINT)
+    http_api._run_until_signalled(server)
+    sender.join()
+    assert server.should_exit and server.force_exit
+
+
+def test_uvicorn_exiting_is_returned_and_any_other_error_raised():
+    assert isinstance(http_api._run_until_signalled(FakeServer(SystemExit(3))), SystemExit)
+    with pytest.raises(RuntimeError, match="fatal"):
+        http_api._run_until_signalled(FakeServer(RuntimeError("fatal")))

@@ -119,9 +119,12 @@ class Audit:
         )
 
 
-def subscribe_until_killed(write_db: str, name: str, kill_at: int, inside: Any) -> None:
-    """Run subscriber `name` (`audit` or `order_summary`) over the store in one batch; inside
-    the event at `kill_at`, after its writes, set `inside` and wait to be killed (SIGKILL)."""
+def subscribe_until_killed(
+    write_db: str, name: str, committed: int, kill_at: int, inside: Any
+) -> None:
+    """Run subscriber `name` (`audit` or `order_summary`): commit the first `committed` events,
+    then take the rest in one transaction; inside the event at `kill_at`, after its writes, set
+    `inside` and wait to be killed (SIGKILL)."""
     service = bootstrap(write_db, clock=lambda: "2026-11-02T09:15:00Z")
     if name == "audit":
         subscription = Subscription(
@@ -140,5 +143,18 @@ def subscribe_until_killed(write_db: str, name: str, kill_at: int, inside: Any) 
             time.sleep(600)  # mid-batch, mid-transaction: the parent kills the process here
 
     subscription.subscriber.apply = apply_then_hang
-    subscription.run_once()
+    apply_batch = getattr(subscription.subscriber, "apply_batch", None)
+    if apply_batch is not None:  # the projector applies a batch at once: die after all of it
+
+        def apply_batch_then_hang(events: Any) -> Any:
+            refused = apply_batch(events)
+            if any(position == kill_at for position, _ in events):
+                inside.set()
+                time.sleep(600)
+            return refused
+
+        subscription.subscriber.apply_batch = apply_batch_then_hang
+    subscription.transaction_seconds = 600  # the second transaction takes every event left
+    subscription.run_once(limit=committed)
+    subscription.handle(list(subscription.store.read_all(after_position=committed)))
     raise AssertionError("the process should have been killed inside its batch")

@@ -181,6 +181,14 @@ def test_the_quick_benchmark_sends_every_order_through_the_api_and_sees_it_proje
                     expected.add(pipeline.SLOW_NAME)
                 assert set(behind) == expected, where
                 assert behind["order_summary"] == 0, where
+                # The reader read an order at least once a round, plain and waiting alike, and
+                # every read has its answer counted.
+                reads = cell["reads"]
+                assert reads["plain"]["count"] == reads["waiting"]["count"] >= cell["rounds"]
+                assert sum(cell["read_statuses"].values()) == 2 * reads["plain"]["count"], where
+                for kind in pipeline.READS:
+                    low, high, top = (reads[kind]["latency_ms"][p] for p in ("p50", "p99", "max"))
+                    assert 0 < low <= high <= top, (where, kind)
     assert "] pipeline, SQLite, " in stderr
 
 

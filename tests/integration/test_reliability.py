@@ -129,13 +129,18 @@ def crash(service, command, step):
     if step == "after the commit, before the relay publishes":
         return True
     if step == "in the projection, after its writes, before its commit":
-        apply = service.projector.apply
+        apply, apply_batch = service.projector.apply, service.projector.apply_batch
 
         def die_after_writing(event, position):
             apply(event, position)
             raise SimulatedCrash
 
-        service.projector.apply = die_after_writing
+        def die_after_writing_a_batch(events):
+            apply_batch(events)
+            raise SimulatedCrash
+
+        service.projector.apply = die_after_writing  # one event at a time, or a batch at once
+        service.projector.apply_batch = die_after_writing_a_batch
         with pytest.raises(SimulatedCrash):
             service.catch_up()
         return True
@@ -252,11 +257,11 @@ def test_a_subscriber_process_killed_mid_batch_loses_nothing_and_applies_nothing
     for command in STORY:
         service.handle(command)
     service.projector.conn.execute(AUDIT_TABLE)
-    kill_at = 4  # positions 1-3 are committed in the batch; 4 is written, not committed
+    committed, kill_at = 2, 4  # 1-2 committed; 3 and 4 written in the next one, not committed
     context = multiprocessing.get_context("spawn")
     inside = context.Event()
     child = context.Process(
-        target=subscribe_until_killed, args=(str(db), subscriber, kill_at, inside)
+        target=subscribe_until_killed, args=(str(db), subscriber, committed, kill_at, inside)
     )
     child.start()
     try:
@@ -269,8 +274,8 @@ def test_a_subscriber_process_killed_mid_batch_loses_nothing_and_applies_nothing
             clock=service.clock,
         )  # fmt: skip
         subscription = audit if subscriber == "audit" else service.subscriptions[subscriber]
-        assert subscription.tracking.position() == kill_at - 1  # where the child's commits ended
-        assert subscription.catch_up() == len(STORY) - (kill_at - 1)  # resumes after them
+        assert subscription.tracking.position() == committed  # where the child's commits ended
+        assert subscription.catch_up() == len(STORY) - committed  # resumes after them
         assert subscription.tracking.parked() == ()  # a second INSERT of a position would park
         positions = [p for p, _ in service.store.read_all()]
         if subscriber == "audit":

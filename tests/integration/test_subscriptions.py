@@ -93,6 +93,41 @@ def test_a_subscriber_failing_on_one_order_leaves_the_others_current(service):
     assert len(service.notifier.sent()) == 1
 
 
+def test_a_batch_is_one_transaction_until_its_time_is_up_and_one_event_at_least(service):
+    failing = add_subscriber(service, FailsOn1002)
+    for command in (place("1001"), place("1002"), pay("1001"), place("1003")):
+        service.handle(command)
+    subscription = service.subscriptions["fails_on_1002"]
+    events = list(service.store.read_all())
+    subscription.transaction_seconds = 0  # the time is up at once: one event, then the commit
+    assert subscription.handle(events) == 1
+    assert subscription.tracking.position() == 1
+    subscription.transaction_seconds = 60
+    assert subscription.handle(events) == len(events)  # the first skipped: handled already
+    assert subscription.tracking.position() == events[-1][0]
+    assert [p.order_id for p in subscription.tracking.parked()] == ["1002"]
+    assert failing.applied == [("1001", 1), ("1001", 2), ("1003", 1)]  # each once
+
+
+def test_a_batch_that_raises_is_rolled_back_and_applied_event_by_event(service, caplog):
+    for command in (place("1001"), pay("1001"), place("1002")):
+        service.handle(command)
+    apply_batch = service.projector.apply_batch
+
+    def write_wrong_rows_then_raise(events):
+        apply_batch([(p, {**e, "data": {**e["data"], "customer_id": "C-9999"}}) for p, e in events
+                     if e["version"] == 1])  # fmt: skip
+        raise RuntimeError("a constraint refused the batch")
+
+    service.projector.apply_batch = write_wrong_rows_then_raise
+    service.catch_up()
+    rows = [service.queries.get(order_id) for order_id in ("1001", "1002")]
+    assert [(row.customer_id, row.last_version) for row in rows] == [("C-0042", 2), ("C-0042", 1)]
+    [status] = [s for s in service.status() if s.subscriber == "order_summary"]
+    assert status.healthy and status.lag == 0
+    assert "applying it event by event" in caplog.text
+
+
 class Spy:
     name = "spy"
 

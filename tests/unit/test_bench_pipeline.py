@@ -36,6 +36,8 @@ def _samples(latency: list[float], wall: float, behind: int) -> pipeline.Samples
         read_back=len(latency) // 4,
         statuses=Counter({201: 1, 200: len(latency) - 1}),
         behind=Counter({"order_summary": 0, pipeline.SLOW_NAME: behind}),
+        read_s={"plain": [0.002, 0.004], "waiting": [0.012, 0.030]},
+        read_statuses=Counter({"plain 200": 1, "plain 404": 1, "waiting 200": 2}),
     )
 
 
@@ -45,6 +47,14 @@ def test_a_summary_counts_every_command_and_rates_them_over_the_rounds_wall_time
     assert cell["commands_per_s"] == 16.0
     assert cell["statuses"] == {"200": 7, "201": 1}
     assert cell["subscribers_behind_at_end"] == {"order_summary": 0, pipeline.SLOW_NAME: 3}
+
+
+def test_a_summary_keeps_the_plain_and_the_waiting_reads_apart():
+    cell = pipeline.summary(_samples([0.01] * 8, wall=0.5, behind=0))
+    assert cell["reads"]["plain"]["count"] == cell["reads"]["waiting"]["count"] == 2
+    assert cell["reads"]["plain"]["latency_ms"]["p50"] == 3.0
+    assert round(cell["reads"]["waiting"]["latency_ms"]["p50"], 9) == 21.0
+    assert cell["read_statuses"] == {"plain 200": 1, "plain 404": 1, "waiting 200": 2}
 
 
 def test_pooling_puts_every_run_of_a_variant_together():
@@ -57,6 +67,7 @@ def test_pooling_puts_every_run_of_a_variant_together():
     assert cell["commands_per_s"] == 4.0
     assert cell["latency_ms"]["p50"] == 20.0
     assert cell["subscribers_behind_at_end"][pipeline.SLOW_NAME] == 2
+    assert cell["reads"]["waiting"]["count"] == 4
     assert runs[0]["sqlite"]["default"].commands == 4  # the runs' own samples are left alone
 
 
@@ -91,6 +102,26 @@ def test_the_pipeline_block_shows_each_database_with_and_without_the_slow_subscr
     assert "| events the slow subscriber had still to handle at the end | 5 |" in shown
     assert "sleeps 50 ms on every event" in shown
     assert "p99 lag under 100 ms: SQLite 1.00 ms (under the aim)" in shown
+
+
+def test_the_pipeline_block_shows_a_waiting_read_beside_a_plain_one():
+    shown = page.render_pipeline(_with_pipeline())
+    plain = "| plain read of the order just written, p50 / p99 |"
+    waiting = "| read waiting for that version (`min_version`), p50 / p99 |"
+    assert plain + " 3.00 ms / 3.98 ms |" in shown
+    assert waiting + " 21.0 ms / 29.8 ms |" in shown
+    assert "one with `?min_version=` the version acknowledged" in shown
+
+
+def test_a_pipeline_section_measured_without_reads_says_so():
+    results = _with_pipeline()
+    for variants in results["measurements"]["pipeline"].values():
+        for cell in variants.values():
+            cell.pop("reads", None)  # one cell shared by every column
+    del results["config"]["pipeline"]["reads"]
+    shown = page.render_pipeline(results)
+    assert "| plain read of the order just written, p50 / p99 | (not measured) |" in shown
+    assert "min_version=` the version" not in shown
 
 
 def test_a_results_file_without_the_pipeline_section_says_so():

@@ -19,6 +19,7 @@ import json
 import logging
 import queue
 import re
+import signal
 import sqlite3
 import tempfile
 import threading
@@ -81,6 +82,9 @@ WAIT_TIMEOUT = 2.0
 """How long `GET /orders/{id}?min_version=N` waits for the read model, in seconds."""
 
 DEFAULT_PORT = 8080
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""The signals that stop `orders serve` cleanly: in-flight requests finish, then exit 0."""
 
 GRACEFUL_SHUTDOWN = 10
 """Seconds a SIGTERM leaves in-flight requests (waiting reads included) to finish."""
@@ -1038,9 +1042,8 @@ def serve(
             file=err,
             flush=True,
         )
-        try:
-            _Server(config).run()
-        except SystemExit:  # uvicorn exits when it cannot bind the port; it logged why
+        if isinstance(_run_until_signalled(uvicorn.Server(config)), SystemExit):
+            # uvicorn exits when it cannot bind the port or start the app; it logged why
             print(f"orders: could not serve on {host}:{port}", file=err)
             return 1
         failed = getattr(app.state, "failed_workers", [])
@@ -1051,18 +1054,42 @@ def serve(
     return 0
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, ending normally on Ctrl-C or SIGTERM once it has shut down.
+def _run_until_signalled(server: uvicorn.Server) -> SystemExit | None:
+    """Run `server` until SIGINT or SIGTERM has it shut down; the SystemExit it ended by, if any.
 
-    uvicorn re-raises the signal after its graceful shutdown, so the process would die of it;
-    by then the lifespan has stopped the relay and closed the files: a clean stop, exit 0.
+    `Server.run` installs signal handlers only in the main thread, and after its graceful
+    shutdown raises the signal again, so the process would die of it. So uvicorn runs in a
+    thread of its own, and these handlers, in the main thread, set its public `should_exit`
+    (a second Ctrl-C, `force_exit`): a clean stop returns. Any other error is raised here.
     """
+    ended: list[BaseException] = []
 
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        with super().capture_signals():
-            yield
-            self._captured_signals.clear()
+    def run() -> None:
+        try:
+            server.run()
+        except BaseException as error:  # handed to the main thread: it decides the exit status
+            ended.append(error)
+
+    def stop(signum: int, frame: object) -> None:
+        if server.should_exit and signum == signal.SIGINT:
+            server.force_exit = True
+        server.should_exit = True
+
+    thread = threading.Thread(target=run, name="uvicorn")
+    main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = {sig: signal.signal(sig, stop) for sig in SIGNALS} if main else {}
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.2)  # a short wait, so that a signal's handler runs at once
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not ended:
+        return None
+    if isinstance(ended[0], SystemExit):
+        return ended[0]
+    raise ended[0]
 
 
 def _broker_answers(bus: str, err: TextIO) -> bool:

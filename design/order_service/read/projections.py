@@ -9,7 +9,7 @@ written here, so the read model cannot disagree with the write side.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -140,9 +140,42 @@ class OrderSummaryProjector:
             return  # delivered again: already applied
         new = summarise(row, event, position)
         self.conn.execute(_INSERT_SUMMARY, _stored(new))
-        self.conn.executemany(_INSERT_SKU, [(sku, new["order_id"]) for sku in new["skus"]])
+        added = set(new["skus"]).difference(() if row is None else row["skus"])
+        if added:  # most events add no line: no statement (a round trip on PostgreSQL)
+            self.conn.executemany(_INSERT_SKU, [(sku, new["order_id"]) for sku in sorted(added)])
 
     # --8<-- [end:project]
+
+    def apply_batch(self, events: Sequence[tuple[int, Mapping[str, Any]]]) -> dict[int, str]:
+        """Apply events in order (inside the caller's transaction); return those refused.
+
+        Each order's row is read once and written once: three statements for the batch, not
+        three per event. After a refused event, no later event of its order is applied.
+        """
+        order_ids = sorted({event["order_id"] for _, event in events})
+        found = self.conn.execute(
+            f"SELECT * FROM order_summary WHERE order_id IN ({', '.join('?' * len(order_ids))})"
+            + self.db.for_update,
+            order_ids,
+        ).fetchall()
+        before = {row["order_id"]: _loaded(row) for row in found}
+        rows, refused, stopped = dict(before), {}, set()
+        for position, event in events:
+            order_id, row = event["order_id"], rows.get(event["order_id"])
+            if order_id in stopped or (row is not None and event["version"] <= row["last_version"]):
+                continue  # behind a refused event, or delivered again: already applied
+            try:
+                rows[order_id] = summarise(row, event, position)
+            except ProjectionError as error:
+                refused[position] = f"ProjectionError: {error}"
+                stopped.add(order_id)
+        changed = [row for order_id, row in rows.items() if row is not before.get(order_id)]
+        self.conn.executemany(_INSERT_SUMMARY, [_stored(row) for row in changed])
+        self.conn.executemany(_INSERT_SKU, [
+            (sku, row["order_id"]) for row in changed for sku in row["skus"]
+            if row["order_id"] not in before or sku not in before[row["order_id"]]["skus"]
+        ])  # fmt: skip
+        return refused
 
 
 # --8<-- [start:rebuild]

@@ -421,18 +421,20 @@ class EventStore:
         return events
 
     def read_all(
-        self, *, after_position: int = 0, with_metadata: bool = True
+        self, *, after_position: int = 0, with_metadata: bool = True, limit: int | None = None
     ) -> Iterator[tuple[int, Event]]:
         """Every stored event with its global position, in position order: what a replay reads.
 
         `with_metadata=False` leaves `metadata` out of each envelope: a replay that never
         reads it (a projection's rebuild) saves a column and a JSON decode per event, and
-        gets its rows as plain tuples.
+        gets its rows as plain tuples. `limit` reads at most that many events (a subscription
+        behind by many events then fetches one batch, not its whole backlog).
         """
+        last = "" if limit is None else f" LIMIT {int(limit)}"
         if with_metadata:
             cursor = self.conn.execute(
                 f"SELECT {EVENT_COLUMNS}, position FROM order_events "
-                "WHERE position > ? ORDER BY position",
+                f"WHERE position > ? ORDER BY position{last}",
                 (after_position,),
             )
             while rows := cursor.fetchmany(1000):
@@ -443,7 +445,7 @@ class EventStore:
         cursor.row_factory = None  # plain tuples: a rebuild reads every row of the store
         result = cursor.execute(
             f"SELECT {FOLD_COLUMNS}, order_id, position FROM order_events "
-            "WHERE position > ? ORDER BY position",
+            f"WHERE position > ? ORDER BY position{last}",
             (after_position,),
         )
         while rows := result.fetchmany(1000):
