@@ -237,11 +237,11 @@ def test_a_database_failure_outside_an_event_is_logged_and_that_record_comes_aga
         subscription = service.kafka_subscription("order_summary", poll_timeout=0.1)
         handle, failed = subscription.handle, []
 
-        def fails_once_at_position_5(event, position):
-            if position == 5 and not failed:
+        def fails_once_at_position_5(events):
+            if any(position == 5 for position, _ in events) and not failed:
                 failed.append(subscription.state)
                 raise sqlite3.OperationalError("disk I/O error")  # the database, not the event
-            return handle(event, position)
+            return handle(events)
 
         subscription.handle = fails_once_at_position_5
         states = []

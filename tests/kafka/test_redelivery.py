@@ -48,7 +48,7 @@ def test_the_notifier_sends_once_however_often_the_shipment_is_delivered(tmp_pat
         subscription = KafkaSubscription(BUS, service.notifier, clock=service.clock)
         events = list(service.store.read_all())
         for position, event in events + events[::-1]:  # all, then all again backwards
-            assert subscription.handle(event, position)
+            assert subscription.handle([(position, event)]) == 0  # none parked
         assert service.notifier.sent() == [
             "order 1001 shipped with DHL, tracking number JD014600006281230704"
         ]
@@ -61,12 +61,11 @@ def test_a_parked_event_delivered_again_stays_parked_and_an_earlier_one_is_absor
     try:
         subscription = KafkaSubscription(BUS, service.projector, clock=service.clock)
         (p1, placed), (p2, paid), (p3, shipped) = service.store.read_all()
-        assert subscription.handle(placed, p1)
+        assert subscription.handle([(p1, placed)]) == 0
         broken = {**paid, "version": 4}  # skips versions: the fold refuses it
-        assert not subscription.handle(broken, p2)  # parked
-        assert not subscription.handle(shipped, p3)  # waits behind it
-        assert not subscription.handle(broken, p2)  # again: still parked, not applied
-        assert subscription.handle(placed, p1)  # before the parked one: absorbed, not parked
+        assert subscription.handle([(p2, broken), (p3, shipped)]) == 2  # parked; waits behind
+        assert subscription.handle([(p2, broken)]) == 0  # again: still parked, not applied
+        assert subscription.handle([(p1, placed)]) == 0  # before the parked one: absorbed
         with closing(service.read_db.connect(read_only=True)) as conn:
             parked = conn.execute("SELECT position FROM parked_events ORDER BY 1").fetchall()
         assert [row[0] for row in parked] == [p2, p3]

@@ -1,10 +1,10 @@
 """A subscriber fed by Kafka: one consumer group per subscriber, offsets after the commit.
 
 Each subscriber (the projector, the notifier) is its own consumer group, `<topic>.<name>`, so
-each reads every event at its own pace. An event is applied in one transaction of the
-subscriber's database with its tracking record and parking (as in `bus.subscription`); the
-record's offset is committed to Kafka only after that transaction committed. A crash in
-between delivers the event again, and the subscriber absorbs it: the projector ignores an
+each reads every event at its own pace. The events of one poll are applied in one transaction
+of the subscriber's database, with its tracking record and parking (as in `bus.subscription`);
+their offsets are committed to Kafka only after that transaction committed. A crash in
+between delivers them again, and the subscriber absorbs them: the projector ignores an
 event at or below its row's `last_version`, the notifier sends once per event id.
 
 Kafka keeps each partition in order, and an order's events share a partition (the key), so
@@ -92,33 +92,39 @@ class KafkaSubscription:
         self.error: BaseException | None = None
         """The last failure outside an event (the database, the broker); None once recovered."""
         self.applied = 0
-        """How many records this process handled (applied, absorbed or parked)."""
+        """How many events this process handled (applied, absorbed or parked)."""
         self._settings = settings
         self._pending: dict[int, int] = {}  # partition -> next offset to commit
 
     # --8<-- [start:handle]
-    def handle(self, event: Mapping[str, Any], position: int) -> bool:
-        """Apply one event, park it or absorb it, in one transaction; False if it is parked."""
+    def handle(self, events: Sequence[tuple[int, Mapping[str, Any]]]) -> int:
+        """Apply, park or absorb each event, all in one transaction; return how many parked."""
         tracking = self.tracking
+        parked: list[tuple[int, Mapping[str, Any], str]] = []
         with tracking.db.transaction(tracking.conn):
             tracking.position(lock=True)  # a redrive of this subscriber waits, or we wait for it
-            if tracking.parked_at(position):
-                return False  # delivered again: it stays parked until `orders redrive`
-            error: str | None
-            if tracking.is_parked(event["order_id"], before=position):
-                error = "waits behind an earlier parked event of its order"
-            else:  # a redelivered event is applied again: the subscriber absorbs it
-                error = apply_in_savepoint(self.subscriber, event, position)
-            if error is not None:
-                tracking.park(event, position, error, self.clock())
-            tracking.advance(position)
-        if error is not None:
+            blocked = tracking.parked_orders()
+            for position, event in events:
+                order_id = event["order_id"]
+                if order_id in blocked and tracking.parked_at(position):
+                    continue  # delivered again: it stays parked until `orders redrive`
+                error: str | None
+                if order_id in blocked and tracking.is_parked(order_id, before=position):
+                    error = "waits behind an earlier parked event of its order"
+                else:  # a redelivered event is applied again: the subscriber absorbs it
+                    error = apply_in_savepoint(self.subscriber, event, position)
+                if error is not None:
+                    tracking.park(event, position, error, self.clock())
+                    blocked.add(order_id)
+                    parked.append((position, event, error))
+                tracking.advance(position)
+        for position, event, error in parked:
             log.error(
                 "subscriber %s parked event %s of order %s (version %s) at position %s: %s",
                 self.name, event.get("event_id"), event["order_id"], event.get("version"),
                 position, error,
             )  # fmt: skip
-        return error is None
+        return len(parked)
 
     # --8<-- [end:handle]
 
@@ -170,7 +176,9 @@ class KafkaSubscription:
             consumer.close()  # leaves the group: its partitions move on at once
 
     def _handle_all(self, consumer: Consumer, messages: Sequence[Message]) -> None:
-        for index, message in enumerate(messages):
+        """Handle a poll's records in one transaction, then note their offsets to commit."""
+        events: list[tuple[int, Mapping[str, Any]]] = []
+        for message in messages:
             error = message.error()
             if error is not None:
                 if error.fatal():
@@ -184,14 +192,17 @@ class KafkaSubscription:
                     "subscriber %s skipped the record at partition %s offset %s: %s",
                     self.name, message.partition(), message.offset(), bad,
                 )  # fmt: skip
-            else:
-                try:
-                    self.handle(event, position)
-                except Exception:
-                    self._rewind(consumer, messages[index:])
-                    raise
-                self.applied += 1
-            self._pending[_partition(message)] = _offset(message) + 1
+                continue
+            events.append((position, event))
+        try:
+            self.handle(events)
+        except Exception:
+            self._rewind(consumer, messages)  # rolled back: every record of the poll comes again
+            raise
+        self.applied += len(events)
+        for message in messages:
+            if message.error() is None:
+                self._pending[_partition(message)] = _offset(message) + 1
 
     def _rewind(self, consumer: Consumer, unhandled: Sequence[Message]) -> None:
         """Seek each partition back to its first record not handled: they come again."""
