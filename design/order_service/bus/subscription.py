@@ -143,6 +143,23 @@ class Tracking:
         ).fetchall()
         return {order_id for (order_id,) in rows}
 
+    def is_parked(self, order_id: str, *, before: int) -> bool:
+        """True if an event of the order before position `before` is parked."""
+        found = self.conn.execute(
+            "SELECT 1 FROM parked_events WHERE subscriber = ? AND order_id = ? AND position < ? "
+            "LIMIT 1",
+            (self.name, order_id, before),
+        ).fetchone()
+        return found is not None
+
+    def parked_at(self, position: int) -> bool:
+        """True if the event at `position` is parked (a broker may deliver it again)."""
+        found = self.conn.execute(
+            "SELECT 1 FROM parked_events WHERE subscriber = ? AND position = ?",
+            (self.name, position),
+        ).fetchone()
+        return found is not None
+
     def park(self, event: Mapping[str, Any], position: int, error: str, at: str) -> None:
         """Record the event as parked (in the caller's transaction)."""
         self.conn.execute(
@@ -187,7 +204,9 @@ def read_status(conn: Any, name: str, head: int, worker: str = "not started") ->
     )
 
 
-def _apply(subscriber: Subscriber, event: Mapping[str, Any], position: int) -> str | None:
+def apply_in_savepoint(
+    subscriber: Subscriber, event: Mapping[str, Any], position: int
+) -> str | None:
     """Apply in a savepoint; None if it worked, else the error (its writes rolled back)."""
     conn = subscriber.conn
     conn.execute("SAVEPOINT apply_event")
@@ -255,7 +274,7 @@ class Subscription:
                 elif refused is not None:
                     error = refused.get(position)
                 else:
-                    error = _apply(self.subscriber, event, position)
+                    error = apply_in_savepoint(self.subscriber, event, position)
                 if error is not None:
                     parked.append((position, event, error))
                     blocked.add(order_id)
@@ -334,7 +353,7 @@ class Subscription:
                 events.close()  # type: ignore[attr-defined]  # a generator: closing ends its cursor
             with tracking.db.transaction(tracking.conn):
                 tracking.position(lock=True)  # the worker waits for this redrive
-                error = _apply(self.subscriber, event, position)
+                error = apply_in_savepoint(self.subscriber, event, position)
                 if error is None:
                     self.tracking.conn.execute(
                         "DELETE FROM parked_events WHERE subscriber = ? AND position = ?",

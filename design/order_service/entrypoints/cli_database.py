@@ -191,13 +191,32 @@ def run_status_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
         found = service.status()
     finally:
         service.close()
+    lags: dict[str, int] = {}
+    if getattr(args, "bus", None) is not None:
+        try:
+            lags = _kafka_lags(args.bus, [status.subscriber for status in found])
+        except Exception as error:  # a bad URL, no broker answering, the extra missing
+            return _fail(err, f"--bus {args.bus}: {type(error).__name__}: {error}")
     if args.json:
-        _print_json(out, {"healthy": all(s.healthy for s in found),
-                          "subscribers": [s.to_dict() for s in found]})  # fmt: skip
+        subscribers = [s.to_dict() | ({"kafka_lag": lags[s.subscriber]} if lags else {})
+                       for s in found]  # fmt: skip
+        _print_json(out, {"healthy": all(s.healthy for s in found), "subscribers": subscribers})
     else:
         for status in found:
-            print("\n".join(_status_lines(status)), file=out)
+            lines = _status_lines(status)
+            if lags:
+                lines.append(f"  kafka: {lags[status.subscriber]} record(s) not yet committed")
+            print("\n".join(lines), file=out)
     return 0 if all(status.healthy for status in found) else 1
+
+
+def _kafka_lags(url: str, names: list[str]) -> dict[str, int]:
+    """Each subscriber's consumer group: how many records it has not committed yet."""
+    from order_service.bus.kafka import KafkaBus
+    from order_service.bus.kafka_consumer import group_lag
+
+    bus = KafkaBus.parse(url)
+    return {name: group_lag(bus, name) for name in names}
 
 
 def run_redrive_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -15,11 +15,14 @@ import logging
 import threading
 from collections.abc import Callable
 
-from order_service.bus.in_process import Publisher
+from order_service.bus.in_process import Publisher, publish_in_order
 from order_service.infra.database import is_unavailable
 from order_service.write.store import EventStore
 
 log = logging.getLogger(__name__)
+
+BROKER_BATCH = 10_000
+"""How many events one run hands a broker's producer at most (the embedded bus: no limit)."""
 
 
 class Relay:
@@ -30,7 +33,9 @@ class Relay:
     `FOR UPDATE SKIP LOCKED`, row locks that appends never wait for), so no row is published
     twice by runs that commit, and an order's events are published in version order. On
     SQLite the claim is the file's write lock: the embedded bus's publish only wakes the
-    subscriptions, so commands wait microseconds; a broker's publish would hold them longer.
+    subscriptions, so commands wait microseconds. A broker's publish would hold them for as
+    long as the broker takes, so on SQLite a broker's rows are read without a claim and marked
+    in a short transaction after the acknowledgements.
     """
 
     def __init__(
@@ -48,26 +53,46 @@ class Relay:
     def run_once(self, *, limit: int | None = None) -> int:
         """Publish up to `limit` unsent events in position order; return how many.
 
-        A `publish` that raises stops the run: that event stays unsent, and the events
-        published before it are marked sent.
+        A failed publish stops the run: that event and the ones after it stay unsent, and the
+        events accepted before it are marked sent.
         """
-        failure: Exception | None = None
-        published = 0
+        if limit is None and hasattr(self.publisher, "publish_batch"):
+            limit = BROKER_BATCH  # a broker's producer holds a batch in memory until acknowledged
+        if self._waits_for_a_broker():
+            return self._run_outside_the_write_lock(limit)
         with self.store.transaction():  # the claim on the rows lasts until the commit
-            for position, event in self.store.unsent(limit=limit):
-                try:
-                    self.publisher.publish(event, position)
-                except Exception as error:  # raised after the rows before it are committed
-                    failure = error
-                    break
-                # Marked after the publish returned: a crash in between means one more publish.
+            claimed = self.store.unsent(limit=limit)
+            published, failure = publish_in_order(self.publisher, claimed)
+            # Marked after the publisher accepted them: a crash in between means one more publish.
+            for position, _event in claimed[:published]:
                 self.store.mark_sent(position, self.clock())
-                published += 1
         if failure is not None:
             raise failure
         return published
 
     # --8<-- [end:run_once]
+
+    def _waits_for_a_broker(self) -> bool:
+        """True on SQLite with a broker's producer: its claim would be the file's write lock,
+        held (commands waiting, then failing) for as long as the broker takes to answer."""
+        batches = getattr(self.publisher, "publish_batch", None) is not None
+        return batches and not self.store.db.concurrent_writers
+
+    def _run_outside_the_write_lock(self, limit: int | None) -> int:
+        """Read the unsent rows, publish them, then mark the accepted ones in a short transaction.
+
+        Two such relays may publish a row twice (each subscriber absorbs the copy); each still
+        publishes an order's unsent events from its first one, in version order.
+        """
+        unsent = self.store.unsent(limit=limit)
+        published, failure = publish_in_order(self.publisher, unsent)
+        if published:
+            with self.store.transaction():
+                for position, _event in unsent[:published]:
+                    self.store.mark_sent(position, self.clock())
+        if failure is not None:
+            raise failure
+        return published
 
 
 class RelayWorker:
