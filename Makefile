@@ -57,7 +57,7 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[docs,test,bench,http,pg]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[docs,test,bench,http,pg,kafka]'
 	touch $@
 
 $(MERMAID_JS):

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from order_service.bus.in_process import Bus
+from order_service.bus.in_process import Bus, Publisher
 from order_service.bus.subscription import (
     Status,
     Subscriber,
@@ -34,6 +34,10 @@ from order_service.read.read_model import open_read_model
 from order_service.write.handlers import SNAPSHOT_EVERY, CommandHandler
 from order_service.write.outbox import Relay, RelayWorker
 from order_service.write.store import EventStore
+
+if TYPE_CHECKING:  # the Kafka modules import confluent-kafka: only a `--bus kafka://` loads them
+    from order_service.bus.kafka import KafkaBus
+    from order_service.bus.kafka_consumer import KafkaSubscription
 
 
 def read_db_for(write_db: str | Path | Backend) -> Backend:
@@ -90,6 +94,9 @@ class OrderService:
     write database for any other (`orders.shipping_notifier.db`, `orders_shipping_notifier`)."""
     queries: OrderQueries
     """Read-only connection to the read database."""
+    kafka: KafkaBus | None = None
+    """The Kafka bus the relay publishes to, or None for the embedded bus. On Kafka, the
+    subscribers run in processes of their own (`kafka_subscription`), not in `workers()`."""
 
     def session(self) -> Session:
         """A new store, command handler and queries, wired as the service's own (one thread)."""
@@ -145,8 +152,17 @@ class OrderService:
         return RelayWorker(self.relay, interval=interval)
 
     def workers(self, *, interval: float = 0.01) -> Workers:
-        """The relay and one worker per subscription, each in its own thread (not started)."""
+        """The relay and, on the embedded bus, one worker per subscription (not started)."""
         return Workers(self, interval=interval)
+
+    def kafka_subscription(self, name: str, **settings: Any) -> KafkaSubscription:
+        """Subscriber `name` fed by the Kafka bus (`settings`: consumer configuration)."""
+        from order_service.bus.kafka_consumer import KafkaSubscription
+
+        if self.kafka is None:
+            raise ValueError("the service runs on the embedded bus: give it a kafka:// bus")
+        subscriber = self.subscriptions[name].subscriber
+        return KafkaSubscription(self.kafka, subscriber, clock=self.clock, **settings)
 
     def close(self) -> None:
         """Close every connection."""
@@ -156,6 +172,9 @@ class OrderService:
             subscription.subscriber.conn.close()
         self.relay.store.close()
         self.store.close()
+        close_publisher = getattr(self.relay.publisher, "close", None)
+        if close_publisher is not None:
+            close_publisher()  # a producer: wait for what is in flight
 
 
 class Workers:
@@ -168,9 +187,11 @@ class Workers:
     def __init__(self, service: OrderService, *, interval: float) -> None:
         self.service = service
         self.relay = RelayWorker(service.relay, interval=interval)
+        embedded = service.kafka is None  # on Kafka the subscribers run in their own processes
         self.subscriptions = {
             name: SubscriptionWorker(subscription, interval=max(interval, 0.05))
             for name, subscription in service.subscriptions.items()
+            if embedded
         }
 
     def start(self) -> Workers:
@@ -225,6 +246,7 @@ def bootstrap(
     clock: Callable[[], str] = utc_now,
     new_id: Callable[[], str] = new_uuid,
     snapshot_every: int = SNAPSHOT_EVERY,
+    bus: str | None = None,
 ) -> OrderService:
     """Open (creating if needed) both databases and wire the service.
 
@@ -234,12 +256,15 @@ def bootstrap(
         clock: the time source (fixed in the demo and tests, so runs repeat).
         new_id: the event id source (likewise).
         snapshot_every: the snapshot policy, in events.
+        bus: None for the embedded bus, or `kafka://HOST:PORT[/TOPIC]` (the relay creates the
+            topic if it is missing; a ValueError names a bad URL).
     """
+    kafka, publisher = _kafka_publisher(bus) if bus is not None else (None, None)
     write_db = open_backend(write_db)
     read_db = read_db_for(write_db) if read_db is None else open_backend(read_db)
     projector = OrderSummaryProjector(open_read_model(read_db))  # creates the read model first
     session = _session(write_db, read_db, clock, new_id, snapshot_every)
-    bus = Bus()
+    embedded = Bus()
     service = OrderService(
         write_db=write_db,
         read_db=read_db,
@@ -248,13 +273,22 @@ def bootstrap(
         snapshot_every=snapshot_every,
         store=session.store,
         handle=session.handle,
-        bus=bus,
-        relay=Relay(EventStore(write_db, clock=clock), bus, clock=clock),
+        bus=embedded,
+        relay=Relay(EventStore(write_db, clock=clock), publisher or embedded, clock=clock),
         projector=projector,
         subscriptions={},
         subscriber_dbs={},
         queries=session.queries,
+        kafka=kafka,
     )
     service._subscribe(projector, read_db)
     service.add_subscriber(ShippingNotifier, NOTIFIER)
     return service
+
+
+def _kafka_publisher(url: str) -> tuple[KafkaBus, Publisher]:
+    """The Kafka bus at `url` and the relay's producer on it (the topic created if missing)."""
+    from order_service.bus.kafka import KafkaBus, KafkaPublisher
+
+    kafka = KafkaBus.parse(url)
+    return kafka, KafkaPublisher(kafka)

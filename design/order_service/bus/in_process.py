@@ -7,7 +7,7 @@ on (a `threading.Event`), and the worker then reads the events itself, after its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 
@@ -16,6 +16,26 @@ class Publisher(Protocol):
 
     def publish(self, event: Mapping[str, Any], position: int) -> None:
         """Publish one event at its global position; return only once it is accepted."""
+
+
+def publish_in_order(
+    publisher: Publisher, events: Sequence[tuple[int, Mapping[str, Any]]]
+) -> tuple[int, Exception | None]:
+    """Publish `events` in order; return how many of the first were accepted, and the failure.
+
+    A publisher with a `publish_batch` method (a broker's producer) gets the whole batch, so it
+    waits for the acknowledgements once; any other gets one `publish` call per event.
+    """
+    batch = getattr(publisher, "publish_batch", None)
+    if batch is not None:
+        published: tuple[int, Exception | None] = batch(events)
+        return published
+    for count, (position, event) in enumerate(events):
+        try:
+            publisher.publish(event, position)
+        except Exception as error:  # the publisher's failure, whatever it is: the rest waits
+            return count, error
+    return len(events), None
 
 
 class Bus:

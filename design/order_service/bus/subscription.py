@@ -112,11 +112,20 @@ class Tracking:
             (position, self.name, position),
         )
 
-    def is_parked(self, order_id: str) -> bool:
-        """True if an earlier event of the order is parked: this one must wait behind it."""
+    def is_parked(self, order_id: str, *, before: int | None = None) -> bool:
+        """True if an event of the order (before position `before`, if given) is parked."""
         found = self.conn.execute(
-            "SELECT 1 FROM parked_events WHERE subscriber = ? AND order_id = ? LIMIT 1",
-            (self.name, order_id),
+            "SELECT 1 FROM parked_events WHERE subscriber = ? AND order_id = ? AND position < ? "
+            "LIMIT 1",
+            (self.name, order_id, before if before is not None else 2**63 - 1),
+        ).fetchone()
+        return found is not None
+
+    def parked_at(self, position: int) -> bool:
+        """True if the event at `position` is parked (a broker may deliver it again)."""
+        found = self.conn.execute(
+            "SELECT 1 FROM parked_events WHERE subscriber = ? AND position = ?",
+            (self.name, position),
         ).fetchone()
         return found is not None
 
@@ -164,7 +173,9 @@ def read_status(conn: Any, name: str, head: int, worker: str = "not started") ->
     )
 
 
-def _apply(subscriber: Subscriber, event: Mapping[str, Any], position: int) -> str | None:
+def apply_in_savepoint(
+    subscriber: Subscriber, event: Mapping[str, Any], position: int
+) -> str | None:
     """Apply in a savepoint; None if it worked, else the error (its writes rolled back)."""
     conn = subscriber.conn
     conn.execute("SAVEPOINT apply_event")
@@ -207,7 +218,7 @@ class Subscription:
             if tracking.is_parked(event["order_id"]):
                 error = "waits behind an earlier parked event of its order"
             else:
-                error = _apply(self.subscriber, event, position)
+                error = apply_in_savepoint(self.subscriber, event, position)
             if error is not None:
                 tracking.park(event, position, error, self.clock())
             tracking.advance(position)
@@ -260,7 +271,7 @@ class Subscription:
                 events.close()  # type: ignore[attr-defined]  # a generator: closing ends its cursor
             with tracking.db.transaction(tracking.conn):
                 tracking.position(lock=True)  # the worker waits for this redrive
-                error = _apply(self.subscriber, event, position)
+                error = apply_in_savepoint(self.subscriber, event, position)
                 if error is None:
                     self.tracking.conn.execute(
                         "DELETE FROM parked_events WHERE subscriber = ? AND position = ?",

@@ -6,6 +6,8 @@
     orders query --db PATH get|search|as-of ...      # read the read model (read-only)
     orders replay --db PATH                          # rebuild the read model from the events
     orders serve [--db PATH] [--port 8080]           # the HTTP API on 127.0.0.1 (extra `http`)
+    orders relay --db PATH --bus kafka://HOST:PORT   # the outbox relay alone (extra `kafka`)
+    orders project --db PATH --bus kafka://...       # the projector alone; `notify`: the notifier
 
 A PATH holds one JSON event, a JSON array of events, or JSON Lines (one event per line,
 always so for `*.jsonl`); a directory stands for its `*.json` and `*.jsonl` files; `-` reads
@@ -20,6 +22,7 @@ status: adding a command is writing an `_add_<name>(subparsers)` and calling it 
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import json
 import logging
@@ -480,13 +483,12 @@ def _add_derive(subparsers: Any) -> None:
     command.set_defaults(handler=_derive)
 
 
-def _database_command(name: str) -> Handler:
-    """The handler `name` of `cli_database`, imported when its command runs, not before."""
+def _database_command(name: str, module: str = "cli_database") -> Handler:
+    """The handler `name` of `module` (in `entrypoints`), imported when its command runs."""
 
     def handler(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-        from order_service.entrypoints import cli_database
-
-        run: Handler = getattr(cli_database, name)
+        loaded = importlib.import_module(f"order_service.entrypoints.{module}")
+        run: Handler = getattr(loaded, name)
         return run(args, out, err)
 
     return handler
@@ -563,6 +565,60 @@ def _add_subscriber_commands(subparsers: Any) -> None:
     prune.set_defaults(handler=_database_command("run_prune_keys_command"))
 
 
+def _add_bus_commands(subparsers: Any) -> None:
+    """`relay`, `project` and `notify`: the diagram's processes apart, over Kafka."""
+    bus_help = "the Kafka bus: kafka://HOST:PORT (topic order-events) or kafka://HOST:PORT/TOPIC"
+    relay = subparsers.add_parser(
+        "relay",
+        help="publish the outbox to Kafka until Ctrl-C (or SIGTERM)",
+        description="Publish each stored event to Kafka, marking it sent once acknowledged.",
+    )
+    relay.add_argument("--db", required=True, help="the write database (file or URL)")
+    relay.add_argument("--bus", required=True, help=bus_help)
+    relay.add_argument(
+        "--interval",
+        type=_seconds,
+        default=0.01,
+        metavar="SECONDS",
+        help="how long the idle relay waits between polls of the outbox (default 0.01)",
+    )
+    relay.set_defaults(handler=_database_command("run_relay_command", "cli_kafka"))
+    for name, subscriber, what in (
+        ("project", "order_summary", "the projector: keep the read model current"),
+        ("notify", "shipping_notifier", "the notifier: send a message per shipped order"),
+    ):
+        command = subparsers.add_parser(
+            name,
+            help=f"{what}, from Kafka, until Ctrl-C (or SIGTERM)",
+            description=f"Run {what.split(':')[0]} as its own process, in the consumer group "
+            "<topic>.<subscriber>; several processes in one group share the partitions.",
+        )
+        command.add_argument("--db", required=True, help="the write database (file or URL)")
+        command.add_argument("--read-db", help="the read database (default: <db stem>.read.db)")
+        command.add_argument("--bus", required=True, help=bus_help)
+        command.add_argument(
+            "--subscriber",
+            default=subscriber,
+            help=f"which subscriber: order_summary or shipping_notifier (default {subscriber})",
+        )
+        command.add_argument(
+            "--session-timeout",
+            type=_seconds,
+            default=10.0,
+            metavar="SECONDS",
+            help="how soon the group hands a dead process's partitions on (default 10; the "
+            "broker allows 6 to 1800 by default)",
+        )
+        command.add_argument(
+            "--poll-timeout",
+            type=_seconds,
+            default=0.2,
+            metavar="SECONDS",
+            help="how long one poll waits for records (default 0.2)",
+        )
+        command.set_defaults(handler=_database_command("run_project_command", "cli_kafka"))
+
+
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:  # FastAPI and uvicorn are the optional extra `http`: the other commands work without
         from order_service.entrypoints import http_api
@@ -575,7 +631,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_USAGE
     timings = {"wait_timeout": args.wait_timeout, "relay_interval": args.relay_interval}
     given = {name: value for name, value in timings.items() if value is not None}
-    return http_api.serve(args.db, port=args.port, err=err, **given)
+    return http_api.serve(args.db, port=args.port, err=err, bus=args.bus, **given)
 
 
 def _seconds(text: str) -> float:
@@ -614,6 +670,12 @@ def _add_serve(subparsers: Any) -> None:
         metavar="SECONDS",
         help="how long the idle relay sleeps between polls of the outbox (default 0.01)",
     )
+    command.add_argument(
+        "--bus",
+        metavar="URL",
+        help="publish to Kafka (kafka://HOST:PORT[/TOPIC]) instead of the embedded bus; the "
+        "subscribers then run apart (`orders project`, `orders notify`)",
+    )
     command.set_defaults(handler=_serve)
 
 
@@ -628,6 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_commands(subparsers)
     _add_subscriber_commands(subparsers)
     _add_serve(subparsers)
+    _add_bus_commands(subparsers)
     return parser
 
 

@@ -923,8 +923,9 @@ def create_app(
     relay_interval: float = 0.01,
     clock: Callable[[], str] = utc_now,
     new_id: Callable[[], str] = new_uuid,
+    bus: str | None = None,
 ) -> FastAPI:
-    """The API over the service `bootstrap(write_db, read_db)` opens when the app starts.
+    """The API over the service `bootstrap(write_db, read_db, bus=bus)` opens at start-up.
 
     While the app runs, a background relay publishes the outbox (polling every
     `relay_interval` seconds when idle), and each subscriber (the projector, the notifier) runs
@@ -932,13 +933,15 @@ def create_app(
     app shuts down. `GET /health` and `GET /health/ready` show each one. If the database is
     away at start-up, or goes away later, requests answer 503 `database-unavailable` and the
     service reconnects on its own once it is back. `app.state.failed_workers` names the
-    workers that were failing when the app stopped.
+    workers that were failing when the app stopped. On a Kafka `bus` the relay publishes to
+    the broker and the subscribers run in their own processes (`orders project`).
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = _Runtime(
-            lambda: bootstrap(write_db, read_db, clock=clock, new_id=new_id), relay_interval
+            lambda: bootstrap(write_db, read_db, clock=clock, new_id=new_id, bus=bus),
+            relay_interval,
         )
         app.state.runtime = runtime
         app.state.failed_workers = []
@@ -996,8 +999,15 @@ def serve(
     wait_timeout: float = WAIT_TIMEOUT,
     relay_interval: float = 0.01,
     err: TextIO,
+    bus: str | None = None,
 ) -> int:
-    """Run the API on uvicorn until interrupted; a temporary database when `db` is None."""
+    """Run the API on uvicorn until interrupted; a temporary database when `db` is None.
+
+    `bus`: a `kafka://` URL to publish to (the broker must answer at start), or None for the
+    embedded bus.
+    """
+    if bus is not None and not _broker_answers(bus, err):
+        return 1
     with tempfile.TemporaryDirectory(prefix="orders-serve-") as folder:
         write_db: str | Path = Path(db) if db else Path(folder) / "orders.db"
         try:
@@ -1009,7 +1019,9 @@ def serve(
         except (OSError, ValueError) as error:
             print(f"orders: cannot serve {shown(db or write_db)}: {error}", file=err)
             return 1
-        app = create_app(write_db, wait_timeout=wait_timeout, relay_interval=relay_interval)
+        app = create_app(
+            write_db, wait_timeout=wait_timeout, relay_interval=relay_interval, bus=bus
+        )
         config = uvicorn.Config(
             app,
             host=host,
@@ -1020,7 +1032,9 @@ def serve(
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,  # in-flight requests finish first
         )
         print(
-            f"orders: serving http://{host}:{port} (write db {shown(write_db)})",
+            f"orders: serving http://{host}:{port} (write db {shown(write_db)}"
+            + ("" if bus is None else f", publishing to {bus}; the subscribers run apart")
+            + ")",
             file=err,
             flush=True,
         )
@@ -1049,6 +1063,26 @@ class _Server(uvicorn.Server):
         with super().capture_signals():
             yield
             self._captured_signals.clear()
+
+
+def _broker_answers(bus: str, err: TextIO) -> bool:
+    """True if the Kafka bus at `bus` answers (its topic created if missing); else says why."""
+    try:
+        from order_service.bus.kafka import KafkaBus
+    except ModuleNotFoundError as error:
+        print(f"orders: --bus needs the `kafka` extra ({error.name} is not installed): "
+              "pip install -e '.[kafka]'", file=err)  # fmt: skip
+        return False
+    try:
+        KafkaBus.parse(bus).create_topic(timeout=10.0)
+    except ValueError as error:
+        print(f"orders: --bus {error}", file=err)
+        return False
+    except Exception as error:  # no broker there: librdkafka's error, or a timeout
+        print(f"orders: cannot reach the broker at {bus}: {type(error).__name__}: {error}",
+              file=err)  # fmt: skip
+        return False
+    return True
 
 
 def _check_write_db(path: Path) -> None:

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from order_service.bus.in_process import Publisher
+from order_service.bus.in_process import Publisher, publish_in_order
 from order_service.infra.database import is_unavailable
 from order_service.write.store import EventStore
 
@@ -48,21 +48,15 @@ class Relay:
     def run_once(self, *, limit: int | None = None) -> int:
         """Publish up to `limit` unsent events in position order; return how many.
 
-        A `publish` that raises stops the run: that event stays unsent, and the events
-        published before it are marked sent.
+        A failed publish stops the run: that event and the ones after it stay unsent, and the
+        events accepted before it are marked sent.
         """
-        failure: Exception | None = None
-        published = 0
         with self.store.transaction():  # the claim on the rows lasts until the commit
-            for position, event in self.store.unsent(limit=limit):
-                try:
-                    self.publisher.publish(event, position)
-                except Exception as error:  # raised after the rows before it are committed
-                    failure = error
-                    break
-                # Marked after the publish returned: a crash in between means one more publish.
+            claimed = self.store.unsent(limit=limit)
+            published, failure = publish_in_order(self.publisher, claimed)
+            # Marked after the publisher accepted them: a crash in between means one more publish.
+            for position, _event in claimed[:published]:
                 self.store.mark_sent(position, self.clock())
-                published += 1
         if failure is not None:
             raise failure
         return published
