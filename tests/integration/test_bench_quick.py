@@ -56,7 +56,7 @@ def quick(
         capture_output=True,
         text=True,
         check=True,
-        timeout=300,
+        timeout=600,  # the Kafka variant starts three processes per round
     )
     return json.loads(out.read_text(encoding="utf-8")), done.stderr
 

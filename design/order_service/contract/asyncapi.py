@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from order_service.bus.kafka import PARTITIONS, POSITION, TOPIC, KafkaBus
+from order_service.bus.kafka import PARTITIONS, POSITION, PRODUCER, TOPIC, KafkaBus
 from order_service.bus.kafka_consumer import group_id
 from order_service.contract.schemas import schema_file_name
 from order_service.model.events import EVENT_MODELS, ORDER_ID_PATTERN
@@ -78,6 +78,8 @@ def _subscriber(name: str, who: str) -> dict[str, Any]:
 
 def generate() -> dict[str, Any]:
     """The AsyncAPI document, as a dict in the order it is written."""
+    if not PRODUCER.get("enable_idempotence"):
+        raise ValueError("bus.kafka.PRODUCER is not idempotent: the document says it is")
     names = [f"{event_type}.v{version}" for event_type, version in EVENT_MODELS]
     return {
         "asyncapi": ASYNCAPI,
@@ -111,7 +113,8 @@ def generate() -> dict[str, Any]:
             "publishOrderEvents": {
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{_CHANNEL}"},
-                "summary": "The outbox relay: an idempotent producer, acks=all, key order_id.",
+                "summary": f"The outbox relay: idempotent producer, acks={PRODUCER['acks']}, "
+                "key order_id.",
             },
             "projectOrderSummary": _subscriber(PROJECTION, "The projector"),
             "notifyShipping": _subscriber(NOTIFIER, "The shipping notifier"),
