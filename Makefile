@@ -167,11 +167,11 @@ asyncapi: setup  ## regenerate docs/design/asyncapi.json from the code, then val
 	$(BIN)/python -m order_service.contract.asyncapi
 	NODE_PATH=$(dir $(ASYNCAPI_VALIDATOR))node_modules node design/asyncapi/validate.cjs docs/design/asyncapi.json
 
-bench: setup postgresql  ## two full benchmark runs, SQLite and PostgreSQL (8 to 13 minutes on 2 cores, with the pipeline section; longer on a busy machine); writes its results file and re-renders the performance page
+bench: setup postgresql kafka  ## two full benchmark runs, SQLite and PostgreSQL (8 to 13 minutes on 2 cores before the pipeline's Kafka variant, which adds a third of the pipeline section; longer on a busy machine); writes its results file and re-renders the performance page
 	$(BIN)/python -m order_service_bench --out design/order_service_bench/results.json
 	$(BIN)/python -m order_service_bench.page
 
-bench-quick: setup postgresql  ## the benchmark's quick mode (seconds, no verdicts), as the tests run it; commits nothing
+bench-quick: setup postgresql kafka  ## the benchmark's quick mode (seconds, no verdicts), as the tests run it; commits nothing
 	$(BIN)/python -m order_service_bench --quick --out .cache/bench-quick.json
 
 clean:  ## remove everything set-up and builds made
