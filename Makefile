@@ -48,7 +48,7 @@ CHECK_MARKERS := not slow and not postgresql and not kafka and not browser
 KAFKA_LIBS := .cache/kafka/libs
 KAFKA_STAMP := $(KAFKA_LIBS)/.installed
 
-.PHONY: help setup serve docs check unit test lint bench bench-quick schemas openapi asyncapi clean chromium curl postgresql java kafka
+.PHONY: help setup up serve docs check unit test lint bench bench-quick schemas openapi asyncapi clean chromium curl postgresql java kafka
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -137,6 +137,9 @@ $(KAFKA_STAMP): design/kafka/pom.xml
 	touch $@
 
 kafka: java $(KAFKA_STAMP)  ## Apache Kafka's jars from Maven Central into .cache/kafka/libs (the tests start a broker from them)
+
+up: setup postgresql kafka  ## the whole diagram on one machine: PostgreSQL, Kafka, the API, relay, projector, notifier (Ctrl-C stops)
+	$(BIN)/python -m order_service_bench.up
 
 docs: setup  ## build the site strictly into site/
 	$(BIN)/mkdocs build --strict

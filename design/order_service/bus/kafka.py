@@ -36,6 +36,10 @@ FLUSH_TIMEOUT = 60.0
 """How long the relay waits for a batch's acknowledgements before it gives up on the rest."""
 
 log = logging.getLogger(__name__)
+client_log = logging.getLogger(f"{__name__}.librdkafka")
+"""The client library's own log: errors only (its warnings retry on their own; `error_cb`
+reports what lasts)."""
+client_log.setLevel(logging.ERROR)
 
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
@@ -144,7 +148,7 @@ class KafkaPublisher:
                 **PRODUCER,
                 "message_timeout_ms": int(FLUSH_TIMEOUT * 1000),
                 "error_cb": _log_client_error,
-                "logger": log,
+                "logger": client_log,
             }
             self._producer = Producer(self.bus.config(**(defaults | self._settings)))
         return self._producer

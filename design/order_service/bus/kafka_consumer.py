@@ -22,7 +22,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from order_service.bus.kafka import KafkaBus, decode
+from order_service.bus.kafka import KafkaBus, client_log, decode
 from order_service.bus.subscription import Subscriber, Tracking, apply_in_savepoint
 from order_service.infra.database import backend_of
 
@@ -105,10 +105,12 @@ class KafkaSubscription:
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "error_cb": self._client_error,
-            "logger": log,
+            "logger": client_log,
         }
         consumer = Consumer(self.bus.config(**(defaults | self._settings)))
-        consumer.subscribe([self.bus.topic], on_revoke=self._revoked, on_lost=self._lost)
+        consumer.subscribe(
+            [self.bus.topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
+        )
         return consumer
 
     def run(self, stop: threading.Event, *, until: Callable[[], bool] | None = None) -> None:
@@ -182,6 +184,10 @@ class KafkaSubscription:
         for offset in offsets:
             if self._pending.get(offset.partition) == offset.offset:
                 del self._pending[offset.partition]
+
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        numbers = ", ".join(str(tp.partition) for tp in partitions) or "none"
+        log.info("subscriber %s assigned partitions %s of %s", self.name, numbers, self.bus.topic)
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """A rebalance takes partitions away: commit what was applied from them first."""

@@ -11,6 +11,7 @@ database, no broker at start, a bad URL) is one line on the error stream and exi
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -87,9 +88,10 @@ def run_relay_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
             )
             stop.wait()
             worker.stop()
+        pending = service.relay.pending()
     finally:
         service.close()
-    print(f"orders: relay stopped, {service.relay.pending()} event(s) unsent", file=err)
+    print(f"orders: relay stopped, {pending} event(s) unsent", file=err)
     return 0
 
 
@@ -106,6 +108,7 @@ def run_project_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         subscription = service.kafka_subscription(
             args.subscriber, poll_timeout=args.poll_timeout, **settings
         )
+        logging.getLogger("order_service.bus.kafka_consumer").setLevel(logging.INFO)  # assigned
         with until_signalled() as stop:
             print(
                 f"orders: {args.subscriber} consuming {args.bus} as group "

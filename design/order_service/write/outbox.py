@@ -30,7 +30,9 @@ class Relay:
     `FOR UPDATE SKIP LOCKED`, row locks that appends never wait for), so no row is published
     twice by runs that commit, and an order's events are published in version order. On
     SQLite the claim is the file's write lock: the embedded bus's publish only wakes the
-    subscriptions, so commands wait microseconds; a broker's publish would hold them longer.
+    subscriptions, so commands wait microseconds. A broker's publish would hold them for as
+    long as the broker takes, so on SQLite a broker's rows are read without a claim and marked
+    in a short transaction after the acknowledgements.
     """
 
     def __init__(
@@ -51,6 +53,8 @@ class Relay:
         A failed publish stops the run: that event and the ones after it stay unsent, and the
         events accepted before it are marked sent.
         """
+        if self._waits_for_a_broker():
+            return self._run_outside_the_write_lock(limit)
         with self.store.transaction():  # the claim on the rows lasts until the commit
             claimed = self.store.unsent(limit=limit)
             published, failure = publish_in_order(self.publisher, claimed)
@@ -62,6 +66,28 @@ class Relay:
         return published
 
     # --8<-- [end:run_once]
+
+    def _waits_for_a_broker(self) -> bool:
+        """True on SQLite with a broker's producer: its claim would be the file's write lock,
+        held (commands waiting, then failing) for as long as the broker takes to answer."""
+        batches = getattr(self.publisher, "publish_batch", None) is not None
+        return batches and not self.store.db.concurrent_writers
+
+    def _run_outside_the_write_lock(self, limit: int | None) -> int:
+        """Read the unsent rows, publish them, then mark the accepted ones in a short transaction.
+
+        Two such relays may publish a row twice (each subscriber absorbs the copy); each still
+        publishes an order's unsent events from its first one, in version order.
+        """
+        unsent = self.store.unsent(limit=limit)
+        published, failure = publish_in_order(self.publisher, unsent)
+        if published:
+            with self.store.transaction():
+                for position, _event in unsent[:published]:
+                    self.store.mark_sent(position, self.clock())
+        if failure is not None:
+            raise failure
+        return published
 
 
 class RelayWorker:
