@@ -3,4 +3,15 @@ the path)."""
 
 from __future__ import annotations
 
-import kafka_processes  # noqa: F401  # the integration tests' builders on sys.path
+import pytest
+from kafka_processes import Orders
+
+
+@pytest.fixture
+def started():
+    """The `orders` processes a test starts; any still running at the end is killed."""
+    processes: list[Orders] = []
+    yield processes
+    for process in processes:
+        if process.process.poll() is None:
+            process.kill()

@@ -15,7 +15,6 @@ import uuid
 import pytest
 from command_builders import TickingClock, counting_ids
 from kafka_processes import (
-    Orders,
     Writer,
     assert_read_model_is_the_fold,
     caught_up,
@@ -40,16 +39,6 @@ def service(tmp_path):
     write_orders(service, range(1, 11))
     yield service
     service.close()
-
-
-@pytest.fixture
-def started():
-    """The `orders` processes a test starts; any still running at the end is killed."""
-    processes: list[Orders] = []
-    yield processes
-    for process in processes:
-        if process.process.poll() is None:
-            process.kill()
 
 
 def more_orders(writer: Writer, count: int) -> None:

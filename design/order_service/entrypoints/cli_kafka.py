@@ -55,8 +55,14 @@ def open_on_kafka(args: argparse.Namespace, err: TextIO) -> OrderService | None:
         return None
     try:
         bus = KafkaBus.parse(args.bus)
+        write_db = _write_db(args.db)
+        read_db = getattr(args, "read_db", None)
+        read_db = _read_db(read_db or read_db_for(write_db), write_db)
     except ValueError as error:
         _fail(err, f"--bus {error}")
+        return None
+    except _refusals() as error:
+        _fail(err, str(error))
         return None
     try:
         bus.create_topic(timeout=START_TIMEOUT)
@@ -64,9 +70,6 @@ def open_on_kafka(args: argparse.Namespace, err: TextIO) -> OrderService | None:
         _fail(err, f"cannot reach the broker at {bus.url}: {type(error).__name__}: {error}")
         return None
     try:
-        write_db = _write_db(args.db)
-        read_db = getattr(args, "read_db", None)
-        read_db = _read_db(read_db or read_db_for(write_db), write_db)
         return bootstrap(write_db, read_db, bus=bus.url)
     except _refusals() as error:
         _fail(err, str(error))
