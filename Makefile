@@ -26,6 +26,9 @@ PYODIDE_STAMP := $(VENDOR)/pyodide/.version-$(PYODIDE_VERSION)
 AJV_DIST_VERSION := 8.17.1
 AJV_FORMATS_VERSION := 3.0.1
 AJV_STAMP := $(VENDOR)/ajv/.version-$(AJV_DIST_VERSION)-$(AJV_FORMATS_VERSION)
+# The AsyncAPI Initiative's parser, which validates docs/design/asyncapi.json: pinned with its whole
+# dependency tree by design/asyncapi/package-lock.json, installed by `npm ci` into .cache/asyncapi.
+ASYNCAPI_VALIDATOR := .cache/asyncapi/.installed
 NEED_NPM = command -v npm >/dev/null || { echo >&2 "npm is missing: install Node.js and npm (Debian: apt-get install -y nodejs npm), then run make again."; exit 1; }
 
 # Where Debian's PostgreSQL server binaries are; the tests start a throwaway cluster with them.
@@ -45,7 +48,7 @@ CHECK_MARKERS := not slow and not postgresql and not kafka and not browser
 KAFKA_LIBS := .cache/kafka/libs
 KAFKA_STAMP := $(KAFKA_LIBS)/.installed
 
-.PHONY: help setup up serve docs check unit test lint bench bench-quick schemas openapi clean chromium curl postgresql java kafka
+.PHONY: help setup up serve docs check unit test lint bench bench-quick schemas openapi asyncapi clean chromium curl postgresql java kafka
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -72,6 +75,13 @@ $(AXE_JS):
 	mv $@.part $@
 
 
+$(ASYNCAPI_VALIDATOR): design/asyncapi/package.json design/asyncapi/package-lock.json
+	@$(NEED_NPM)
+	rm -rf $(dir $@) && mkdir -p $(dir $@)
+	cp design/asyncapi/package.json design/asyncapi/package-lock.json $(dir $@)
+	cd $(dir $@) && npm ci --silent --no-audit --no-fund
+	touch $@
+
 $(PYODIDE_STAMP):
 	@$(NEED_NPM)
 	rm -rf $(VENDOR)/pyodide && mkdir -p .cache $(VENDOR)/pyodide
@@ -95,7 +105,7 @@ $(AJV_STAMP):
 	touch $@
 
 
-setup: $(BIN)/.installed $(MERMAID_JS) $(AXE_JS) $(PYODIDE_STAMP) $(AJV_STAMP)  ## virtual environment, pinned dependencies, mermaid.js, axe-core, the playground's Pyodide and ajv
+setup: $(BIN)/.installed $(MERMAID_JS) $(AXE_JS) $(PYODIDE_STAMP) $(AJV_STAMP) $(ASYNCAPI_VALIDATOR)  ## virtual environment, pinned dependencies, mermaid.js, axe-core, the playground's Pyodide and ajv, the AsyncAPI parser
 
 chromium:  ## Debian's Chromium for the browser tests, when it is missing
 	@command -v chromium >/dev/null || { \
@@ -156,11 +166,15 @@ schemas: setup  ## regenerate schemas/ from the pydantic models
 openapi: setup  ## regenerate docs/design/openapi.json from the HTTP API
 	$(BIN)/python -m order_service.entrypoints.http_api docs/design/openapi.json
 
-bench: setup postgresql  ## two full benchmark runs, SQLite and PostgreSQL (8 to 13 minutes on 2 cores, with the pipeline section; longer on a busy machine); writes its results file and re-renders the performance page
+asyncapi: setup  ## regenerate docs/design/asyncapi.json from the code, then validate it with the AsyncAPI parser
+	$(BIN)/python -m order_service.contract.asyncapi
+	NODE_PATH=$(dir $(ASYNCAPI_VALIDATOR))node_modules node design/asyncapi/validate.cjs docs/design/asyncapi.json
+
+bench: setup postgresql kafka  ## two full benchmark runs, SQLite and PostgreSQL (8 to 13 minutes on 2 cores before the pipeline's Kafka variant, which adds a third of the pipeline section; longer on a busy machine); writes its results file and re-renders the performance page
 	$(BIN)/python -m order_service_bench --out design/order_service_bench/results.json
 	$(BIN)/python -m order_service_bench.page
 
-bench-quick: setup postgresql  ## the benchmark's quick mode (seconds, no verdicts), as the tests run it; commits nothing
+bench-quick: setup postgresql kafka  ## the benchmark's quick mode (seconds, no verdicts), as the tests run it; commits nothing
 	$(BIN)/python -m order_service_bench --quick --out .cache/bench-quick.json
 
 clean:  ## remove everything set-up and builds made

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from order_service_bench import run
+from order_service_bench import kafka_server, run
 from order_service_bench.postgres_server import Unavailable
 
 DEFAULT_RESULTS = Path("design/order_service_bench/results.json")
@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             f"benchmark: no PostgreSQL server for its PostgreSQL section: {missing}",
             file=sys.stderr,
         )
+        return 2
+    except kafka_server.Unavailable as missing:
+        print(f"benchmark: no Kafka broker for its pipeline section: {missing}", file=sys.stderr)
         return 2
     run.write(results, args.out)
     for line in verdict_lines(results):

@@ -439,9 +439,12 @@ def render_postgresql(results: dict[str, Any]) -> str:
 PIPELINE_COLUMNS = (
     ("sqlite", "default", "SQLite"),
     ("sqlite", "slow_subscriber", "SQLite, + slow subscriber"),
+    ("sqlite", "kafka", "SQLite, Kafka"),
     ("postgresql", "default", "PostgreSQL"),
     ("postgresql", "slow_subscriber", "PostgreSQL, + slow subscriber"),
+    ("postgresql", "kafka", "PostgreSQL, Kafka"),
 )
+"""The pipeline table's columns: database, variant, heading (a variant not measured is left out)."""
 LAG_AIM_MS = 100.0
 """Issue 20's aim for the read side: a p99 lag under 100 ms."""
 
@@ -474,7 +477,8 @@ def render_pipeline(results: dict[str, Any]) -> str:
             "run `make bench`."
         )
     config = results["config"]["pipeline"]
-    cells = [measured[backend][variant] for backend, variant, _ in PIPELINE_COLUMNS]
+    columns = [c for c in PIPELINE_COLUMNS if c[1] in measured[c[0]]]
+    cells = [measured[backend][variant] for backend, variant, _ in columns]
     rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("commands acknowledged (2xx) / sent",
          lambda c: f"{c['acknowledged']:,} / {c['commands']:,}"),
@@ -492,8 +496,8 @@ def render_pipeline(results: dict[str, Any]) -> str:
          if "slow_subscriber" in c["subscribers_behind_at_end"] else "(none)"),
     ]  # fmt: skip
     lines = [
-        "| Through the HTTP API | " + " | ".join(label for *_, label in PIPELINE_COLUMNS) + " |",
-        "|---|" + "---:|" * len(PIPELINE_COLUMNS),
+        "| Through the HTTP API | " + " | ".join(label for *_, label in columns) + " |",
+        "|---|" + "---:|" * len(columns),
         *(f"| {label} | " + " | ".join(show(c) for c in cells) + " |" for label, show in rows),
     ]
     for backend, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
@@ -507,7 +511,7 @@ def render_pipeline(results: dict[str, Any]) -> str:
                 )
                 if b == backend and v == "slow_subscriber"
                 else ""
-                for b, v, _ in PIPELINE_COLUMNS
+                for b, v, _ in columns
             )
             + " |"
         )
@@ -532,6 +536,8 @@ def render_pipeline(results: dict[str, Any]) -> str:
         f"reading the read database every {config['watcher_poll_s'] * 1e3:.0f} ms, seeing the "
         "version in `order_summary`; p99 is over every command of every round. "
         f"Issue 20 aims at a p99 lag under {LAG_AIM_MS:.0f} ms: {aims}.",
+        "",
+        _kafka_setup(config.get("kafka")),
     ]
     if "reads" in config:
         lines[-1] += (
@@ -541,6 +547,28 @@ def render_pipeline(results: dict[str, Any]) -> str:
             "it; both times run from the request to the answer."
         )
     return "\n".join(lines)
+
+
+def _kafka_setup(kafka: dict[str, Any] | None) -> str:
+    """How the Kafka columns were run, or that this results file has none."""
+    if kafka is None:
+        return (
+            "This results file has no Kafka columns: `make bench` measures them on a broker it "
+            "starts (`make kafka` fetches its jars)."
+        )
+    producer = ", ".join(f"`{k}={str(v).lower()}`" for k, v in kafka["producer"].items())
+    consumer = kafka["consumer"]
+    return (
+        f"Kafka columns: the API and the relay as `orders serve --bus kafka://…` runs them, with "
+        f"`orders project` and `orders notify` each in a process of its own, consumer groups "
+        f"`<topic>.<subscriber>`; a fresh topic of {kafka['partitions']} partitions "
+        f"(replication {kafka['replicas']}) each round; the clients start once both groups hold "
+        f"every partition. Broker: {kafka['broker']}, JVM `{' '.join(kafka['jvm'])}`. The "
+        f"relay's producer: {producer}. Consumers: a poll waits up to "
+        f"{_ms(consumer['poll_timeout_s'] * 1e3)}, session timeout "
+        f"{consumer['session_timeout_s']:g} s, offsets committed after the read model's "
+        f"transaction. Client: {kafka['client']}."
+    )
 
 
 def render_stages(results: dict[str, Any]) -> str:

@@ -12,10 +12,13 @@ and a waiting one (`?min_version=` the version acknowledged, which answers once 
 holds it), each first in turn, and times both. At the end every order is read through
 `GET /orders/{id}`, which must show its last version.
 
-Two variants run in interleaved rounds, side by side in the same run: `default` (the projector
-and the shipping notifier) and `slow_subscriber`, which adds a subscriber that sleeps
-`SLOW_SECONDS` on every event, so its own thread falls far behind: the commands and the
-projector must not notice it.
+The variants run in interleaved rounds, side by side in the same run: `default` (the embedded
+bus: the projector and the shipping notifier in the server's threads), `slow_subscriber`, which
+adds a subscriber that sleeps `SLOW_SECONDS` on every event, so its own thread falls far behind:
+the commands and the projector must not notice it, and `kafka`: the server as `orders serve
+--bus kafka://...` runs it (commands, queries and the relay, publishing to a fresh topic on the
+benchmark's broker), with `orders project` and `orders notify` in processes of their own; the
+clients start once both consumer groups hold every partition.
 """
 
 from __future__ import annotations
@@ -43,10 +46,13 @@ from typing import Any
 from order_service.app import read_db_for
 from order_service.infra.database import Backend, open_backend
 
+from order_service_bench.kafka_server import LIBS, LIBS_VARIABLE, Broker
 from order_service_bench.postgres_server import Server
 from order_service_bench.timing import Measurement, Progress
 
-VARIANTS = ("default", "slow_subscriber")
+VARIANTS = ("default", "slow_subscriber", "kafka")
+KAFKA = "kafka"
+"""The variant whose bus is Kafka; measured only when the benchmark has a broker."""
 SLOW_SECONDS = 0.05
 """How long the slow subscriber sleeps on every event."""
 SLOW_NAME = "slow_subscriber"
@@ -201,12 +207,12 @@ def _with_slow_subscriber(app: Any, seconds: float) -> None:
     app.router.lifespan_context = lifespan
 
 
-def serve(db: str, sleep: float) -> None:
+def serve(db: str, sleep: float, bus: str | None = None) -> None:
     """Serve the API on a free loopback port over `db`; print the port, then run until SIGTERM."""
     import uvicorn
     from order_service.entrypoints.http_api import create_app
 
-    app = create_app(db, relay_interval=RELAY_INTERVAL)
+    app = create_app(db, relay_interval=RELAY_INTERVAL, bus=bus)
     if sleep > 0:
         _with_slow_subscriber(app, sleep)
     # IPPROTO_TCP named, as getaddrinfo names it when uvicorn binds the port itself: asyncio
@@ -223,20 +229,75 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m order_service_bench.pipeline")
     parser.add_argument("--db", required=True, help="write database: a file or a URL")
     parser.add_argument("--sleep", type=float, default=0.0, help="add the slow subscriber")
+    parser.add_argument("--bus", help="kafka://HOST:PORT/TOPIC: serve as `orders serve --bus`")
     args = parser.parse_args(argv)
-    serve(args.db, args.sleep)
+    serve(args.db, args.sleep, args.bus)
     return 0
 
 
+SUBSCRIBER_COMMANDS = ("project", "notify")
+"""The `orders` commands that run the subscribers apart on Kafka."""
+
+
 @contextlib.contextmanager
-def running(db: str, sleep: float) -> Iterator[int]:
-    """The server in a child process; yields its port, stops it (SIGTERM) at the end."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "order_service_bench.pipeline", "--db", db, "--sleep", str(sleep)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def running(db: str, sleep: float, bus: str | None = None) -> Iterator[int]:
+    """The server in a child process; yields its port, stops it (SIGTERM) at the end.
+
+    With a Kafka `bus`, `orders project` and `orders notify` run too, each its own process,
+    and the port is yielded once both groups hold every partition.
+    """
+    command = [sys.executable, "-m", "order_service_bench.pipeline", "--db", db]
+    command += ["--sleep", str(sleep)] + (["--bus", bus] if bus else [])
+    with contextlib.ExitStack() as stack:
+        port = stack.enter_context(_server(command))  # it creates the databases and the topic
+        if bus is not None:
+            for name in SUBSCRIBER_COMMANDS:
+                stack.enter_context(_subscriber_process(name, db, bus))
+            _wait_for_groups(bus)
+        yield port
+
+
+@contextlib.contextmanager
+def _subscriber_process(name: str, db: str, bus: str) -> Iterator[None]:
+    """`orders NAME --db DB --bus BUS` in a child process, stopped by SIGTERM (exit 0)."""
+    cli = [sys.executable, "-m", "order_service.entrypoints.cli", name, "--db", db, "--bus", bus]
+    child = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        yield
+    finally:
+        _stop(child, f"orders {name}")
+
+
+def _wait_for_groups(bus: str) -> None:
+    """Wait until each subscriber's consumer group is stable and holds every partition."""
+    from confluent_kafka import ConsumerGroupState, KafkaException
+    from confluent_kafka.admin import AdminClient
+    from order_service.bus.kafka import PARTITIONS, KafkaBus
+    from order_service.bus.kafka_consumer import group_id
+    from order_service.read.notifications import NOTIFIER
+    from order_service.read.read_model import PROJECTION
+
+    kafka = KafkaBus.parse(bus)
+    admin = AdminClient(kafka.config())
+    groups = [group_id(kafka, name) for name in (PROJECTION, NOTIFIER)]
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        ready = 0
+        for future in admin.describe_consumer_groups(groups, request_timeout=5).values():
+            with contextlib.suppress(KafkaException):
+                found = future.result()
+                held = sum(len(m.assignment.topic_partitions) for m in found.members)
+                ready += found.state == ConsumerGroupState.STABLE and held == PARTITIONS
+        if ready == len(groups):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the consumer groups {groups} never held every partition")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def _server(command: list[str]) -> Iterator[int]:
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
         with selectors.DefaultSelector() as selector:
@@ -248,15 +309,20 @@ def running(db: str, sleep: float) -> Iterator[int]:
         _wait_until_healthy(port)
         yield port
     finally:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-        try:
-            _, err = child.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            _, err = child.communicate()
-        if child.returncode not in (0, -signal.SIGTERM):
-            raise RuntimeError(f"the pipeline server failed ({child.returncode}):\n{err}")
+        _stop(child, "the pipeline server")
+
+
+def _stop(child: subprocess.Popen[str], what: str) -> None:
+    """SIGTERM, then wait (a kill after 30 s); a RuntimeError if it had failed."""
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+    try:
+        _, err = child.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        _, err = child.communicate()
+    if child.returncode not in (0, -signal.SIGTERM):
+        raise RuntimeError(f"{what} failed ({child.returncode}):\n{err}")
 
 
 def _wait_until_healthy(port: int) -> None:
@@ -462,20 +528,32 @@ class Databases:
 
 
 def measure_backend(
-    label: str, databases: Databases, load: Load, first_order: int, progress: Progress
+    label: str,
+    databases: Databases,
+    load: Load,
+    first_order: int,
+    progress: Progress,
+    broker: Broker | None = None,
 ) -> dict[str, Samples]:
-    """Every variant, `load.rounds` rounds each, interleaved (the order turns each round)."""
-    measured = {variant: Samples() for variant in VARIANTS}
+    """Every variant, `load.rounds` rounds each, interleaved (the order turns each round).
+
+    The `kafka` variant runs only with a `broker`, on a fresh topic each round.
+    """
+    variants = tuple(v for v in VARIANTS if v != KAFKA or broker is not None)
+    measured = {variant: Samples() for variant in variants}
     next_order = first_order
     for round_no in range(load.rounds):
-        shift = round_no % len(VARIANTS)
-        for variant in VARIANTS[shift:] + VARIANTS[:shift]:
+        shift = round_no % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
             db = databases.fresh()
             order_ids = [str(next_order + i) for i in range(load.orders)]
             next_order += load.orders
             sleep = SLOW_SECONDS if variant == "slow_subscriber" else 0.0
+            bus = None
+            if variant == KAFKA and broker is not None:
+                bus = f"{broker.url}/pipeline-{first_order}-{next_order}"  # a topic per round
             try:
-                with running(db, sleep) as port:
+                with running(db, sleep, bus) as port:
                     got = drive(port, read_db_for(open_backend(db)), order_ids, load.clients)
             finally:
                 databases.remove(db)
@@ -486,19 +564,25 @@ def measure_backend(
 
 
 def measure(
-    root: Path, server: Server, load: Load, progress: Progress
+    root: Path, server: Server, load: Load, progress: Progress, broker: Broker | None = None
 ) -> dict[str, dict[str, Samples]]:
     """SQLite (files under `root`) and PostgreSQL (schemas on `server`): samples by variant.
 
-    The progress line shows each variant's median command latency.
+    The progress line shows each variant's median command latency; the `kafka` variant runs
+    only with a `broker`.
     """
     each = f"{load.orders:,} orders x {COMMANDS_PER_ORDER} commands x {load.rounds} rounds"
     return {
         "sqlite": measure_backend(
-            f"pipeline, SQLite, {each}", Databases(root, None), load, 100_000, progress
+            f"pipeline, SQLite, {each}", Databases(root, None), load, 100_000, progress, broker
         ),
         "postgresql": measure_backend(
-            f"pipeline, PostgreSQL, {each}", Databases(root, server), load, 500_000, progress
+            f"pipeline, PostgreSQL, {each}",
+            Databases(root, server),
+            load,
+            500_000,
+            progress,
+            broker,
         ),
     }
 
@@ -521,7 +605,36 @@ def pool(runs: list[dict[str, dict[str, Samples]]]) -> dict[str, Any]:
     return as_json(pooled)
 
 
-def configuration(load: Load) -> dict[str, Any]:
+def kafka_configuration(broker: Broker) -> dict[str, Any]:
+    """How the `kafka` variant's broker, producer and consumers were set up."""
+    from importlib import metadata
+
+    import confluent_kafka
+    from order_service.bus.kafka import PARTITIONS, PRODUCER
+    from order_service.entrypoints.cli import build_parser
+
+    consumer = build_parser().parse_args(["project", "--db", "x", "--bus", broker.url])
+    jars = sorted(p.name for p in Path(os.environ.get(LIBS_VARIABLE) or LIBS).glob("kafka_2*"))
+    started = broker.folder is not None
+    return {
+        "broker": (jars[0].removesuffix(".jar") if started and jars else "given")
+        + (", single node (broker and controller in one process, KRaft), loopback"),
+        "jvm": [flag for flag in getattr(broker, "_java", []) if flag.startswith("-X")],
+        "partitions": PARTITIONS,
+        "replicas": 1,
+        "producer": {name.replace("_", "."): value for name, value in PRODUCER.items()},
+        "consumer": {
+            "poll_timeout_s": consumer.poll_timeout,
+            "session_timeout_s": consumer.session_timeout,
+            "enable.auto.commit": False,
+        },
+        "client": f"confluent-kafka {metadata.version('confluent-kafka')}, "
+        f"librdkafka {confluent_kafka.libversion()[0]}",
+        "processes": "orders serve --bus (API and relay), orders project, orders notify",
+    }
+
+
+def configuration(load: Load, broker: Broker | None = None) -> dict[str, Any]:
     """How the section was run, for the results file."""
     return {
         "orders_per_round": load.orders,
@@ -535,6 +648,7 @@ def configuration(load: Load) -> dict[str, Any]:
         "reads": list(READS),
         "server": "order_service.entrypoints.http_api.create_app on uvicorn, in a child process",
         "cores": os.cpu_count(),
+        "kafka": None if broker is None else kafka_configuration(broker),
     }
 
 

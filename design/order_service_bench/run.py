@@ -14,7 +14,8 @@ Each full run times, in interleaved rounds:
   load, append and read-model rebuild, ours against `eventsourcing`'s PostgreSQL backend and a
   bare psycopg floor, on one server started for the run (or given by `ORDERS_BENCH_PG_URL`);
 - the pipeline (`order_service_bench.pipeline`): orders sent through the running HTTP API, on
-  SQLite and on PostgreSQL, with and without a subscriber that sleeps on every event: command
+  SQLite and on PostgreSQL, with and without a subscriber that sleeps on every event, and with
+  Kafka as the bus (on one broker started for the run, or given by `ORDERS_TEST_KAFKA`): command
   latency, commands per second, and the lag from each command's 2xx to the read model.
 
 `make bench` makes two full runs: a target holds only if it holds in every run, each time
@@ -53,6 +54,8 @@ from order_service_bench import (
     validate_scale,
     workload,
 )
+from order_service_bench.kafka_server import Broker
+from order_service_bench.kafka_server import Unavailable as NoKafka
 from order_service_bench.postgres_server import Server
 from order_service_bench.timing import Contender, Measurement, Progress, Scratch, compare
 from order_service_bench.worker import OPTIMISED, checker
@@ -524,6 +527,7 @@ def _one_run(
     config: Config,
     progress: Progress,
     samples: list[dict[str, dict[str, pipeline.Samples]]],
+    broker: Broker | None,
 ) -> dict[str, Any]:
     # `shared` keeps what every run reads and none changes: the 50 MB file is written once.
     sizes = config.sizes
@@ -544,7 +548,7 @@ def _one_run(
         ),
     }
     # Its samples are kept for the pooled figures; each run keeps its own summary only.
-    samples.append(pipeline.measure(root, server, config.pipeline, progress))
+    samples.append(pipeline.measure(root, server, config.pipeline, progress, broker))
     run["pipeline"] = pipeline.as_json(samples[-1])
     return run
 
@@ -621,16 +625,38 @@ def run(config: Config, *, workdir: Path | None = None, quiet: bool = False) -> 
     """Run every measurement of `config` `config.runs` times; return the results document.
 
     Raises `postgres_server.Unavailable` (before measuring anything) if no PostgreSQL server
-    can be had.
+    can be had, and `kafka_server.Unavailable` if no Kafka broker can be had in a full run (a
+    quick run then leaves the pipeline's `kafka` variant out, and says so).
     """
     server = postgresql.start(os.environ)
     try:
-        return _run(config, server, workdir=workdir, quiet=quiet)
+        broker = start_broker(config, quiet=quiet)
+    except NoKafka:
+        server.stop()
+        raise
+    try:
+        return _run(config, server, broker, workdir=workdir, quiet=quiet)
     finally:
+        if broker is not None:
+            broker.stop()
         server.stop()
 
 
-def _run(config: Config, server: Server, *, workdir: Path | None, quiet: bool) -> dict[str, Any]:
+def start_broker(config: Config, *, quiet: bool) -> Broker | None:
+    """The pipeline's Kafka broker; None in quick mode when there is none (a line says why)."""
+    try:
+        return Broker.start(os.environ)
+    except NoKafka as missing:
+        if config.mode == "full":
+            raise
+        if not quiet:
+            print(f"benchmark: no Kafka variant in the pipeline: {missing}", file=sys.stderr)
+        return None
+
+
+def _run(
+    config: Config, server: Server, broker: Broker | None, *, workdir: Path | None, quiet: bool
+) -> dict[str, Any]:
     progress = Progress(steps(config), quiet=quiet)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="order-bench-", dir=workdir) as tmp:
@@ -640,7 +666,7 @@ def _run(config: Config, server: Server, *, workdir: Path | None, quiet: bool) -
         for number in range(config.runs):
             run_root = root / f"run-{number + 1}"
             run_root.mkdir()
-            runs.append(_one_run(run_root, root, server, config, progress, samples))
+            runs.append(_one_run(run_root, root, server, config, progress, samples, broker))
         settings = sqlite_settings(root)
     sizes = list(config.sizes)
     return {
@@ -662,7 +688,7 @@ def _run(config: Config, server: Server, *, workdir: Path | None, quiet: bool) -
                 "repeats": config.pg_repeats,
                 "read_model_orders": config.pg_read_model_orders,
             },
-            "pipeline": pipeline.configuration(config.pipeline),
+            "pipeline": pipeline.configuration(config.pipeline, broker),
         },
         "sqlite_settings": settings,
         "postgresql_settings": postgresql.settings(server),

@@ -65,7 +65,7 @@ def test_the_config_s_hooks_are_local_and_install_nothing():
             assert hook["entry"].split()[0] in {".venv/bin/ruff", ".venv/bin/mypy",
                 ".venv/bin/orders", ".venv/bin/python", "bash"}, hook["id"]  # fmt: skip
     assert {"ruff-check", "ruff-format", "mypy", "orders-validate-fixtures"} <= set(HOOK_IDS)
-    assert {"schemas-drift", "openapi-drift"} <= set(HOOK_IDS)
+    assert {"schemas-drift", "openapi-drift", "asyncapi-drift"} <= set(HOOK_IDS)
 
 
 @pytest.mark.slow
@@ -82,9 +82,11 @@ def test_every_hook_passes_on_a_clean_clone_and_the_checks_fail_on_drift(tmp_pat
     schema.write_text(schema.read_text("utf-8").replace('"description"', '"Description"', 1))
     openapi = clone / "docs" / "design" / "openapi.json"
     openapi.write_text(openapi.read_text("utf-8").replace('"title"', '"Title"', 1), "utf-8")
+    asyncapi = clone / "docs" / "design" / "asyncapi.json"
+    asyncapi.write_text(asyncapi.read_text("utf-8").replace('"partitions": 3', '"partitions": 4'))
     code, verdicts, output = _pre_commit(clone, tmp_path / "pre-commit-home")
     assert code == 1, output
-    for hook in ("orders-validate-fixtures", "schemas-drift", "openapi-drift"):
+    for hook in ("orders-validate-fixtures", "schemas-drift", "openapi-drift", "asyncapi-drift"):
         assert verdicts[hook] == "Failed", output
     assert "differs: schemas/order-paid.v1.schema.json" in output
     assert "order-paid.v1.json" in output

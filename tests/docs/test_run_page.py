@@ -162,3 +162,19 @@ def test_the_demo_runs_the_order_1001_that_the_r5_page_shows(tmp_path):
     ]
     store.close()
     assert demo_story == sorted(page_story, key=lambda step: step[0])
+
+
+def test_each_row_marked_tested_names_tests_that_exist():
+    from test_checked_by import missing_test
+
+    page = PAGE.read_text(encoding="utf-8")
+    table = page.split("## At scale: PostgreSQL, Kafka, Elasticsearch", 1)[1].split("\n\n")[2]
+    rows = {row.split("|")[1].strip(): row for row in table.splitlines()[2:]}
+    assert "Event Bus" in rows and "Write DB" in rows  # the split found the table
+    bus = rows["Event Bus"].rsplit("|", 2)[1]
+    assert bus.strip().startswith("**tested** on a real broker"), bus
+    named = re.findall(r"`(tests/[^`]+)`", bus)
+    assert any(name.startswith("tests/kafka/") for name in named), bus
+    for box, row in rows.items():
+        for name in re.findall(r"`(tests/[^`]+)`", row.rsplit("|", 2)[1]):
+            assert missing_test(name) is None, (box, missing_test(name))

@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from order_service.bus.kafka import PARTITIONS
 from order_service_bench import (
     floor,
     ours,
@@ -28,26 +29,34 @@ from order_service_bench import (
     worker,
     workload,
 )
+from order_service_bench.kafka_server import ADDRESS_VARIABLE
 from order_service_bench.timing import Contender, Progress, compare, format_seconds
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory, postgres_server) -> tuple[dict, str]:
+def quick(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server, kafka_broker
+) -> tuple[dict, str]:
     """One run of `python -m order_service_bench --quick`: its results and its stderr.
 
-    Its PostgreSQL section runs on the tests' server (skipped without one, failed under CI).
+    Its PostgreSQL section runs on the tests' server, its Kafka variant on the tests' broker
+    (skipped without them, failed under CI).
     """
     out = tmp_path_factory.mktemp("bench") / "results.json"
+    servers = {
+        postgresql.URL_VARIABLE: postgres_server.url,
+        ADDRESS_VARIABLE: kafka_broker.bootstrap,
+    }
     done = subprocess.run(
         [sys.executable, "-m", "order_service_bench", "--quick", "--out", str(out)],
-        env={**os.environ, postgresql.URL_VARIABLE: postgres_server.url},
+        env={**os.environ, **servers},
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=True,
-        timeout=300,
+        timeout=600,  # the Kafka variant starts three processes per round
     )
     return json.loads(out.read_text(encoding="utf-8")), done.stderr
 
@@ -152,6 +161,7 @@ def test_the_quick_benchmark_sends_every_order_through_the_api_and_sees_it_proje
     )  # fmt: skip
     assert config["variants"] == list(pipeline.VARIANTS)
     assert config["slow_subscriber_sleep_s"] > 0
+    assert config["kafka"]["partitions"] == PARTITIONS and config["kafka"]["producer"]["acks"]
     runs = results["config"]["runs"]
     summaries = [(r["pipeline"], 1) for r in results["runs"]]
     for measured, times in [*summaries, (results["measurements"]["pipeline"], runs)]:

@@ -128,3 +128,53 @@ def test_a_results_file_without_the_pipeline_section_says_so():
     results = copy.deepcopy(RESULTS)
     results["measurements"].pop("pipeline", None)
     assert "has no pipeline section: run `make bench`" in page.render_pipeline(results)
+
+
+KAFKA_SETUP = {
+    "broker": "kafka_2.13-4.4.0, single node (broker and controller in one process, KRaft)",
+    "jvm": ["-Xmx256m"],
+    "partitions": 3,
+    "replicas": 1,
+    "producer": {"enable.idempotence": True, "acks": "all", "linger.ms": 5},
+    "consumer": {"poll_timeout_s": 0.2, "session_timeout_s": 10.0, "enable.auto.commit": False},
+    "client": "confluent-kafka 2.16.2, librdkafka 2.16.0",
+    "processes": "orders serve --bus (API and relay), orders project, orders notify",
+}
+
+
+def test_the_kafka_columns_show_beside_the_embedded_bus_with_how_kafka_was_set_up():
+    results = _with_pipeline()
+    kafka = pipeline.summary(_samples([0.01, 0.02, 0.03], wall=0.1, behind=0))
+    kafka["lag_ms"] = pipeline.percentiles([0.15, 0.25, 0.3])
+    for backend in ("sqlite", "postgresql"):
+        results["measurements"]["pipeline"][backend][pipeline.KAFKA] = kafka
+    results["config"]["pipeline"]["kafka"] = KAFKA_SETUP
+    shown = page.render_pipeline(results)
+    header = shown.splitlines()[0]
+    assert header == (
+        "| Through the HTTP API | SQLite | SQLite, + slow subscriber | SQLite, Kafka | PostgreSQL"
+        " | PostgreSQL, + slow subscriber | PostgreSQL, Kafka |"
+    )
+    lag = next(
+        line
+        for line in shown.splitlines()
+        if line.startswith("| lag from the 2xx to the read model, p50")
+    )
+    cells = [cell.strip() for cell in lag.strip("|").split("|")]
+    assert cells[3] == cells[6] == "250 ms"
+    assert "`enable.idempotence=true`, `acks=all`, `linger.ms=5`" in shown
+    assert "a fresh topic of 3 partitions (replication 1)" in shown
+    assert "kafka_2.13-4.4.0, single node" in shown and "`-Xmx256m`" in shown
+    assert "a poll waits up to 200 ms, session timeout 10 s" in shown
+    assert "confluent-kafka 2.16.2, librdkafka 2.16.0" in shown
+    assert "no Kafka columns" not in shown
+
+
+def test_a_results_file_without_kafka_leaves_its_columns_out_and_says_so():
+    results = _with_pipeline()
+    for backend in ("sqlite", "postgresql"):
+        del results["measurements"]["pipeline"][backend][pipeline.KAFKA]
+    shown = page.render_pipeline(results)
+    assert "Kafka" not in shown.splitlines()[0]
+    assert shown.splitlines()[1] == "|---|" + "---:|" * 4
+    assert "This results file has no Kafka columns: `make bench` measures them" in shown

@@ -32,6 +32,8 @@ PARTITIONS = 3
 """How many partitions a topic the relay creates has: an order always lands in one."""
 POSITION = "position"
 """The header that carries the event's global position (decimal digits)."""
+PRODUCER: dict[str, Any] = {"enable_idempotence": True, "acks": "all", "linger_ms": 5}
+"""The relay producer's settings (librdkafka's names, dots as underscores); more may be given."""
 FLUSH_TIMEOUT = 60.0
 """How long the relay waits for a batch's acknowledgements before it gives up on the rest."""
 
@@ -146,9 +148,7 @@ class KafkaPublisher:
     def _open(self) -> Producer:
         if self._producer is None:
             defaults: dict[str, Any] = {
-                "enable_idempotence": True,
-                "acks": "all",
-                "linger_ms": 5,
+                **PRODUCER,
                 "message_timeout_ms": int(FLUSH_TIMEOUT * 1000),
                 "error_cb": _log_client_error,
                 "log.connection.close": False,  # a broker closing an idle connection is no error
