@@ -155,7 +155,7 @@ class KafkaSubscription:
         backoff = self.poll_timeout
         try:
             while not stop.is_set() and not (until is not None and until()):
-                messages = consumer.consume(BATCH, self.poll_timeout)
+                messages = self._poll(consumer)
                 try:
                     self._handle_all(consumer, messages)
                 except KafkaException:  # a fatal client error: the process cannot go on
@@ -174,6 +174,17 @@ class KafkaSubscription:
         finally:
             self._commit(consumer)
             consumer.close()  # leaves the group: its partitions move on at once
+
+    def _poll(self, consumer: Consumer) -> list[Message]:
+        """The records ready now, up to BATCH, waiting at most `poll_timeout` for the first.
+
+        `consume(BATCH, timeout)` alone would wait the whole timeout unless BATCH records came,
+        adding up to `poll_timeout` to every record's lag.
+        """
+        first = consumer.poll(self.poll_timeout)
+        if first is None:
+            return []
+        return [first, *consumer.consume(BATCH - 1, 0)]
 
     def _handle_all(self, consumer: Consumer, messages: Sequence[Message]) -> None:
         """Handle a poll's records in one transaction, then note their offsets to commit."""
