@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from order_service.bus.in_process import Bus, Publisher
 from order_service.bus.subscription import (
+    ELSEWHERE,
     Status,
     Subscriber,
     Subscription,
@@ -130,16 +131,18 @@ class OrderService:
     def status(self, workers: Mapping[str, str] | None = None) -> list[Status]:
         """Each subscriber's position, lag and parked events; any thread may call it.
 
+        On Kafka the subscribers' workers run in processes of their own: their parked events
+        and tracking records are in the databases read here, their worker state is not.
+
         It reads through connections of its own, opened and closed here.
         """
         with closing(self.write_db.connect(read_only=True)) as conn:
             (head,) = conn.execute("SELECT COALESCE(MAX(position), 0) FROM order_events").fetchone()
         found = []
+        absent = "not started" if self.kafka is None else ELSEWHERE
         for name, db in self.subscriber_dbs.items():
             with closing(db.connect(read_only=True)) as conn:
-                found.append(
-                    read_status(conn, name, head, (workers or {}).get(name, "not started"))
-                )
+                found.append(read_status(conn, name, head, (workers or {}).get(name, absent)))
         return found
 
     def replay(self) -> int:

@@ -86,7 +86,7 @@ class Status:
     """How many positions the subscriber is behind the store's head."""
     parked: tuple[Parked, ...]
     worker: str
-    """`running`, `failing: <error>`, `stopped` or `not started`."""
+    """`running`, `failing: <error>`, `stopped`, `not started`, or `in another process` (Kafka)."""
 
     @property
     def healthy(self) -> bool:
@@ -185,6 +185,10 @@ class Tracking:
             (self.name,),
         ).fetchall()
         return tuple(Parked(*row) for row in rows)
+
+
+ELSEWHERE = "in another process"
+"""A subscriber's worker on Kafka: `orders project` or `orders notify`, not this process."""
 
 
 def read_status(conn: Any, name: str, head: int, worker: str = "not started") -> Status:

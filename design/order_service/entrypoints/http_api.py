@@ -805,7 +805,10 @@ class SubscriberView(BaseModel):
     healthy: bool = Field(description="False if it has parked events or its worker is failing.")
     position: int = Field(description="How far it has read the store: the last event it handled.")
     lag: int = Field(description="How many positions it is behind the store's last event.")
-    worker: str = Field(description="running, failing: <error>, stopped or not started.")
+    worker: str = Field(
+        description="running, failing: <error>, stopped, not started, or in another process "
+        "(on Kafka: its failures are in that process's log, its parked events here)."
+    )
     parked: list[ParkedView]
 
 
