@@ -52,9 +52,9 @@ dropped: the same set of strings (the library also draws whole seconds), drawn d
 Alone, the library draws a fraction of a second 12 times in 13 and an offset other than `Z`
 half the time, and keeps what matches the field's pattern (UTC, whole seconds): about 1 draw
 in 26. Hypothesis retries a filter 3 times and then throws the whole payload away, so a case
-ran 3 or 4 of its 25 examples in 26 s of CPU. Here the pattern keeps about 1 draw in 3, and a schema
-whose pattern let an offset or a fraction through is still caught. The pattern filter and
-jsonschema's format check still apply to every draw."""
+ran 3 or 4 of its 25 examples in 26 s of CPU. Here the pattern keeps about 1 draw in 3, and a
+schema whose pattern let an offset or a fraction through is still caught. The pattern filter
+and jsonschema's format check still apply to every draw."""
 
 
 @cache
