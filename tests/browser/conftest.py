@@ -159,23 +159,35 @@ def screenshots() -> Path:
     return SCREENSHOTS
 
 
+def _new_offline_context(browser: Browser, viewport: dict[str, int]) -> BrowserContext:
+    """A light-mode context at `viewport`, shadow roots open, kept on loopback."""
+    context = browser.new_context(viewport=viewport, color_scheme="light")
+    context.add_init_script(OPEN_SHADOW_ROOTS)
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if urlsplit(route.request.url).hostname == "127.0.0.1"
+            or urlsplit(route.request.url).scheme in {"data", "blob"}
+            else route.abort()
+        ),
+    )
+    return context
+
+
+@pytest.fixture(scope="session")
+def offline_context_opener(browser: Browser):
+    """`offline_context_opener(viewport)`: an offline context a test module can keep and close."""
+    return functools.partial(_new_offline_context, browser)
+
+
 @pytest.fixture
 def offline_context(browser: Browser):
     """`offline_context(viewport)`: a light-mode context, shadow roots open, kept on loopback."""
     contexts = []
 
     def new_context(viewport: dict[str, int]):
-        context = browser.new_context(viewport=viewport, color_scheme="light")
-        context.add_init_script(OPEN_SHADOW_ROOTS)
-        context.route(
-            "**/*",
-            lambda route: (
-                route.continue_()
-                if urlsplit(route.request.url).hostname == "127.0.0.1"
-                or urlsplit(route.request.url).scheme in {"data", "blob"}
-                else route.abort()
-            ),
-        )
+        context = _new_offline_context(browser, viewport)
         contexts.append(context)
         return context
 

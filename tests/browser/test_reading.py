@@ -143,22 +143,47 @@ def code_names_in(text: str, names: set[str]) -> list[str]:
     return sorted(found)
 
 
+def _load(page: Page, nav_page: str, site_url: str, page_html_path, built_site: Path) -> Page:
+    folder = page_html_path(nav_page).parent.relative_to(built_site).as_posix()
+    page.goto(site_url if folder == "." else f"{site_url}{folder}/")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.mermaid')]"
+        ".every(host => host.shadowRoot?.querySelector('svg'))",
+        timeout=20_000,
+    )
+    return page
+
+
 @pytest.fixture
 def page_at(offline_context, site_url: str, page_html_path, built_site: Path):
     """`page_at(nav_page, viewport)`: that page, loaded offline, its diagrams rendered."""
 
     def open_page(nav_page: str, viewport: dict[str, int]) -> Page:
         page = offline_context(viewport).new_page()
-        folder = page_html_path(nav_page).parent.relative_to(built_site).as_posix()
-        page.goto(site_url if folder == "." else f"{site_url}{folder}/")
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.mermaid')]"
-            ".every(host => host.shadowRoot?.querySelector('svg'))",
-            timeout=20_000,
-        )
-        return page
+        return _load(page, nav_page, site_url, page_html_path, built_site)
 
     return open_page
+
+
+@pytest.fixture(scope="module")
+def read_at_1280(offline_context_opener, site_url: str, page_html_path, built_site: Path):
+    """`read_at_1280(nav_page)`: what that page shows at 1280 px, each page loaded once for the
+    module's three tests that only read it: the first use of each glossary term (`FIRST_USES`,
+    boxes closed as a reader first sees them), then the code blocks wider than their frame
+    (`SCROLLING_CODE`, which opens every box)."""
+    context = offline_context_opener(DESKTOP)
+    read: dict[str, dict] = {}
+
+    def read_page(nav_page: str) -> dict:
+        if nav_page not in read:
+            page = _load(context.new_page(), nav_page, site_url, page_html_path, built_site)
+            first_uses = page.evaluate(FIRST_USES, _terms())
+            read[nav_page] = {"first_uses": first_uses, "scrolling": page.evaluate(SCROLLING_CODE)}
+            page.close()
+        return read[nav_page]
+
+    yield read_page
+    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -215,13 +240,11 @@ def _terms() -> list[tuple[str, list[str]]]:
 
 
 @browser_test
-def test_every_glossary_term_has_its_hover_definition_at_first_use(nav_page, page_at):
+def test_every_glossary_term_has_its_hover_definition_at_first_use(nav_page, read_at_1280):
     if nav_page == "design/api.md":
         pytest.skip("generated from docstrings: names, not prose")
-    page = page_at(nav_page, DESKTOP)
-    terms = _terms()
-    assert len(terms) >= 40, "the glossary's terms were read"
-    uses = page.evaluate(FIRST_USES, terms)
+    assert len(_terms()) >= 40, "the glossary's terms were read"
+    uses = read_at_1280(nav_page)["first_uses"]
     hovers = glossary_hook.hover_terms()
     undefined = [f"{use['term']}: {use['text']!r}" for use in uses if not use["defined"]]
     assert undefined == []
@@ -230,12 +253,11 @@ def test_every_glossary_term_has_its_hover_definition_at_first_use(nav_page, pag
 
 
 @browser_test
-def test_the_answer_pages_use_glossary_terms(page_at):
+def test_the_answer_pages_use_glossary_terms(read_at_1280):
     used = {term for term, _ in _terms()}
     found: set[str] = set()
     for nav_page in ANSWER_PAGES:
-        page = page_at(nav_page, DESKTOP)
-        found |= {use["term"] for use in page.evaluate(FIRST_USES, _terms())}
+        found |= {use["term"] for use in read_at_1280(nav_page)["first_uses"]}
     assert len(found) >= 25, sorted(used - found)
 
 
@@ -269,9 +291,8 @@ def test_the_rule_would_catch_a_diagram_shrunk_to_the_phone(page_at):
 
 
 @browser_test
-def test_at_1280_px_no_code_block_scrolls_sideways(nav_page, page_at):
-    page = page_at(nav_page, DESKTOP)
-    assert page.evaluate(SCROLLING_CODE) == []
+def test_at_1280_px_no_code_block_scrolls_sideways(nav_page, read_at_1280):
+    assert read_at_1280(nav_page)["scrolling"] == []
 
 
 def test_words_counts_words_not_punctuation():

@@ -34,6 +34,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 from pydantic import ValidationError as ModelError
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 
 from order_service.contract.schemas import ANY_EVENT_SCHEMA, generate
 from order_service.model.events import parse_event
@@ -105,8 +107,16 @@ def any_event_validator(schema_file: Path | None = None) -> Draft202012Validator
 
 
 def validator_for(schema: dict[str, Any]) -> Draft202012Validator:
-    """A draft 2020-12 validator for `schema` that checks formats and reads patterns as ECMA-262."""
-    return _EcmaPatternValidator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    """A draft 2020-12 validator for `schema` that checks formats and reads patterns as ECMA-262.
+
+    Its `$ref` registry is crawled once here: left uncrawled, `referencing` crawls the whole
+    schema again at each `$ref` it follows, and validating an invalid event took 2.5 times as long.
+    """
+    resource = DRAFT202012.create_resource(schema)
+    registry: Registry[Any] = Registry().with_resource(schema.get("$id", ""), resource).crawl()
+    return _EcmaPatternValidator(
+        schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
