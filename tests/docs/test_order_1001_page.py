@@ -158,6 +158,9 @@ def test_every_event_shown_anywhere_on_the_site_validates():
     shown, not_json = [], []
     for page in pages:
         for line, body in fenced_blocks(page, "json"):
+            included = re.fullmatch(r'\s*--8<-- "([^"]+)"\s*', body)  # a snippet: the file shown
+            if included:
+                body = (REPO_ROOT / included[1]).read_text(encoding="utf-8")
             try:
                 payload = json.loads(body)
             except json.JSONDecodeError as error:  # a typo must not hide an event from the check
