@@ -17,12 +17,13 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
+from site_server import SiteServer
 
 pytestmark = pytest.mark.browser
 
@@ -119,9 +120,7 @@ def deployed_url(built_site: Path, mkdocs_config: dict) -> Iterator[str]:
     uses only those) resolve: a base URL ending in '/'."""
     prefix = urlsplit(mkdocs_config["site_url"]).path.rstrip("/") + "/"
     handler = type("Handler", (_UnderSitePath,), {"prefix": prefix})
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(built_site))
-    )
+    server = SiteServer(("127.0.0.1", 0), functools.partial(handler, directory=str(built_site)))
     thread = threading.Thread(target=server.serve_forever, name="deployed-site", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}{prefix}"
