@@ -92,10 +92,9 @@ GRACEFUL_SHUTDOWN = 10
 RETRY_AFTER = 2
 """Seconds a client is told to wait (`Retry-After`) while the database is unavailable."""
 
-WAIT_POLL = (0.01, 0.05)
-"""A waiting read (`min_version`) reads the read model again after 10 ms, then 1.5 times later
-each time, up to every 50 ms: quick for a write the projector is about to apply, cheap for many
-reads that wait long."""
+WAIT_TICK = 0.01
+"""How often the one watcher of every waiting read (`min_version`) reads the read model: one
+query per tick for all of them, however many there are."""
 
 MAX_BACKOFF = 5.0
 """The longest pause between two attempts to open the database at start-up, in seconds."""
@@ -326,6 +325,7 @@ class _Runtime:
         self.error: BaseException | None = None
         self.waiting_reads = 0
         """Reads waiting for `min_version` now (changed on the event loop only)."""
+        self.watch = _VersionWatch(self)
         self._stop = threading.Event()
         self._opener: threading.Thread | None = None
 
@@ -584,25 +584,75 @@ def _after(cursor: str) -> tuple[str, str]:
     return placed_at, order_id
 
 
+class _VersionWatch:
+    """Every waiting read of the process, woken by one read of the read model per tick.
+
+    A read that waits for `min_version` registers here and sleeps on the event loop, holding no
+    worker thread; one task reads the versions of every awaited order in a single query each
+    `WAIT_TICK` and wakes the reads whose version has come. Sixty waiting reads cost one query
+    per tick, not sixty. A failed query (the database away) is raised in every waiting read.
+    """
+
+    def __init__(self, runtime: _Runtime) -> None:
+        self._runtime = runtime
+        self._waiting: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def wait(self, order_id: str, version: int, timeout: float) -> None:
+        """Return once the read model holds `version` of the order, or after `timeout`."""
+        entry = (version, asyncio.get_running_loop().create_future())
+        self._waiting.setdefault(order_id, []).append(entry)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._watch())
+        try:
+            await asyncio.wait_for(entry[1], timeout)
+        except TimeoutError:
+            pass
+        finally:
+            entries = self._waiting.get(order_id, [])
+            if entry in entries:
+                entries.remove(entry)
+            if not entries:
+                self._waiting.pop(order_id, None)
+
+    async def _watch(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(WAIT_TICK)
+            order_ids = list(self._waiting)
+            try:
+                seen = await run_in_threadpool(self._versions, order_ids)
+            except Exception as error:
+                for entries in self._waiting.values():
+                    for _, future in entries:
+                        if not future.done():
+                            future.set_exception(error)
+                continue
+            for order_id, holds in seen.items():
+                for version, future in self._waiting.get(order_id, []):
+                    if version <= holds and not future.done():
+                        future.set_result(None)
+
+    def _versions(self, order_ids: list[str]) -> dict[str, int]:
+        with self._runtime.require().borrow() as session:
+            return session.queries.versions_of(order_ids)
+
+
 async def _wait_for(
     runtime: _Runtime, queries: OrderQueries, order_id: str, version: int, timeout: float
 ) -> WaitResult:
     """`OrderQueries.wait_for` without holding a worker thread while it waits.
 
-    Each poll is one short read in a worker thread; between polls the request sleeps on the
-    event loop, so any number of waiting reads leave the threads to the commands.
+    One short read first; if the version is not there yet, the read sleeps on the event loop
+    until the process's one watcher (`_VersionWatch`) sees it, or the timeout ends.
     """
     start = time.monotonic()
-    poll, max_poll = WAIT_POLL
     runtime.waiting_reads += 1
     try:
-        while True:
+        seen = await run_in_threadpool(queries.version_of, order_id)
+        if seen < version:
+            await runtime.watch.wait(order_id, version, timeout)
             seen = await run_in_threadpool(queries.version_of, order_id)
-            waited = time.monotonic() - start
-            if seen >= version or waited >= timeout:
-                return WaitResult(seen >= version, order_id, version, seen, waited)
-            await asyncio.sleep(min(poll, max(timeout - waited, 0)))
-            poll = min(poll * 1.5, max_poll)
+        return WaitResult(seen >= version, order_id, version, seen, time.monotonic() - start)
     finally:
         runtime.waiting_reads -= 1
 

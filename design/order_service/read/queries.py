@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,15 @@ class OrderQueries:
             "SELECT position FROM tracking WHERE subscriber = ?", (PROJECTION,)
         ).fetchone()
         return 0 if row is None else row["position"]
+
+    def versions_of(self, order_ids: Sequence[str]) -> dict[str, int]:
+        """The versions the read model holds for these orders, in one read (absent: not yet)."""
+        marks = ", ".join("?" * len(order_ids))
+        rows = self.conn.execute(
+            f"SELECT order_id, last_version FROM order_summary WHERE order_id IN ({marks})",
+            tuple(order_ids),
+        )
+        return {row["order_id"]: int(row["last_version"]) for row in rows}
 
     def version_of(self, order_id: str) -> int:
         """The order's version the read model holds (0: not there yet): one short read."""
