@@ -15,7 +15,10 @@ holds it), each first in turn, and times both. At the end every order is read th
 The variants run in interleaved rounds, side by side in the same run: `default` (the embedded
 bus: the projector and the shipping notifier in the server's threads), `slow_subscriber`, which
 adds a subscriber that sleeps `SLOW_SECONDS` on every event, so its own thread falls far behind:
-the commands and the projector must not notice it, and `kafka`: the server as `orders serve
+the commands and the projector must not notice it, `waiting_reads`, in which `WAITERS` more
+clients each hold a read waiting for a version that never comes (`?min_version=`, answered
+after the API's wait timeout) the whole round: the commands must not notice them either, and
+`kafka`: the server as `orders serve
 --bus kafka://...` runs it (commands, queries and the relay, publishing to a fresh topic on the
 benchmark's broker), with `orders project` and `orders notify` in processes of their own; the
 clients start once both consumer groups hold every partition.
@@ -50,12 +53,20 @@ from order_service_bench.kafka_server import LIBS, LIBS_VARIABLE, Broker
 from order_service_bench.postgres_server import Server
 from order_service_bench.timing import Measurement, Progress
 
-VARIANTS = ("default", "slow_subscriber", "kafka")
+VARIANTS = ("default", "slow_subscriber", "waiting_reads", "kafka")
 KAFKA = "kafka"
 """The variant whose bus is Kafka; measured only when the benchmark has a broker."""
 SLOW_SECONDS = 0.05
 """How long the slow subscriber sleeps on every event."""
 SLOW_NAME = "slow_subscriber"
+WAITING = "waiting_reads"
+"""The variant whose round runs beside `WAITERS` reads that wait the whole time."""
+WAITERS = 60
+"""How many reads wait at once in the `waiting_reads` variant."""
+NEVER = 2**31
+"""A version no order reaches: the largest `min_version` the API accepts."""
+UNUSED_ORDER = "999999999999"
+"""An order id no round places (the rounds number theirs from 100,000 and 500,000)."""
 RELAY_INTERVAL = 0.01
 """The relay's idle poll, as `orders serve` runs it (PostgreSQL wakes it by NOTIFY too)."""
 POLL = 0.002
@@ -114,6 +125,10 @@ class Samples:
     """Each read's time from its request to its answer, by kind (`plain`, `waiting`)."""
     read_statuses: Counter[str] = field(default_factory=Counter)
     """How the reads were answered: `plain 200`, `waiting 200`, `plain 404`..."""
+    held: Counter[int] = field(default_factory=Counter)
+    """How the reads held waiting beside the commands (`waiting_reads`) were answered."""
+    held_at_start: list[int] = field(default_factory=list)
+    """Each round: how many reads `GET /health` showed waiting when the commands began."""
 
     def extend(self, other: Samples) -> None:
         self.latency_s += other.latency_s
@@ -128,6 +143,8 @@ class Samples:
         for kind in READS:
             self.read_s[kind] += other.read_s[kind]
         self.read_statuses.update(other.read_statuses)
+        self.held.update(other.held)
+        self.held_at_start += other.held_at_start
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -164,6 +181,10 @@ def summary(samples: Samples) -> dict[str, Any]:
             for kind in READS
         },
         "read_statuses": dict(sorted(samples.read_statuses.items())),
+        "held_reads": {
+            "answered": {str(code): n for code, n in sorted(samples.held.items())},
+            "waiting_at_start": samples.held_at_start,
+        },
     }
 
 
@@ -442,6 +463,27 @@ def _reader(port: int, watcher: Watcher, samples: Samples) -> None:
     samples.read_s, samples.read_statuses = read_s, statuses
 
 
+def _holder(port: int, until: threading.Event, held: Counter[int], lock: threading.Lock) -> None:
+    """Keep one read waiting for a version that never comes, again and again, until `until`."""
+    answered = Counter[int]()
+    with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)) as conn:
+        while not until.is_set():
+            conn.request("GET", f"/orders/{UNUSED_ORDER}?min_version={NEVER}")
+            answer = conn.getresponse()
+            answer.read()
+            answered[answer.status] += 1
+    with lock:
+        held.update(answered)
+
+
+def _waiting_reads(port: int) -> int:
+    """How many reads `GET /health` says are waiting now."""
+    with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)) as conn:
+        conn.request("GET", "/health")
+        found: int = json.loads(conn.getresponse().read())["waiting_reads"]
+        return found
+
+
 def _read_back(port: int, order_ids: list[str]) -> int:
     """How many orders `GET /orders/{id}` shows at their last version (ETag)."""
     shown = 0
@@ -463,12 +505,30 @@ def _behind(port: int) -> Counter[str]:
     return Counter({found["subscriber"]: found["lag"] for found in health["subscribers"]})
 
 
-def drive(port: int, read_db: Backend, order_ids: list[str], clients: int) -> Samples:
-    """Send every order's commands over `clients` connections; measure latency and lag."""
+def drive(
+    port: int, read_db: Backend, order_ids: list[str], clients: int, waiters: int = 0
+) -> Samples:
+    """Send every order's commands over `clients` connections; measure latency and lag.
+
+    With `waiters`, that many reads wait for a version that never comes the whole time: the
+    commands begin once `GET /health` shows them all waiting.
+    """
     samples = Samples(commands=len(order_ids) * COMMANDS_PER_ORDER)
+    lock = threading.Lock()
+    holding = threading.Event()
+    holders = [
+        threading.Thread(target=_holder, args=(port, holding, samples.held, lock))
+        for _ in range(waiters)
+    ]
+    for holder in holders:
+        holder.start()
+    if waiters:
+        deadline = time.monotonic() + START_TIMEOUT
+        while (waiting := _waiting_reads(port)) < waiters and time.monotonic() < deadline:
+            time.sleep(0.05)
+        samples.held_at_start.append(waiting)
     watcher = Watcher(read_db)
     watcher.thread.start()
-    lock = threading.Lock()
     threads = [
         threading.Thread(target=_client, args=(port, order_ids[i::clients], watcher, samples, lock))
         for i in range(clients)
@@ -482,8 +542,11 @@ def drive(port: int, read_db: Backend, order_ids: list[str], clients: int) -> Sa
         thread.join()
     samples.wall_s.append(time.perf_counter() - start)
     watcher.clients_done.set()
+    holding.set()
     reader.join()
     watcher.thread.join()
+    for holder in holders:
+        holder.join()
     samples.acknowledged = len(samples.latency_s)
     samples.lag_s = watcher.lag_s
     samples.projected = len(watcher.lag_s)
@@ -553,8 +616,10 @@ def measure_backend(
             if variant == KAFKA and broker is not None:
                 bus = f"{broker.url}/pipeline-{first_order}-{next_order}"  # a topic per round
             try:
+                waiters = WAITERS if variant == WAITING else 0
                 with running(db, sleep, bus) as port:
-                    got = drive(port, read_db_for(open_backend(db)), order_ids, load.clients)
+                    read_db = read_db_for(open_backend(db))
+                    got = drive(port, read_db, order_ids, load.clients, waiters)
             finally:
                 databases.remove(db)
             measured[variant].extend(got)
@@ -643,6 +708,7 @@ def configuration(load: Load, broker: Broker | None = None) -> dict[str, Any]:
         "rounds": load.rounds,
         "variants": list(VARIANTS),
         "slow_subscriber_sleep_s": SLOW_SECONDS,
+        "waiting_reads": WAITERS,
         "relay_interval_s": RELAY_INTERVAL,
         "watcher_poll_s": POLL,
         "reads": list(READS),

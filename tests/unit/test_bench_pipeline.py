@@ -124,6 +124,22 @@ def test_a_pipeline_section_measured_without_reads_says_so():
     assert "min_version=` the version" not in shown
 
 
+def test_the_waiting_reads_column_shows_the_reads_held_and_the_latency_beside_the_default():
+    results = _with_pipeline()
+    held = _samples([0.008, 0.012, 0.4], wall=0.1, behind=0)
+    held.held.update({404: 120})
+    held.held_at_start += [60, 59]
+    for backend in ("sqlite", "postgresql"):
+        results["measurements"]["pipeline"][backend][pipeline.WAITING] = pipeline.summary(held)
+    shown = page.render_pipeline(results)
+    row = next(line for line in shown.splitlines() if line.startswith("| reads held waiting"))
+    assert row.count("59 / 120 answered 404") == 2  # the fewest seen waiting, in each database
+    assert row.split(" | ")[1] == ""  # the default column held none
+    ratio = next(line for line in shown.splitlines() if "waiting reads ÷ default, SQLite" in line)
+    assert "2.00×" in ratio  # p50 0.012 s beside the default's 0.006 s
+    assert "60 more clients each keep a `GET /orders/{id}?min_version=` waiting" in shown
+
+
 def test_a_results_file_without_the_pipeline_section_says_so():
     results = copy.deepcopy(RESULTS)
     results["measurements"].pop("pipeline", None)
@@ -152,8 +168,9 @@ def test_the_kafka_columns_show_beside_the_embedded_bus_with_how_kafka_was_set_u
     shown = page.render_pipeline(results)
     header = shown.splitlines()[0]
     assert header == (
-        "| Through the HTTP API | SQLite | SQLite, + slow subscriber | SQLite, Kafka | PostgreSQL"
-        " | PostgreSQL, + slow subscriber | PostgreSQL, Kafka |"
+        "| Through the HTTP API | SQLite | SQLite, + slow subscriber | SQLite, + waiting reads"
+        " | SQLite, Kafka | PostgreSQL | PostgreSQL, + slow subscriber"
+        " | PostgreSQL, + waiting reads | PostgreSQL, Kafka |"
     )
     lag = next(
         line
@@ -161,7 +178,7 @@ def test_the_kafka_columns_show_beside_the_embedded_bus_with_how_kafka_was_set_u
         if line.startswith("| lag from the 2xx to the read model, p50")
     )
     cells = [cell.strip() for cell in lag.strip("|").split("|")]
-    assert cells[3] == cells[6] == "250 ms"
+    assert cells[4] == cells[8] == "250 ms"
     assert "`enable.idempotence=true`, `acks=all`, `linger.ms=5`" in shown
     assert "a fresh topic of 3 partitions (replication 1)" in shown
     assert "kafka_2.13-4.4.0, single node" in shown and "`-Xmx256m`" in shown
@@ -176,5 +193,5 @@ def test_a_results_file_without_kafka_leaves_its_columns_out_and_says_so():
         del results["measurements"]["pipeline"][backend][pipeline.KAFKA]
     shown = page.render_pipeline(results)
     assert "Kafka" not in shown.splitlines()[0]
-    assert shown.splitlines()[1] == "|---|" + "---:|" * 4
+    assert shown.splitlines()[1] == "|---|" + "---:|" * 6  # default, slow, waiting reads, twice
     assert "This results file has no Kafka columns: `make bench` measures them" in shown
