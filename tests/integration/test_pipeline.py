@@ -243,6 +243,15 @@ def test_read_your_writes_times_out_with_a_clear_result_when_nothing_projects(se
     assert "waiting for version 1: timed out" in str(result)
 
 
+def test_the_versions_of_many_orders_come_in_one_read_and_none_asked_is_no_query(service):
+    service.handle(place("1001"))
+    service.handle(place("1002"))
+    service.relay.run_once()
+    service.catch_up()
+    assert service.queries.versions_of(["1001", "1002", "1003"]) == {"1001": 1, "1002": 1}
+    assert service.queries.versions_of([]) == {}  # PostgreSQL refuses `IN ()`
+
+
 def test_a_subscriber_that_fails_outside_an_event_leaves_its_rows_and_position_as_they_were(
     service, monkeypatch
 ):

@@ -619,6 +619,8 @@ class _VersionWatch:
         while self._waiting:
             await asyncio.sleep(WAIT_TICK)
             order_ids = list(self._waiting)
+            if not order_ids:  # the last waiting read left during the tick
+                return
             try:
                 seen = await run_in_threadpool(self._versions, order_ids)
             except Exception as error:

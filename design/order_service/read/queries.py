@@ -164,6 +164,8 @@ class OrderQueries:
 
     def versions_of(self, order_ids: Sequence[str]) -> dict[str, int]:
         """The versions the read model holds for these orders, in one read (absent: not yet)."""
+        if not order_ids:
+            return {}  # PostgreSQL refuses `IN ()`
         marks = ", ".join("?" * len(order_ids))
         rows = self.conn.execute(
             f"SELECT order_id, last_version FROM order_summary WHERE order_id IN ({marks})",
