@@ -136,7 +136,7 @@ def test_the_waiting_reads_column_shows_the_reads_held_and_the_latency_beside_th
     assert row.count("59 / 120 answered 404") == 2  # the fewest seen waiting, in each database
     assert row.split(" | ")[1] == ""  # the default column held none
     ratio = next(line for line in shown.splitlines() if "waiting reads ÷ default, SQLite" in line)
-    assert "2.00×" in ratio  # p50 0.012 s beside the default's 0.006 s
+    assert f"2.00{page.TIMES}" in ratio  # p50 0.012 s beside the default's 0.006 s
     assert "60 more clients each keep a `GET /orders/{id}?min_version=` waiting" in shown
 
 
