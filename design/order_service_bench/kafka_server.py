@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+
+from order_service_bench.postgres_server import free_port
 
 ADDRESS_VARIABLE = "ORDERS_TEST_KAFKA"
 LIBS_VARIABLE = "ORDERS_KAFKA_LIBS"
@@ -42,13 +43,6 @@ def how_to_get_one() -> str:
         f"and Maven: apt-get install -y default-jdk-headless maven); or set {ADDRESS_VARIABLE}"
         "=HOST:PORT to use a running broker"
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _properties(folder: Path, port: int, controller: int) -> str:
@@ -100,7 +94,7 @@ class Broker:
         if not any(libs.glob("kafka_2.13-*.jar")):
             raise Unavailable(f"no Kafka jars in {libs}. {how_to_get_one()}")
         folder = Path(tempfile.mkdtemp(prefix="orders-kafka-"))
-        port, controller = _free_port(), _free_port()
+        port, controller = free_port(), free_port()
         (folder / "server.properties").write_text(_properties(folder, port, controller))
         broker = cls(f"127.0.0.1:{port}", folder)
         broker._java = [java, "-Xms256m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",

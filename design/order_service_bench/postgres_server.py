@@ -55,7 +55,8 @@ def _major(path: str) -> int:
     return int(part) if part.isdigit() else 0
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the harnesses' servers listen on loopback only)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -102,7 +103,7 @@ class Server:
                 ) from None
             os.chown(folder, owner.pw_uid, owner.pw_gid)
             as_user = "postgres"
-        server = cls(f"postgresql://postgres@127.0.0.1:{_free_port()}/postgres", folder, as_user)
+        server = cls(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres", folder, as_user)
         port = server.url.rsplit(":", 1)[1].split("/")[0]
         server.options = (
             f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,13 +32,6 @@ from command_builders import pay, place, ship  # the integration tests' builders
 
 DEADLINE = 120.0
 """How long a test waits for a condition: generous, for a loaded two-core machine."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def topic_url(broker: Any) -> str:

@@ -7,7 +7,8 @@ import uuid
 
 import httpx
 import pytest
-from kafka_processes import Orders, free_port, topic_url, wait_until
+from kafka_processes import Orders, topic_url, wait_until
+from order_service_bench.postgres_server import free_port
 
 
 @pytest.mark.slow  # two processes to start, a consumer group to join

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kafka_processes import free_port, wait_until
+from kafka_processes import wait_until
+from order_service_bench.postgres_server import free_port
 
 pytestmark = pytest.mark.slow
 
