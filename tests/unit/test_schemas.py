@@ -121,6 +121,40 @@ def test_money_is_a_string_with_a_pattern_never_a_number():
     assert money["properties"]["amount"]["pattern"] == r"^(0|[1-9][0-9]{0,9})\.[0-9]{2}$"
 
 
+def _refs(node):
+    if isinstance(node, dict):
+        yield from ([node["$ref"]] if "$ref" in node else [])
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _verdict(schema, instance):
+    return sorted(
+        (e.json_path, e.validator) for e in Draft202012Validator(schema).iter_errors(instance)
+    )
+
+
+def test_the_any_event_schema_embeds_each_version_self_contained_and_judging_as_its_file():
+    """Each embedded copy has its `$defs` inlined (no `#/...` reference, which a tool ignoring
+    embedded `$id`s would resolve against the union's root) and gives every fixture the same
+    errors as the file it copies."""
+    union = _committed_schemas()[ANY_EVENT_SCHEMA]
+    fixtures = [
+        _load(path) for path in sorted(VALID.glob("*.json")) + sorted(INVALID.glob("*.json"))
+    ]
+    assert len(union["$defs"]) == len(EVENT_MODELS)
+    for event_type, version in EVENT_MODELS:
+        name = schema_file_name(event_type, version)
+        copy = union["$defs"][name.removesuffix(".schema.json")]
+        assert [ref for ref in _refs(copy) if ref.startswith("#")] == [], name
+        file = _committed_schemas()[name]
+        for fixture in fixtures:
+            assert _verdict(copy, fixture) == _verdict(file, fixture), (name, fixture)
+
+
 def test_the_validator_uses_the_committed_any_event_schema():
     assert any_event_validator().schema == _load(SCHEMAS / ANY_EVENT_SCHEMA)
 

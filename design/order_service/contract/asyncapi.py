@@ -1,9 +1,10 @@
 """Generate the AsyncAPI 3.0 document of the `order-events` topic from the code.
 
 The topic, its partitions and the header come from `bus.kafka`, the consumer groups from the
-subscribers' names, the messages from the event registry (`model.events.EVENT_MODELS`): one
-message per event type and schema version, since the log keeps every event as it was stored.
-Each payload is a relative `$ref` to its file in `schemas/`, never a copy.
+subscribers' names. The topic carries one message, any order event: its payload is a relative
+`$ref` to `schemas/order-event.schema.json`, where `event_type` and `schema_version` choose the
+schema of that version (the log keeps every event as it was stored, so old versions too). A new
+event type changes `schemas/`, never this document.
 
 Run `python -m order_service.contract.asyncapi` (or `make asyncapi`) to rewrite
 `docs/design/asyncapi.json`; `--check` only reports whether it differs, exiting 1.
@@ -12,8 +13,8 @@ Examples:
     >>> document = generate()
     >>> document["channels"]["orderEvents"]["address"]
     'order-events'
-    >>> document["components"]["messages"]["OrderPaid.v1"]["payload"]
-    {'$ref': '../../schemas/order-paid.v1.schema.json'}
+    >>> document["components"]["messages"]["OrderEvent"]["payload"]
+    {'$ref': '../../schemas/order-event.schema.json'}
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from typing import Any
 
 from order_service.bus.kafka import PARTITIONS, POSITION, PRODUCER, TOPIC, KafkaBus
 from order_service.bus.kafka_consumer import group_id
-from order_service.contract.schemas import schema_file_name
-from order_service.model.events import EVENT_MODELS, ORDER_ID_PATTERN
+from order_service.contract.schemas import ANY_EVENT_SCHEMA
+from order_service.model.events import ORDER_ID_PATTERN
 from order_service.read.notifications import NOTIFIER
 from order_service.read.read_model import PROJECTION
 
@@ -49,15 +50,17 @@ SERVER = "127.0.0.1:9092"
 """The broker the document names (any `--bus kafka://HOST:PORT` serves the same channel)."""
 
 _CHANNEL = "orderEvents"
+_MESSAGE = "OrderEvent"
 
 
-def _message(event_type: str, version: int) -> dict[str, Any]:
+def _message() -> dict[str, Any]:
     return {
-        "name": event_type,
-        "title": f"{event_type}, schema version {version}",
+        "name": _MESSAGE,
+        "title": "Any order event",
+        "summary": "event_type and schema_version choose the schema of that version.",
         "contentType": "application/json",
         "headers": {"$ref": "#/components/schemas/RecordHeaders"},
-        "payload": {"$ref": SCHEMAS + schema_file_name(event_type, version)},
+        "payload": {"$ref": SCHEMAS + ANY_EVENT_SCHEMA},
         "bindings": {
             "kafka": {"key": {"$ref": "#/components/schemas/OrderId"}, "bindingVersion": BINDING}
         },
@@ -80,7 +83,6 @@ def generate() -> dict[str, Any]:
     """The AsyncAPI document, as a dict in the order it is written."""
     if not PRODUCER.get("enable_idempotence"):
         raise ValueError("bus.kafka.PRODUCER is not idempotent: the document says it is")
-    names = [f"{event_type}.v{version}" for event_type, version in EVENT_MODELS]
     return {
         "asyncapi": ASYNCAPI,
         "info": {
@@ -103,7 +105,7 @@ def generate() -> dict[str, Any]:
                 "address": TOPIC,
                 "title": "Every order's events",
                 "summary": "Key order_id: an order's events share a partition, in version order.",
-                "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
+                "messages": {_MESSAGE: {"$ref": f"#/components/messages/{_MESSAGE}"}},
                 "bindings": {
                     "kafka": {"partitions": PARTITIONS, "replicas": 1, "bindingVersion": BINDING}
                 },
@@ -138,10 +140,7 @@ def generate() -> dict[str, Any]:
                     },
                 },
             },
-            "messages": {
-                f"{event_type}.v{version}": _message(event_type, version)
-                for event_type, version in EVENT_MODELS
-            },
+            "messages": {_MESSAGE: _message()},
         },
     }
 

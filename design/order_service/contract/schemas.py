@@ -2,10 +2,11 @@
 
 One file per event type and schema version (`order-placed.v2.schema.json`...), and
 `order-event.schema.json`, which accepts any order event: it dispatches on `event_type`
-and `schema_version` to the schema of that version, bundled inside it so that a tool
-given this one file needs nothing else. Every file is JSON Schema draft 2020-12,
-its `$id` is its file name, every object refuses extra properties and every property has a
-description (generation fails otherwise). These closed schemas are the producer's contract.
+and `schema_version` to the schema of that version, bundled inside it (each copy's own
+`$defs` inlined) so that a tool given this one file needs nothing else. Every file is JSON
+Schema draft 2020-12, its `$id` is its file name, every object refuses extra properties and
+every property has a description (generation fails otherwise). These closed schemas are the
+producer's contract.
 
 `schemas/consumer/` holds the consumer's reading of the same files, derived by `tolerant`: no
 object refuses a property it does not name, so a field added to an event breaks no consumer.
@@ -120,10 +121,36 @@ def _any_event_schema(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
         # The per-version schemas, bundled (JSON Schema 2020-12 embedded resources, each with
         # its own $id): tools given this one file resolve every $ref without fetching anything.
         "$defs": {
-            name.removesuffix(".schema.json"): {k: v for k, v in document.items() if k != "$schema"}
-            for name, document in documents.items()
+            name.removesuffix(".schema.json"): _bundled(doc) for name, doc in documents.items()
         },
     }
+
+
+def _bundled(document: dict[str, Any]) -> dict[str, Any]:
+    """One version's schema as the union embeds it: no `$schema`, and its own `$defs` inlined.
+
+    Inlined because a tool that ignores an embedded `$id` (the AsyncAPI parser's resolver)
+    would read the copy's `#/$defs/...` against the union's root, where no such name exists.
+    """
+    definitions = document.get("$defs", {})
+    body = {k: v for k, v in document.items() if k not in ("$schema", "$defs")}
+    inlined: dict[str, Any] = _inline(body, definitions, ())
+    return inlined
+
+
+def _inline(node: Any, definitions: dict[str, Any], seen: tuple[str, ...]) -> Any:
+    if isinstance(node, list):
+        return [_inline(item, definitions, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        name = ref.removeprefix("#/$defs/")
+        if name in seen:
+            raise ValueError(f"{ref}: a recursive definition cannot be inlined")
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return _inline(definitions[name], definitions, (*seen, name)) | rest
+    return {key: _inline(value, definitions, seen) for key, value in node.items()}
 
 
 def _matches(event_type: str, version: int | None = None) -> dict[str, Any]:
