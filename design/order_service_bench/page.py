@@ -550,7 +550,8 @@ def render_pipeline(results: dict[str, Any]) -> str:
         + (
             f"; beside the waiting reads, {config['waiting_reads']} more clients each keep a "
             "`GET /orders/{id}?min_version=` waiting for a version that never comes (each "
-            "answered after the API's wait timeout, then sent again) for the whole round. "
+            "answered after the API's wait timeout, then sent again) for the whole round, their "
+            "first reads spread evenly over one timeout, as independent clients arrive. "
             if "waiting_reads" in config
             else ". "
         )

@@ -17,7 +17,10 @@ bus: the projector and the shipping notifier in the server's threads), `slow_sub
 adds a subscriber that sleeps `SLOW_SECONDS` on every event, so its own thread falls far behind:
 the commands and the projector must not notice it, `waiting_reads`, in which `WAITERS` more
 clients each hold a read waiting for a version that never comes (`?min_version=`, answered
-after the API's wait timeout) the whole round: the commands must not notice them either, and
+after the API's wait timeout, then sent again) the whole round, their first reads spread evenly
+over one timeout as independent clients arrive (started together, all sixty would time out in
+the same instant, every time, and the commands would measure that burst of sixty requests, not
+the waiting): the commands must not notice them either, and
 `kafka`: the server as `orders serve
 --bus kafka://...` runs it (commands, queries and the relay, publishing to a fresh topic on the
 benchmark's broker), with `orders project` and `orders notify` in processes of their own; the
@@ -47,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from order_service.app import read_db_for
+from order_service.entrypoints.http_api import WAIT_TIMEOUT
 from order_service.infra.database import Backend, open_backend
 
 from order_service_bench.kafka_server import LIBS, LIBS_VARIABLE, Broker
@@ -463,10 +467,13 @@ def _reader(port: int, watcher: Watcher, samples: Samples) -> None:
     samples.read_s, samples.read_statuses = read_s, statuses
 
 
-def _holder(port: int, until: threading.Event, held: Counter[int], lock: threading.Lock) -> None:
-    """Keep one read waiting for a version that never comes, again and again, until `until`."""
+def _holder(
+    port: int, until: threading.Event, held: Counter[int], lock: threading.Lock, delay: float
+) -> None:
+    """After `delay` s, keep one read waiting for a version that never comes, until `until`."""
     answered = Counter[int]()
     with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)) as conn:
+        until.wait(delay)
         while not until.is_set():
             conn.request("GET", f"/orders/{UNUSED_ORDER}?min_version={NEVER}")
             answer = conn.getresponse()
@@ -510,15 +517,18 @@ def drive(
 ) -> Samples:
     """Send every order's commands over `clients` connections; measure latency and lag.
 
-    With `waiters`, that many reads wait for a version that never comes the whole time: the
-    commands begin once `GET /health` shows them all waiting.
+    With `waiters`, that many reads wait for a version that never comes the whole time, the
+    first of each spread evenly over `WAIT_TIMEOUT`: the commands begin once `GET /health`
+    shows them all waiting.
     """
     samples = Samples(commands=len(order_ids) * COMMANDS_PER_ORDER)
     lock = threading.Lock()
     holding = threading.Event()
     holders = [
-        threading.Thread(target=_holder, args=(port, holding, samples.held, lock))
-        for _ in range(waiters)
+        threading.Thread(
+            target=_holder, args=(port, holding, samples.held, lock, i * WAIT_TIMEOUT / waiters)
+        )
+        for i in range(waiters)
     ]
     for holder in holders:
         holder.start()

@@ -639,24 +639,32 @@ class _VersionWatch:
             return session.queries.versions_of(order_ids)
 
 
-async def _wait_for(
+async def _read_at_least(
     runtime: _Runtime, queries: OrderQueries, order_id: str, version: int, timeout: float
-) -> WaitResult:
-    """`OrderQueries.wait_for` without holding a worker thread while it waits.
+) -> tuple[OrderSummary | None, WaitResult]:
+    """The order's summary once the read model holds `version`, or as it is after `timeout`.
 
-    One short read first; if the version is not there yet, the read sleeps on the event loop
-    until the process's one watcher (`_VersionWatch`) sees it, or the timeout ends.
+    One read first; if it is older, the read sleeps on the event loop, holding no worker thread,
+    until the process's one watcher (`_VersionWatch`) sees the version or the timeout ends, then
+    reads once more. Two short reads at most, however long it waits.
     """
     start = time.monotonic()
     runtime.waiting_reads += 1
     try:
-        seen = await run_in_threadpool(queries.version_of, order_id)
-        if seen < version:
+        summary = await run_in_threadpool(queries.get, order_id)
+        if _version(summary) < version:
             await runtime.watch.wait(order_id, version, timeout)
-            seen = await run_in_threadpool(queries.version_of, order_id)
-        return WaitResult(seen >= version, order_id, version, seen, time.monotonic() - start)
+            summary = await run_in_threadpool(queries.get, order_id)
+        seen = _version(summary)
+        return summary, WaitResult(
+            seen >= version, order_id, version, seen, time.monotonic() - start
+        )
     finally:
         runtime.waiting_reads -= 1
+
+
+def _version(summary: OrderSummary | None) -> int:
+    return 0 if summary is None else summary.last_version
 
 
 def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
@@ -698,11 +706,12 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
         """The order's summary from the read model, which lags the commands a little."""
         queries = session.queries
         waited = None
-        if min_version is not None:
-            waited = await _wait_for(
+        if min_version is None:
+            summary = await run_in_threadpool(queries.get, order_id)
+        else:
+            summary, waited = await _read_at_least(
                 request.app.state.runtime, queries, order_id, min_version, wait_timeout
             )
-        summary = await run_in_threadpool(queries.get, order_id)
         if summary is None:
             if waited is None:
                 raise ProblemError(
