@@ -550,8 +550,13 @@ def render_pipeline(results: dict[str, Any]) -> str:
         + (
             f"; beside the waiting reads, {config['waiting_reads']} more clients each keep a "
             "`GET /orders/{id}?min_version=` waiting for a version that never comes (each "
-            "answered after the API's wait timeout, then sent again) for the whole round, their "
-            "first reads spread evenly over one timeout, as independent clients arrive. "
+            "answered after the API's wait timeout, then sent again) for the whole round"
+            + (
+                f", their first reads spread evenly over {config['waiting_reads_spread_s']:g} s "
+                "(one timeout), as independent clients arrive. "
+                if "waiting_reads_spread_s" in config
+                else ", all sent at the start. "
+            )
             if "waiting_reads" in config
             else ". "
         )

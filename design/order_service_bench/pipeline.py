@@ -719,6 +719,7 @@ def configuration(load: Load, broker: Broker | None = None) -> dict[str, Any]:
         "variants": list(VARIANTS),
         "slow_subscriber_sleep_s": SLOW_SECONDS,
         "waiting_reads": WAITERS,
+        "waiting_reads_spread_s": WAIT_TIMEOUT,
         "relay_interval_s": RELAY_INTERVAL,
         "watcher_poll_s": POLL,
         "reads": list(READS),
