@@ -9,9 +9,9 @@ import json
 
 import pytest
 from event_streams import lifecycle
-from hypothesis import assume, given, settings
+from hypothesis import assume, find, given, settings
 from hypothesis import strategies as st
-from order_service.model.commands import parse_command
+from order_service.model.commands import COMMANDS, parse_command
 from order_service.model.decide import CommandRejected, decide
 from order_service.model.fold import VersionOutOfSequence, evolve, fold
 from order_service.model.history import check_history
@@ -136,10 +136,12 @@ PRICES = st.sampled_from(["0.01", "9.99", "24.99", "79.99", "9999999.99"])
 
 @st.composite
 def command_payloads(draw, total: str, tracking: str | None) -> dict:
-    """Any command for order 1001, often plausible (the right total, the shipped parcel)."""
-    kind = draw(st.sampled_from(
-        ["PlaceOrder", "AddOrderItem", "PayOrder", "ShipOrder", "DeliverOrder", "CancelOrder"]
-    ))  # fmt: skip
+    """Any registered command for order 1001, often plausible (the right total, the parcel).
+
+    The kinds come from the registry, so a new command is drawn too: with its `example` body
+    until a branch below varies it.
+    """
+    kind = draw(st.sampled_from([command.__name__ for command in COMMANDS]))
     currency = draw(st.sampled_from(["EUR", "EUR", "EUR", "USD"]))
 
     def line():
@@ -155,15 +157,25 @@ def command_payloads(draw, total: str, tracking: str | None) -> dict:
         }
     if kind == "AddOrderItem":
         return {**base, "line": line()}
-    if kind == "PayOrder":
-        amount = draw(st.sampled_from([total, total, "1.00"]))
-        return {**base, "payment_id": "PAY-1", "amount": {"amount": amount, "currency": currency}}
+    if kind in ("PayOrder", "RefundOrder"):  # each must name the order's total
+        amount = {"amount": draw(st.sampled_from([total, total, "1.00"])), "currency": currency}
+        reference = "payment_id" if kind == "PayOrder" else "refund_id"
+        return {**base, reference: "PAY-1", "amount": amount}
     if kind == "ShipOrder":
         return {**base, "carrier": "DHL", "tracking_number": draw(st.sampled_from(["JD1", "JD2"]))}
     if kind == "DeliverOrder":
         parcel = draw(st.sampled_from([tracking or "JD1", "JD2"]))
         return {**base, "tracking_number": parcel}
-    return {**base, "reason": "customer_request"}
+    return {**base, **BY_NAME[kind].example}
+
+
+BY_NAME = {command.__name__: command for command in COMMANDS}
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_the_history_property_draws_every_registered_command(name):
+    payload = find(command_payloads("129.97", "JD1"), lambda p: p["type"] == name)
+    assert type(parse_command(payload)).__name__ == name
 
 
 @settings(deadline=None)  # a shared CI machine: time is not the property
