@@ -440,13 +440,21 @@ PIPELINE_COLUMNS = (
     ("sqlite", "default", "SQLite"),
     ("sqlite", "slow_subscriber", "SQLite, + slow subscriber"),
     ("sqlite", "waiting_reads", "SQLite, + waiting reads"),
+    ("sqlite", "plain_reads", "SQLite, + the same reads, not waiting"),
     ("sqlite", "kafka", "SQLite, Kafka"),
     ("postgresql", "default", "PostgreSQL"),
     ("postgresql", "slow_subscriber", "PostgreSQL, + slow subscriber"),
     ("postgresql", "waiting_reads", "PostgreSQL, + waiting reads"),
+    ("postgresql", "plain_reads", "PostgreSQL, + the same reads, not waiting"),
     ("postgresql", "kafka", "PostgreSQL, Kafka"),
 )
 """The pipeline table's columns: database, variant, heading (a variant not measured is left out)."""
+RATIOS = (
+    ("slow_subscriber", "default", "slow ÷ default"),
+    ("waiting_reads", "default", "waiting reads ÷ default"),
+    ("waiting_reads", "plain_reads", "waiting reads ÷ the same reads not waiting"),
+)
+"""The ratio rows under the pipeline table: variant, the variant it is divided by, label."""
 LAG_AIM_MS = 100.0
 """Issue 20's aim for the read side: a p99 lag under 100 ms."""
 
@@ -502,7 +510,7 @@ def render_pipeline(results: dict[str, Any]) -> str:
         ("plain read of the order just written, p50 / p99", lambda c: _read(c, "plain")),
         ("read waiting for that version (`min_version`), p50 / p99",
          lambda c: _read(c, "waiting")),
-        ("reads held waiting beside the commands: at the start / answered", _held),
+        ("reads beside the commands: clients at the start / answers", _held),
         ("events the slow subscriber had still to handle at the end",
          lambda c: f"{c['subscribers_behind_at_end'].get('slow_subscriber', 0):,}"
          if "slow_subscriber" in c["subscribers_behind_at_end"] else "(none)"),
@@ -512,13 +520,13 @@ def render_pipeline(results: dict[str, Any]) -> str:
         "|---|" + "---:|" * len(columns),
         *(f"| {label} | " + " | ".join(show(c) for c in cells) + " |" for label, show in rows),
     ]
-    for variant, short in (("slow_subscriber", "slow"), ("waiting_reads", "waiting reads")):
+    for variant, baseline, label in RATIOS:
         for backend, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
-            if variant not in measured[backend]:
+            if variant not in measured[backend] or baseline not in measured[backend]:
                 continue
-            default, beside = measured[backend]["default"], measured[backend][variant]
+            default, beside = measured[backend][baseline], measured[backend][variant]
             lines.append(
-                f"| {short} ÷ default, {name}: latency p50, p99 | "
+                f"| {label}, {name}: latency p50, p99 | "
                 + " | ".join(
                     (
                         f"{_ratio(beside['latency_ms']['p50'] / default['latency_ms']['p50'])}, "
@@ -556,6 +564,12 @@ def render_pipeline(results: dict[str, Any]) -> str:
                 "(one timeout), as independent clients arrive. "
                 if "waiting_reads_spread_s" in config
                 else ", all sent at the start. "
+            )
+            + (
+                "Beside the same reads, not waiting, as many clients send the same read without "
+                "`min_version`, each once per timeout: the same requests, without the waiting. "
+                if "plain_reads" in config["variants"]
+                else ""
             )
             if "waiting_reads" in config
             else ". "

@@ -20,7 +20,9 @@ clients each hold a read waiting for a version that never comes (`?min_version=`
 after the API's wait timeout, then sent again) the whole round, their first reads spread evenly
 over one timeout as independent clients arrive (started together, all sixty would time out in
 the same instant, every time, and the commands would measure that burst of sixty requests, not
-the waiting): the commands must not notice them either, and
+the waiting): the commands must not notice them either; `plain_reads`, its control: as many
+clients send the same read without `min_version`, each once per wait timeout, so the requests
+are the same and only the waiting differs; and
 `kafka`: the server as `orders serve
 --bus kafka://...` runs it (commands, queries and the relay, publishing to a fresh topic on the
 benchmark's broker), with `orders project` and `orders notify` in processes of their own; the
@@ -57,7 +59,7 @@ from order_service_bench.kafka_server import LIBS, LIBS_VARIABLE, Broker
 from order_service_bench.postgres_server import Server
 from order_service_bench.timing import Measurement, Progress
 
-VARIANTS = ("default", "slow_subscriber", "waiting_reads", "kafka")
+VARIANTS = ("default", "slow_subscriber", "waiting_reads", "plain_reads", "kafka")
 KAFKA = "kafka"
 """The variant whose bus is Kafka; measured only when the benchmark has a broker."""
 SLOW_SECONDS = 0.05
@@ -67,6 +69,9 @@ WAITING = "waiting_reads"
 """The variant whose round runs beside `WAITERS` reads that wait the whole time."""
 WAITERS = 60
 """How many reads wait at once in the `waiting_reads` variant."""
+PLAIN = "plain_reads"
+"""The control for `waiting_reads`: as many clients, the same reads at the same pace (one per
+`WAIT_TIMEOUT` each), not waiting: what the requests cost, without the waiting."""
 NEVER = 2**31
 """A version no order reaches: the largest `min_version` the API accepts."""
 UNUSED_ORDER = "999999999999"
@@ -130,9 +135,10 @@ class Samples:
     read_statuses: Counter[str] = field(default_factory=Counter)
     """How the reads were answered: `plain 200`, `waiting 200`, `plain 404`..."""
     held: Counter[int] = field(default_factory=Counter)
-    """How the reads held waiting beside the commands (`waiting_reads`) were answered."""
+    """How the reads beside the commands (`waiting_reads`, `plain_reads`) were answered."""
     held_at_start: list[int] = field(default_factory=list)
-    """Each round: how many reads `GET /health` showed waiting when the commands began."""
+    """Each round, when the commands began: the reads `GET /health` showed waiting
+    (`waiting_reads`), or the clients that had sent their first read (`plain_reads`)."""
 
     def extend(self, other: Samples) -> None:
         self.latency_s += other.latency_s
@@ -468,19 +474,33 @@ def _reader(port: int, watcher: Watcher, samples: Samples) -> None:
 
 
 def _holder(
-    port: int, until: threading.Event, held: Counter[int], lock: threading.Lock, delay: float
+    port: int,
+    until: threading.Event,
+    held: Counter[int],
+    lock: threading.Lock,
+    delay: float,
+    wait: bool,
+    reading: list[float],
 ) -> None:
-    """After `delay` s, keep one read waiting for a version that never comes, until `until`."""
-    answered = Counter[int]()
+    """After `delay` s, until `until`: keep one read waiting for a version that never comes
+    (`wait`), or send the same read without `min_version` once per `WAIT_TIMEOUT`. Counts
+    each answer's status into `held`; adds one item to `reading` once its first read is sent."""
+    path = f"/orders/{UNUSED_ORDER}" + (f"?min_version={NEVER}" if wait else "")
     with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)) as conn:
         until.wait(delay)
+        first = True
         while not until.is_set():
-            conn.request("GET", f"/orders/{UNUSED_ORDER}?min_version={NEVER}")
+            conn.request("GET", path)
+            if first:
+                with lock:
+                    reading.append(time.monotonic())
+                first = False
             answer = conn.getresponse()
             answer.read()
-            answered[answer.status] += 1
-    with lock:
-        held.update(answered)
+            with lock:
+                held[answer.status] += 1
+            if not wait:
+                until.wait(WAIT_TIMEOUT)
 
 
 def _waiting_reads(port: int) -> int:
@@ -513,20 +533,28 @@ def _behind(port: int) -> Counter[str]:
 
 
 def drive(
-    port: int, read_db: Backend, order_ids: list[str], clients: int, waiters: int = 0
+    port: int,
+    read_db: Backend,
+    order_ids: list[str],
+    clients: int,
+    waiters: int = 0,
+    wait: bool = True,
 ) -> Samples:
     """Send every order's commands over `clients` connections; measure latency and lag.
 
     With `waiters`, that many reads wait for a version that never comes the whole time, the
     first of each spread evenly over `WAIT_TIMEOUT`: the commands begin once `GET /health`
-    shows them all waiting.
+    shows them all waiting. With `wait` False, those clients send the same reads without
+    `min_version`, each once per `WAIT_TIMEOUT`: the commands begin once each has sent one.
     """
     samples = Samples(commands=len(order_ids) * COMMANDS_PER_ORDER)
     lock = threading.Lock()
     holding = threading.Event()
+    answered, reading = Counter[int](), list[float]()
     holders = [
         threading.Thread(
-            target=_holder, args=(port, holding, samples.held, lock, i * WAIT_TIMEOUT / waiters)
+            target=_holder,
+            args=(port, holding, answered, lock, i * WAIT_TIMEOUT / waiters, wait, reading),
         )
         for i in range(waiters)
     ]
@@ -534,9 +562,11 @@ def drive(
         holder.start()
     if waiters:
         deadline = time.monotonic() + START_TIMEOUT
-        while (waiting := _waiting_reads(port)) < waiters and time.monotonic() < deadline:
+        while (held := _waiting_reads(port) if wait else len(reading)) < waiters:
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.05)
-        samples.held_at_start.append(waiting)
+        samples.held_at_start.append(held)
     watcher = Watcher(read_db)
     watcher.thread.start()
     threads = [
@@ -557,6 +587,7 @@ def drive(
     watcher.thread.join()
     for holder in holders:
         holder.join()
+    samples.held.update(answered)
     samples.acknowledged = len(samples.latency_s)
     samples.lag_s = watcher.lag_s
     samples.projected = len(watcher.lag_s)
@@ -626,10 +657,10 @@ def measure_backend(
             if variant == KAFKA and broker is not None:
                 bus = f"{broker.url}/pipeline-{first_order}-{next_order}"  # a topic per round
             try:
-                waiters = WAITERS if variant == WAITING else 0
+                waiters = WAITERS if variant in (WAITING, PLAIN) else 0
                 with running(db, sleep, bus) as port:
                     read_db = read_db_for(open_backend(db))
-                    got = drive(port, read_db, order_ids, load.clients, waiters)
+                    got = drive(port, read_db, order_ids, load.clients, waiters, variant != PLAIN)
             finally:
                 databases.remove(db)
             measured[variant].extend(got)

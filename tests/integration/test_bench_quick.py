@@ -191,6 +191,15 @@ def test_the_quick_benchmark_sends_every_order_through_the_api_and_sees_it_proje
                     expected.add(pipeline.SLOW_NAME)
                 assert set(behind) == expected, where
                 assert behind["order_summary"] == 0, where
+                # Beside the waiting reads and their control, every client was reading when
+                # the commands began, and each read was answered 404 (no such order).
+                held = cell["held_reads"]
+                if variant in (pipeline.WAITING, pipeline.PLAIN):
+                    assert held["waiting_at_start"] == [pipeline.WAITERS] * cell["rounds"], where
+                    assert list(held["answered"]) == ["404"], where
+                    assert held["answered"]["404"] >= pipeline.WAITERS * cell["rounds"], where
+                else:
+                    assert held == {"answered": {}, "waiting_at_start": []}, where
                 # The reader read an order at least once a round, plain and waiting alike, and
                 # every read has its answer counted.
                 reads = cell["reads"]
