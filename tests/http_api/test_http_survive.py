@@ -1,4 +1,5 @@
-"""Issue 21 on SQLite: waiting reads hold no worker thread; an unavailable database is a 503.
+"""Issue 21 on SQLite: waiting reads hold no worker thread and no session; an unavailable database
+is a 503.
 
 Every wait is bounded; nothing asserts on elapsed time.
 """
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from http_story import PLACE, key
 from order_service.app import Session
 from order_service.entrypoints.http_api import RETRY_AFTER, create_app
+from order_service.read.queries import OrderQueries
 from test_http_commands import assert_problem
 
 WAITING = 60
@@ -41,6 +43,9 @@ def test_a_command_is_carried_out_while_many_reads_wait_for_min_version(tmp_path
             lambda: client.get("/health/ready").json()["waiting_reads"] == WAITING,
             f"{WAITING} reads waiting",
         )
+        # Nor a session, so no database connection: the watcher's one read may be in flight.
+        sessions = app.state.runtime.require()
+        assert len(sessions._sessions) - sessions._idle.qsize() <= 1, "a wait holds a session"
         placed = client.post("/orders", json=PLACE, headers=key())  # another order
         assert placed.status_code == 201, placed.text
         assert not any(wait.done() for wait in waits), "the command waited for the reads"
@@ -49,6 +54,19 @@ def test_a_command_is_carried_out_while_many_reads_wait_for_min_version(tmp_path
         assert other.status_code == 201, other.text
         answers = [wait.result(timeout=BOUND) for wait in waits]
     assert {(a.status_code, a.json()["last_version"]) for a in answers} == {(200, 1)}
+
+
+def test_a_waiting_read_whose_database_goes_away_answers_503_not_500(tmp_path, monkeypatch):
+    app = create_app(tmp_path / "orders.db", wait_timeout=BOUND)
+    with TestClient(app) as client:
+
+        def fail(self, order_ids):  # the watcher's read, while the request holds no session
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(OrderQueries, "versions_of", fail)
+        waiting = client.get("/orders/2002", params={"min_version": 1})
+        assert_problem(waiting, 503, "database-unavailable")
+        assert waiting.headers["Retry-After"] == str(RETRY_AFTER)
 
 
 def test_liveness_and_readiness_say_the_service_is_up_and_takes_commands(tmp_path):

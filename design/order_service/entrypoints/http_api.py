@@ -60,7 +60,6 @@ from order_service.model.events import (
 from order_service.model.fold import STATUSES
 from order_service.read.queries import (
     MAX_LIMIT,
-    OrderQueries,
     OrderSummary,
     QueryError,
     WaitResult,
@@ -384,7 +383,9 @@ class _Runtime:
         return failed
 
 
-def _session(request: Request) -> Iterator[Session]:
+@contextmanager
+def _borrowed(request: Request) -> Iterator[Session]:
+    """A session of the pool, for one request or one short read; the database away is a 503."""
     sessions = request.app.state.runtime.require()
     try:
         with sessions.borrow() as session:
@@ -392,11 +393,20 @@ def _session(request: Request) -> Iterator[Session]:
     except Exception as error:
         if not is_unavailable(error):
             raise
-        # Logged at once, one line per outage (each request of it answers 503).
-        level = logging.DEBUG if sessions.away else logging.WARNING
-        sessions.away = True
-        log.log(level, "database unavailable: %s: %s", type(error).__name__, error)
-        raise _unavailable(error) from None
+        raise _away(sessions, error) from None
+
+
+def _away(sessions: _Sessions, error: Exception) -> ProblemError:
+    """The 503 for a request that found the database away, logged at once, once per outage."""
+    level = logging.DEBUG if sessions.away else logging.WARNING
+    sessions.away = True
+    log.log(level, "database unavailable: %s: %s", type(error).__name__, error)
+    return _unavailable(error)
+
+
+def _session(request: Request) -> Iterator[Session]:
+    with _borrowed(request) as session:
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(_session)]
@@ -640,21 +650,31 @@ class _VersionWatch:
 
 
 async def _read_at_least(
-    runtime: _Runtime, queries: OrderQueries, order_id: str, version: int, timeout: float
+    runtime: _Runtime,
+    read: Callable[[], OrderSummary | None],
+    order_id: str,
+    version: int,
+    timeout: float,
 ) -> tuple[OrderSummary | None, WaitResult]:
     """The order's summary once the read model holds `version`, or as it is after `timeout`.
 
-    One read first; if it is older, the read sleeps on the event loop, holding no worker thread,
-    until the process's one watcher (`_VersionWatch`) sees the version or the timeout ends, then
-    reads once more. Two short reads at most, however long it waits.
+    One `read` first; if it is older, the request sleeps on the event loop, holding no worker
+    thread and no session (no database connection), until the process's one watcher
+    (`_VersionWatch`) sees the version or the timeout ends, then reads once more. Two short
+    reads at most, however long it waits.
     """
     start = time.monotonic()
     runtime.waiting_reads += 1
     try:
-        summary = await run_in_threadpool(queries.get, order_id)
+        summary = await run_in_threadpool(read)
         if _version(summary) < version:
-            await runtime.watch.wait(order_id, version, timeout)
-            summary = await run_in_threadpool(queries.get, order_id)
+            try:
+                await runtime.watch.wait(order_id, version, timeout)
+            except Exception as error:  # the watcher's read found the database away
+                if not is_unavailable(error):
+                    raise
+                raise _away(runtime.require(), error) from None
+            summary = await run_in_threadpool(read)
         seen = _version(summary)
         return summary, WaitResult(
             seen >= version, order_id, version, seen, time.monotonic() - start
@@ -692,7 +712,6 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
         order_id: OrderId,
         request: Request,
         response: Response,
-        session: SessionDep,
         min_version: Annotated[
             int | None,
             Query(
@@ -704,13 +723,17 @@ def _add_query_routes(app: FastAPI, wait_timeout: float) -> None:
         ] = None,
     ) -> OrderSummary:
         """The order's summary from the read model, which lags the commands a little."""
-        queries = session.queries
+
+        def read() -> OrderSummary | None:  # a session for the read alone, not for the wait
+            with _borrowed(request) as session:
+                return session.queries.get(order_id)
+
         waited = None
         if min_version is None:
-            summary = await run_in_threadpool(queries.get, order_id)
+            summary = await run_in_threadpool(read)
         else:
             summary, waited = await _read_at_least(
-                request.app.state.runtime, queries, order_id, min_version, wait_timeout
+                request.app.state.runtime, read, order_id, min_version, wait_timeout
             )
         if summary is None:
             if waited is None:
