@@ -129,15 +129,27 @@ def test_the_waiting_reads_column_shows_the_reads_held_and_the_latency_beside_th
     held = _samples([0.008, 0.012, 0.4], wall=0.1, behind=0)
     held.held.update({404: 120})
     held.held_at_start += [60, 59]
+    plain = _samples([0.002, 0.008, 0.1], wall=0.1, behind=0)
+    plain.held.update({404: 118})
+    plain.held_at_start += [60, 60]
     for backend in ("sqlite", "postgresql"):
-        results["measurements"]["pipeline"][backend][pipeline.WAITING] = pipeline.summary(held)
+        measured = results["measurements"]["pipeline"][backend]
+        measured[pipeline.WAITING] = pipeline.summary(held)
+        measured[pipeline.PLAIN] = pipeline.summary(plain)
     shown = page.render_pipeline(results)
-    row = next(line for line in shown.splitlines() if line.startswith("| reads held waiting"))
+    row = next(line for line in shown.splitlines() if line.startswith("| reads beside the"))
     assert row.count("59 / 120 answered 404") == 2  # the fewest seen waiting, in each database
+    assert row.count("60 / 118 answered 404") == 2  # the control's clients, reading
     assert row.split(" | ")[1] == ""  # the default column held none
     ratio = next(line for line in shown.splitlines() if "waiting reads ÷ default, SQLite" in line)
     assert f"2.00{page.TIMES}" in ratio  # p50 0.012 s beside the default's 0.006 s
+    control = next(
+        line for line in shown.splitlines() if "÷ the same reads not waiting, PostgreSQL" in line
+    )
+    assert f"1.50{page.TIMES}" in control  # p50 0.012 s beside the control's 0.008 s
     assert "60 more clients each keep a `GET /orders/{id}?min_version=` waiting" in shown
+    assert "their first reads spread evenly over 2 s" in shown
+    assert "the same read without `min_version`, each once per timeout" in shown
 
 
 def test_a_results_file_without_the_pipeline_section_says_so():
@@ -169,8 +181,9 @@ def test_the_kafka_columns_show_beside_the_embedded_bus_with_how_kafka_was_set_u
     header = shown.splitlines()[0]
     assert header == (
         "| Through the HTTP API | SQLite | SQLite, + slow subscriber | SQLite, + waiting reads"
-        " | SQLite, Kafka | PostgreSQL | PostgreSQL, + slow subscriber"
-        " | PostgreSQL, + waiting reads | PostgreSQL, Kafka |"
+        " | SQLite, + the same reads, not waiting | SQLite, Kafka | PostgreSQL"
+        " | PostgreSQL, + slow subscriber | PostgreSQL, + waiting reads"
+        " | PostgreSQL, + the same reads, not waiting | PostgreSQL, Kafka |"
     )
     lag = next(
         line
@@ -178,7 +191,7 @@ def test_the_kafka_columns_show_beside_the_embedded_bus_with_how_kafka_was_set_u
         if line.startswith("| lag from the 2xx to the read model, p50")
     )
     cells = [cell.strip() for cell in lag.strip("|").split("|")]
-    assert cells[4] == cells[8] == "250 ms"
+    assert cells[5] == cells[10] == "250 ms"
     assert "`enable.idempotence=true`, `acks=all`, `linger.ms=5`" in shown
     assert "a fresh topic of 3 partitions (replication 1)" in shown
     assert "kafka_2.13-4.4.0, single node" in shown and "`-Xmx256m`" in shown
@@ -193,5 +206,6 @@ def test_a_results_file_without_kafka_leaves_its_columns_out_and_says_so():
         del results["measurements"]["pipeline"][backend][pipeline.KAFKA]
     shown = page.render_pipeline(results)
     assert "Kafka" not in shown.splitlines()[0]
-    assert shown.splitlines()[1] == "|---|" + "---:|" * 6  # default, slow, waiting reads, twice
+    # default, slow, waiting reads, the same reads not waiting, in each database
+    assert shown.splitlines()[1] == "|---|" + "---:|" * 8
     assert "This results file has no Kafka columns: `make bench` measures them" in shown
