@@ -453,6 +453,7 @@ RATIOS = (
     ("slow_subscriber", "default", "slow ÷ default"),
     ("waiting_reads", "default", "waiting reads ÷ default"),
     ("waiting_reads", "plain_reads", "waiting reads ÷ the same reads not waiting"),
+    ("plain_reads", "default", "the same reads not waiting ÷ default"),
 )
 """The ratio rows under the pipeline table: variant, the variant it is divided by, label."""
 LAG_AIM_MS = 100.0
@@ -479,7 +480,9 @@ def _read(cell: dict[str, Any], kind: str) -> str:
 
 
 def _held(cell: dict[str, Any]) -> str:
-    """The reads held waiting in a round (the fewest `GET /health` showed), and their answers."""
+    """The clients reading beside the commands, and their answers: for waiting reads the fewest
+    `GET /health` showed waiting at a round's start, for their control the clients that had sent a
+    read (both kept under `waiting_at_start`)."""
     held = cell.get("held_reads")
     if held is None or not held["waiting_at_start"]:
         return ""

@@ -147,6 +147,8 @@ def test_the_waiting_reads_column_shows_the_reads_held_and_the_latency_beside_th
         line for line in shown.splitlines() if "÷ the same reads not waiting, PostgreSQL" in line
     )
     assert f"1.50{page.TIMES}" in control  # p50 0.012 s beside the control's 0.008 s
+    requests = next(line for line in shown.splitlines() if "not waiting ÷ default, SQLite" in line)
+    assert f"1.33{page.TIMES}" in requests  # the control's p50 0.008 s beside the default's 0.006 s
     assert "60 more clients each keep a `GET /orders/{id}?min_version=` waiting" in shown
     assert "their first reads spread evenly over 2 s" in shown
     assert "the same read without `min_version`, each once per timeout" in shown
