@@ -13,6 +13,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAKE = "/usr/bin/make"
 
@@ -91,13 +93,22 @@ def test_make_check_is_lint_then_the_unit_tests_without_servers_browsers_or_slow
     assert not any("chromium" in line or "apt-get" in line for line in lines)
 
 
-def test_make_test_installs_chromium_from_debian_when_root_and_it_is_missing(tmp_path):
+@pytest.mark.parametrize(
+    ("arguments", "packages"),
+    [
+        (["chromium"], "chromium"),
+        (["PG_INITDB=/nowhere/*/initdb", "postgresql"], "postgresql"),
+        (["java"], "default-jdk-headless maven"),
+    ],
+    ids=["chromium", "postgresql", "java"],
+)
+def test_make_test_installs_what_is_missing_from_debian_when_root(tmp_path, arguments, packages):
     calls = tmp_path / "apt-get.calls"
     _stub(tmp_path, "id", "echo 0")
     _stub(tmp_path, "apt-get", f'echo "$*" >> {calls}')
-    result = _make("chromium", path=str(tmp_path))
+    result = _make(*arguments, path=str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert calls.read_text().splitlines() == ["update -qq", "install -y -qq chromium"]
+    assert calls.read_text().splitlines() == ["update -qq", f"install -y -qq {packages}"]
 
 
 def test_make_test_says_how_to_install_chromium_when_not_root(tmp_path):
@@ -106,15 +117,6 @@ def test_make_test_says_how_to_install_chromium_when_not_root(tmp_path):
     result = _make("chromium", path=str(tmp_path))
     assert result.returncode == 0
     assert "chromium is missing: sudo apt-get install -y chromium" in result.stderr
-
-
-def test_make_test_installs_postgresql_from_debian_when_root_and_it_is_missing(tmp_path):
-    calls = tmp_path / "apt-get.calls"
-    _stub(tmp_path, "id", "echo 0")
-    _stub(tmp_path, "apt-get", f'echo "$*" >> {calls}')
-    result = _make("PG_INITDB=/nowhere/*/initdb", "postgresql", path=str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert calls.read_text().splitlines() == ["update -qq", "install -y -qq postgresql"]
 
 
 def test_make_test_says_how_to_get_postgresql_when_not_root(tmp_path):
@@ -133,17 +135,6 @@ def test_make_test_installs_nothing_when_postgresql_is_there(tmp_path):
     _stub(tmp_path, "apt-get", "exit 99")
     result = _make(f"PG_INITDB={tmp_path}/*/bin/initdb", "postgresql", path=str(tmp_path))
     assert result.returncode == 0, result.stderr
-
-
-def test_make_test_installs_java_and_maven_from_debian_when_root_and_they_are_missing(tmp_path):
-    calls = tmp_path / "apt-get.calls"
-    _stub(tmp_path, "id", "echo 0")
-    _stub(tmp_path, "apt-get", f'echo "$*" >> {calls}')
-    result = _make("java", path=str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert calls.read_text().splitlines() == [
-        "update -qq", "install -y -qq default-jdk-headless maven",
-    ]  # fmt: skip
 
 
 def test_make_test_says_how_to_get_java_when_not_root(tmp_path):
